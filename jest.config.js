@@ -1,0 +1,10 @@
+/** Tests are TypeScript run by ts-jest; the provider host and the runner load the compiled `lib/`, so `npm test` builds first. */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/test"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json", isolatedModules: true }] },
+  modulePathIgnorePatterns: ["<rootDir>/lib/", "<rootDir>/examples/.*/node_modules/"],
+  testTimeout: 60000,
+  setupFiles: ["<rootDir>/test/setup-env.ts"],
+};
