@@ -1,0 +1,116 @@
+/**
+ * The account-wide call budget, shared by every resource that one provider process serves.
+ *
+ * IoT Platform quotas are per account (ResetThing: 500 calls per second for all RAM users together), while
+ * Pulumi runs many resource operations at once in one provider process. So the process paces its calls
+ * itself: one pacer per API action, spacing calls evenly at a rate just under the quota, halving when the
+ * service throttles anyway (another pipeline may share the account) and creeping back up after.
+ */
+
+/** Rates and shapes of one pacer. */
+export interface PacerOptions {
+  /** The quota in calls per second; the pacer never sends faster. */
+  readonly ceilingQps: number;
+  /** Fraction of the quota aimed at, leaving room for latency jitter at the server's window. */
+  readonly headroom?: number;
+  /** The lowest rate after repeated throttling. */
+  readonly floorQps?: number;
+  /** Clock, for tests. */
+  readonly now?: () => number;
+  /** Sleep, for tests. */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Evenly spaced calls (a leaky bucket with no burst): call `acquire()` before each attempt. Evenly spaced
+ * calls never put more than `rate` calls into any one-second window at the server, whatever the number of
+ * callers waiting.
+ */
+export class Pacer {
+  readonly ceilingQps: number;
+  private readonly target: number;
+  private readonly floor: number;
+  private rate: number;
+  private nextSlot = 0;
+  private lastThrottle = -Infinity;
+  private lastRaise: number;
+  private readonly now: () => number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  /** Calls the service throttled, for the benchmark and progress lines. */
+  throttled = 0;
+
+  constructor(options: PacerOptions) {
+    if (!(options.ceilingQps > 0)) throw new RangeError(`ceilingQps must be a positive number, got ${options.ceilingQps}`);
+    this.ceilingQps = options.ceilingQps;
+    this.target = options.ceilingQps * (options.headroom ?? 0.97);
+    this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
+    this.rate = this.target;
+    this.now = options.now ?? Date.now;
+    this.sleep = options.sleep ?? realSleep;
+    this.lastRaise = this.now();
+  }
+
+  /** The current rate in calls per second. */
+  get currentQps(): number {
+    return this.rate;
+  }
+
+  /** Waits for this caller's slot. Slots are handed out in call order. */
+  async acquire(): Promise<void> {
+    const now = this.now();
+    this.recover(now);
+    const slot = Math.max(this.nextSlot, now);
+    this.nextSlot = slot + 1000 / this.rate;
+    if (slot > now) await this.sleep(slot - now);
+  }
+
+  /** The service throttled a call: halve the rate, at most once per half second (one burst, one cut). */
+  onThrottled(): void {
+    this.throttled++;
+    const now = this.now();
+    if (now - this.lastThrottle < 500) return;
+    this.lastThrottle = now;
+    this.rate = Math.max(this.floor, this.rate / 2);
+    this.lastRaise = now;
+  }
+
+  /** Additive recovery: +10% of the target for each second without throttling. */
+  private recover(now: number): void {
+    if (this.rate >= this.target) return;
+    const seconds = Math.floor((now - this.lastRaise) / 1000);
+    if (seconds <= 0) return;
+    this.rate = Math.min(this.target, this.rate + seconds * this.target * 0.1);
+    this.lastRaise += seconds * 1000;
+  }
+}
+
+/** The quota of each action the provider calls, in calls per second. */
+export interface Quotas {
+  readonly ResetThing: number;
+  readonly QueryJob: number;
+}
+
+/** The documented account quotas of the IoT Platform API. */
+export const DEFAULT_QUOTAS: Quotas = { ResetThing: 500, QueryJob: 5 };
+
+const pacers = new Map<string, Pacer>();
+
+/**
+ * The process-wide pacer of an action. The first caller's quota wins until `resetPacers()`; quotas come
+ * from stack config, which is the same for every resource of one update.
+ */
+export function pacerFor(action: keyof Quotas, quotas: Quotas): Pacer {
+  let pacer = pacers.get(action);
+  if (!pacer || pacer.ceilingQps !== quotas[action]) {
+    pacer = new Pacer({ ceilingQps: quotas[action] });
+    pacers.set(action, pacer);
+  }
+  return pacer;
+}
+
+/** Forgets every pacer (tests). */
+export function resetPacers(): void {
+  pacers.clear();
+}

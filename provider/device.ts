@@ -1,0 +1,140 @@
+/**
+ * The lifecycle of one `DeviceRegistrationReset`, run inside the dynamic-provider host. A reset is an
+ * action, not an object: create sends it, update and delete only change the record, and nothing here ever
+ * calls the API twice for one create.
+ */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { isJobDone } from "./api";
+import { ProviderContext } from "./context";
+import { describeDevice, PartialResetError } from "./errors";
+import { CheckFailure, checkCommonSettings, checkIdentity, containsUnknown, isJsonValue, isUnknown } from "./inputs";
+import * as log from "./log";
+
+/** Inputs as the engine sends them (strings, booleans and JSON values). */
+export type Props = Record<string, unknown>;
+
+/** Arguments whose change means a different reset: a replace, that is, the device is reset again. */
+export const REPLACE_KEYS = ["productKey", "deviceName", "iotId", "iotInstanceId", "region", "endpoint", "triggers"] as const;
+
+/** Arguments that change only how the reset is followed: an update in place, no API call. */
+export const UPDATE_KEYS = ["waitForJob"] as const;
+
+const ECHOED_KEYS = [...REPLACE_KEYS, ...UPDATE_KEYS];
+const RECORD_KEYS = ["success", "requestId", "jobId", "resetAt", "jobStatus"] as const;
+
+/** Stable JSON with sorted keys, so that `{a,b}` and `{b,a}` compare equal. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Props)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return value === undefined ? "null" : JSON.stringify(value);
+}
+
+/** Whether an input differs between the recorded outputs and the new inputs; unknown counts as changed. */
+export function changed(olds: Props, news: Props, key: string): boolean {
+  if (containsUnknown(news[key])) return true;
+  return canonicalJson(olds[key]) !== canonicalJson(news[key]);
+}
+
+/** The declared arguments of a reset, copied as given (absent stays absent: the host rejects undefined). */
+function echo(inputs: Props): Props {
+  const out: Props = {};
+  for (const key of ECHOED_KEYS) if (inputs[key] !== undefined) out[key] = inputs[key];
+  return out;
+}
+
+/** The device identity as the API takes it. */
+function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; iotId?: string; iotInstanceId?: string } {
+  const pick = (k: string) => (typeof inputs[k] === "string" ? (inputs[k] as string) : undefined);
+  return { productKey: pick("productKey"), deviceName: pick("deviceName"), iotId: pick("iotId"), iotInstanceId: pick("iotInstanceId") };
+}
+
+/** check: the input rules, no network. */
+export function check(_olds: Props, news: Props): dynamic.CheckResult {
+  const failures: CheckFailure[] = [];
+  checkIdentity(news, "", failures);
+  checkCommonSettings(news, failures);
+  if (news.triggers !== undefined && !containsUnknown(news.triggers) && !isJsonValue(news.triggers)) {
+    failures.push({ property: "triggers", reason: "must be JSON-serializable values" });
+  }
+  return { inputs: news, failures };
+}
+
+/** diff: old outputs against new inputs; `__provider` is never compared, so a package upgrade resets nothing. */
+export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult {
+  const replaces = REPLACE_KEYS.filter((k) => changed(olds, news, k));
+  const updates = UPDATE_KEYS.filter((k) => Boolean(olds[k]) !== Boolean(news[k]) || isUnknown(news[k]));
+  return {
+    changes: replaces.length > 0 || updates.length > 0,
+    replaces,
+    stables: replaces.length === 0 ? [...RECORD_KEYS] : [],
+    deleteBeforeReplace: false,
+  };
+}
+
+/** create: one ResetThing; with `waitForJob` and a returned JobId, follow the job to its end. */
+export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
+  const device = deviceOf(inputs);
+  const api = ctx.api(inputs as { region?: string; endpoint?: string });
+  const resetAt = new Date().toISOString();
+  const result = await api.resetThing(device);
+  const outs: Props = { ...echo(inputs), success: true, requestId: result.requestId, resetAt };
+  const id = result.requestId || `${describeDevice(device)}@${resetAt}`;
+  if (result.jobId) outs.jobId = result.jobId;
+  if (inputs.waitForJob === true && result.jobId) {
+    let status: string;
+    try {
+      status = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs);
+    } catch (err) {
+      const reason = `The reset of ${describeDevice(device)} was sent (RequestId: ${result.requestId}) and started device job ${result.jobId}, but following the job failed: ${(err as Error).message}`;
+      throw new PartialResetError(reason, id, outs, [reason]);
+    }
+    outs.jobStatus = status;
+    if (status !== "COMPLETED") {
+      const ended = !isJobDone(status)
+        ? `was still ${status} after ${ctx.settings.jobTimeoutMs / 1000} s (iotReset:jobTimeoutSeconds)`
+        : `ended ${status}`;
+      const reason =
+        `The reset of ${describeDevice(device)} was sent (RequestId: ${result.requestId}), but its device job ` +
+        `${result.jobId} ${ended}. The JobId is recorded; inspect the job in the IoT console, then change a ` +
+        `trigger to reset the device again.`;
+      throw new PartialResetError(reason, id, outs, [reason]);
+    }
+  }
+  return { id, outs };
+}
+
+/** update: only `waitForJob` can change in place; the recorded reset is kept and nothing is sent. */
+export function update(_id: string, olds: Props, news: Props): dynamic.UpdateResult {
+  const record: Props = {};
+  for (const key of RECORD_KEYS) if (olds[key] !== undefined) record[key] = olds[key];
+  return { outs: { ...echo(news), ...record } };
+}
+
+/** delete: a reset cannot be undone; only the record leaves state. */
+export function remove(_id: string, props: Props): void {
+  log.info(
+    `${describeDevice(deviceOf(props))}: the record of its reset (RequestId: ${props.requestId ?? "none"}) leaves ` +
+      `state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
+  );
+}
+
+/** read (refresh): the recorded reset stands; a job that was still running gets its status refreshed. */
+export async function read(ctx: ProviderContext, id: string, props: Props): Promise<dynamic.ReadResult> {
+  const jobId = props.jobId;
+  const status = props.jobStatus;
+  if (typeof jobId === "string" && typeof status === "string" && !isJobDone(status)) {
+    try {
+      const api = ctx.api(props as { region?: string; endpoint?: string });
+      const now = await api.queryJob(jobId, deviceOf(props));
+      return { id, props: { ...props, jobStatus: now.status } };
+    } catch (err) {
+      log.warn(`refresh could not read device job ${jobId}: ${(err as Error).message}; keeping the recorded status.`);
+    }
+  }
+  return { id, props };
+}

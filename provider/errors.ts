@@ -1,0 +1,113 @@
+/**
+ * Every failure a user can see, one class per kind. Messages name the device or input, the API Code and
+ * the RequestId, and say what to do next.
+ */
+
+/** Identifies the device an error is about, as the user declared it. */
+export interface DeviceRef {
+  readonly productKey?: string;
+  readonly deviceName?: string;
+  readonly iotId?: string;
+  readonly iotInstanceId?: string;
+}
+
+/** Renders a device the way a user wrote it: `a1Demo/sensor-001`, or its IotId, plus the instance. */
+export function describeDevice(device: DeviceRef): string {
+  const who = device.iotId
+    ? `device with IotId "${device.iotId}"`
+    : `device "${device.productKey}/${device.deviceName}"`;
+  return device.iotInstanceId ? `${who} in instance "${device.iotInstanceId}"` : who;
+}
+
+/** What to do about the API codes an operator is most likely to meet. */
+const ADVICE: ReadonlyArray<[RegExp, string]> = [
+  [/NotExistedDevice|InvalidIoTId|DeviceNotExist/i, "Check productKey/deviceName or iotId, and pass iotInstanceId for an instance that has an ID."],
+  [/InstanceNotFound/i, "Check iotInstanceId and region: the instance must exist in the region the call is sent to."],
+  [/InvalidFormattedParameter|InvalidParameter|MissingParameter/i, "Check the device identity arguments."],
+  [/InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken/i, "Check the Alibaba Cloud credentials (alicloud:accessKey / alicloud:secretKey, or the credential chain)."],
+  [/Forbidden|NoPermission|NotAuthorized/i, "Grant the RAM identity iot:ResetThing and iot:QueryJob on this instance."],
+  [/Throttling/i, "The account's IoT quota was exhausted; run again later or lower iotReset:resetQps."],
+];
+
+function adviceFor(code: string | undefined): string {
+  if (code) {
+    for (const [pattern, advice] of ADVICE) {
+      if (pattern.test(code)) return advice;
+    }
+  }
+  return "See the IoT Platform error code reference for this code.";
+}
+
+/** An IoT Platform API call that answered with a failure: `Success: false`, or a gateway error. */
+export class IotApiError extends Error {
+  override readonly name = "IotApiError";
+  constructor(
+    /** The API action, e.g. `ResetThing`. */
+    readonly action: string,
+    /** The device the call was about. */
+    readonly device: DeviceRef,
+    /** The API's error Code, e.g. `iot.device.NotExistedDevice`. */
+    readonly code: string,
+    /** The API's message, as sent. */
+    readonly apiMessage: string,
+    /** The RequestId of the failed call, for Alibaba Cloud support. */
+    readonly requestId: string | undefined,
+    /** The HTTP status when the failure came from the gateway (4xx/5xx). */
+    readonly httpStatus?: number,
+  ) {
+    super(
+      `${action} failed for ${describeDevice(device)}: ${code}: ${apiMessage} ` +
+        `(RequestId: ${requestId ?? "none"}). ${adviceFor(code)}`,
+    );
+  }
+}
+
+/** A call that kept failing with transient errors until the retry budget ran out. */
+export class RetriesExhaustedError extends Error {
+  override readonly name = "RetriesExhaustedError";
+  constructor(
+    readonly action: string,
+    readonly device: DeviceRef,
+    readonly attempts: number,
+    readonly elapsedMs: number,
+    /** The last transient failure, as a one-line description with its Code and RequestId. */
+    readonly lastFailure: string,
+  ) {
+    super(
+      `${action} for ${describeDevice(device)} did not succeed after ${attempts} attempts over ` +
+        `${(elapsedMs / 1000).toFixed(1)} s (throttling, 5xx, timeouts and dropped connections are retried ` +
+        `with backoff); last failure: ${lastFailure}. Nothing is recorded for this device: run the update ` +
+        `again once the service recovers.`,
+    );
+  }
+}
+
+/** Settings or credentials that are missing or unusable; raised before any call is sent. */
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}
+
+/** A reset refused by a guardrail (`maxResetsPerUpdate`, `maxFailureRatio`) before any call was sent. */
+export class GuardrailError extends Error {
+  override readonly name = "GuardrailError";
+}
+
+/**
+ * The reset was sent and recorded, but what followed failed (a device job that failed or timed out, or
+ * some devices of a batch). The dynamic-provider host turns an error with `id` and `properties` into
+ * Pulumi's "created but failed to initialize", so the engine keeps what was done in state.
+ */
+export class PartialResetError extends Error {
+  override readonly name = "PartialResetError";
+  constructor(
+    message: string,
+    /** The resource ID to record. */
+    readonly id: string,
+    /** The outputs to record, including what did succeed. */
+    readonly properties: Record<string, unknown>,
+    /** One line per failure, shown by the engine. */
+    readonly reasons: string[],
+  ) {
+    super(message);
+  }
+}

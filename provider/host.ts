@@ -1,0 +1,37 @@
+/**
+ * The provider side, loaded inside Pulumi's dynamic-provider host as
+ * `require("pulumi-alicloud-iot-reset/provider-host")`.
+ *
+ * This module path is a contract: the provider text stored in every resource's state names it, and the
+ * engine runs `diff` and `delete` with the text an older version stored. Later versions must keep this
+ * entry point and the handler names below (`deviceReset`, `batchReset`) working.
+ */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { ProviderContext } from "./context";
+import * as device from "./device";
+
+/** The one context of this provider process: stack settings, credential, clients and budgets. */
+const context = new ProviderContext();
+
+/** The configure hook's argument: the stack config, keys with their namespace, secrets decrypted. */
+interface ConfigureRequest {
+  readonly config: { get(key: string): string | undefined };
+}
+
+async function configure(req: ConfigureRequest): Promise<void> {
+  context.configure((key) => {
+    const value = req.config.get(key);
+    return value === undefined ? undefined : String(value);
+  });
+}
+
+/** Handlers of `DeviceRegistrationReset`. */
+export const deviceReset: dynamic.ResourceProvider = {
+  configure,
+  check: async (olds, news) => device.check(olds, news),
+  diff: async (id, olds, news) => device.diff(id, olds, news),
+  create: (inputs) => device.create(context, inputs),
+  update: async (id, olds, news) => device.update(id, olds, news),
+  delete: async (id, props) => device.remove(id, props),
+  read: (id, props) => device.read(context, id, props),
+};

@@ -1,0 +1,91 @@
+/**
+ * `DeviceRegistrationReset`: one device's dynamic-registration reset as a Pulumi resource.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { deviceResetHandle } from "./handle";
+
+/** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
+export interface DeviceRegistrationResetArgs {
+  /** The device's ProductKey, given with `deviceName`; a change resets the new device (replace). */
+  readonly productKey?: pulumi.Input<string>;
+  /** The device's DeviceName (4–32 letters, digits and `-_@.:`), given with `productKey`; a change replaces. */
+  readonly deviceName?: pulumi.Input<string>;
+  /** The device's IotId, instead of the pair; when both are given the API uses the IotId. A change replaces. */
+  readonly iotId?: pulumi.Input<string>;
+  /** The IoT instance ID; required for instances that have one, absent for the public instance. A change replaces. */
+  readonly iotInstanceId?: pulumi.Input<string>;
+  /** The region, e.g. `cn-shanghai`; default: stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change replaces. */
+  readonly region?: pulumi.Input<string>;
+  /** API endpoint override: `host[:port]`, `https://…`, or `http://127.0.0.1:PORT` for a local emulator (plain http only on loopback); default `iot.<region>.aliyuncs.com`. A change replaces. */
+  readonly endpoint?: pulumi.Input<string>;
+  /** Any JSON values; a change to any of them resets the device again (replace). Default: none. */
+  readonly triggers?: pulumi.Input<unknown[] | Record<string, unknown>>;
+  /** When the reset returns a JobId (a gateway with over 2,000 sub-devices), poll the job until it ends; default false. A change updates in place without any API call. */
+  readonly waitForJob?: pulumi.Input<boolean>;
+}
+
+/**
+ * Resets the dynamic-registration status of one device so that it can register again and get fresh
+ * credentials; on a gateway it also removes the topology. Created or replaced: one `ResetThing`. Updated,
+ * refreshed or deleted: no reset (a reset cannot be undone). Preview never sends anything.
+ */
+export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
+  /** The ProductKey as given. */
+  declare public readonly productKey: pulumi.Output<string | undefined>;
+  /** The DeviceName as given. */
+  declare public readonly deviceName: pulumi.Output<string | undefined>;
+  /** The IotId as given. */
+  declare public readonly iotId: pulumi.Output<string | undefined>;
+  /** The instance ID as given. */
+  declare public readonly iotInstanceId: pulumi.Output<string | undefined>;
+  /** The region as given (absent when it came from config or the environment). */
+  declare public readonly region: pulumi.Output<string | undefined>;
+  /** The endpoint as given. */
+  declare public readonly endpoint: pulumi.Output<string | undefined>;
+  /** The triggers as given. */
+  declare public readonly triggers: pulumi.Output<unknown[] | Record<string, unknown> | undefined>;
+  /** Whether a returned job is followed to its end. */
+  declare public readonly waitForJob: pulumi.Output<boolean | undefined>;
+  /** True once IoT Platform accepted the reset. */
+  declare public readonly success: pulumi.Output<boolean>;
+  /** The RequestId of the ResetThing call, for audits and Alibaba Cloud support. */
+  declare public readonly requestId: pulumi.Output<string>;
+  /** The device job that removes a large gateway's topology; only present when the API returned one. */
+  declare public readonly jobId: pulumi.Output<string | undefined>;
+  /** When the reset was sent, as an ISO-8601 UTC time. */
+  declare public readonly resetAt: pulumi.Output<string>;
+  /** The job's final status (e.g. `COMPLETED`) when `waitForJob` followed it. */
+  declare public readonly jobStatus: pulumi.Output<string | undefined>;
+
+  /**
+   * @param name The unique name of the resource.
+   * @param args The device and how to reach it.
+   * @param opts Resource options.
+   */
+  constructor(name: string, args: DeviceRegistrationResetArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      deviceResetHandle,
+      name,
+      {
+        ...args,
+        success: undefined,
+        requestId: undefined,
+        jobId: undefined,
+        resetAt: undefined,
+        jobStatus: undefined,
+      },
+      opts,
+      "iot",
+      "DeviceRegistrationReset",
+    );
+    // The API resets by IotId when both identities are given; say so where the operator looks.
+    pulumi.all([args.iotId, args.productKey, args.deviceName]).apply(([iotId, productKey, deviceName]) => {
+      if (iotId && (productKey || deviceName)) {
+        void pulumi.log.warn(
+          `both iotId and productKey/deviceName are set; IoT Platform resets the device with IotId "${iotId}" and ignores the pair.`,
+          this,
+        );
+      }
+    });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Where settings come from, in order: the resource's arguments, then stack config (received through the
+ * dynamic provider's `configure` hook, so secrets stay in the provider process), then the environment and
+ * the Alibaba Cloud default credential chain. Nothing here is ever written to state.
+ */
+import Credential, { CLIProfileCredentialsProvider, Config as CredentialConfig } from "@alicloud/credentials";
+import { ConfigurationError } from "./errors";
+import { DEFAULT_QUOTAS, Quotas } from "./budget";
+import { parseEndpoint } from "./inputs";
+import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
+
+/** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
+export const CONFIG_KEYS = {
+  region: "alicloud:region",
+  accessKey: "alicloud:accessKey",
+  secretKey: "alicloud:secretKey",
+  securityToken: "alicloud:securityToken",
+  profile: "alicloud:profile",
+  resetQps: "iotReset:resetQps",
+  queryJobQps: "iotReset:queryJobQps",
+  jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
+  jobPollSeconds: "iotReset:jobPollSeconds",
+  readTimeoutMs: "iotReset:readTimeoutMs",
+  maxAttempts: "iotReset:maxAttempts",
+  maxRetrySeconds: "iotReset:maxRetrySeconds",
+} as const;
+
+/** Everything the provider process knows before it sees a resource. */
+export interface ProviderSettings {
+  readonly region?: string;
+  /** Static credentials from stack config; held in memory only. */
+  readonly accessKey?: string;
+  readonly secretKey?: string;
+  readonly securityToken?: string;
+  readonly profile?: string;
+  readonly quotas: Quotas;
+  readonly retry: RetryPolicy;
+  /** How long `waitForJob` polls a device job before giving up. */
+  readonly jobTimeoutMs: number;
+  /** The pause between two QueryJob polls. */
+  readonly jobPollMs: number;
+  /** Read timeout of one API call. */
+  readonly readTimeoutMs: number;
+  /** Connect timeout of one API call. */
+  readonly connectTimeoutMs: number;
+}
+
+function positiveNumber(get: (key: string) => string | undefined, key: string, fallback: number): number {
+  const raw = get(key);
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new ConfigurationError(`Stack config ${key} must be a positive number, got "${raw}".`);
+  }
+  return n;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === "" ? undefined : value;
+}
+
+/** Reads the provider settings from stack config (`get` returns a key's string value, or undefined). */
+export function readSettings(get: (key: string) => string | undefined): ProviderSettings {
+  return {
+    region: nonEmpty(get(CONFIG_KEYS.region)),
+    accessKey: nonEmpty(get(CONFIG_KEYS.accessKey)),
+    secretKey: nonEmpty(get(CONFIG_KEYS.secretKey)),
+    securityToken: nonEmpty(get(CONFIG_KEYS.securityToken)),
+    profile: nonEmpty(get(CONFIG_KEYS.profile)),
+    quotas: {
+      ResetThing: positiveNumber(get, CONFIG_KEYS.resetQps, DEFAULT_QUOTAS.ResetThing),
+      QueryJob: positiveNumber(get, CONFIG_KEYS.queryJobQps, DEFAULT_QUOTAS.QueryJob),
+    },
+    retry: {
+      ...DEFAULT_RETRY_POLICY,
+      maxAttempts: Math.floor(positiveNumber(get, CONFIG_KEYS.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts)),
+      maxElapsedMs: positiveNumber(get, CONFIG_KEYS.maxRetrySeconds, DEFAULT_RETRY_POLICY.maxElapsedMs / 1000) * 1000,
+    },
+    jobTimeoutMs: positiveNumber(get, CONFIG_KEYS.jobTimeoutSeconds, 1800) * 1000,
+    jobPollMs: positiveNumber(get, CONFIG_KEYS.jobPollSeconds, 2) * 1000,
+    readTimeoutMs: positiveNumber(get, CONFIG_KEYS.readTimeoutMs, 10_000),
+    connectTimeoutMs: 5_000,
+  };
+}
+
+/** Where one resource's calls go. */
+export interface Target {
+  readonly region: string;
+  /** `host[:port]`, as the SDK takes it. */
+  readonly endpoint: string;
+  readonly protocol: "http" | "https";
+}
+
+/** Resolves region and endpoint for one resource: its args, else stack config, else the environment. */
+export function resolveTarget(
+  args: { region?: string; endpoint?: string },
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): Target {
+  const region = args.region ?? settings.region ?? nonEmpty(env.ALIBABA_CLOUD_REGION_ID) ?? nonEmpty(env.ALICLOUD_REGION);
+  if (!region) {
+    throw new ConfigurationError(
+      "No region is set. Give the resource a `region` argument, or run `pulumi config set alicloud:region cn-shanghai`, " +
+        "or set the ALIBABA_CLOUD_REGION_ID environment variable.",
+    );
+  }
+  if (args.endpoint === undefined) {
+    return { region, endpoint: `iot.${region}.aliyuncs.com`, protocol: "https" };
+  }
+  const parsed = parseEndpoint(args.endpoint);
+  // check() has already refused a bad endpoint; this guards direct callers.
+  if (typeof parsed === "string") throw new ConfigurationError(`endpoint "${args.endpoint}" ${parsed}`);
+  return { region, endpoint: parsed.host, protocol: parsed.protocol };
+}
+
+const CREDENTIAL_HELP =
+  "Provide credentials in one of these ways: `pulumi config set alicloud:accessKey <id>` and " +
+  "`pulumi config set --secret alicloud:secretKey <secret>` (plus alicloud:securityToken for STS); " +
+  "the ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET (or ALICLOUD_ACCESS_KEY / ALICLOUD_SECRET_KEY) " +
+  "environment variables; OIDC/RRSA (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE); " +
+  "an aliyun CLI profile (alicloud:profile or ALIBABA_CLOUD_PROFILE); the ~/.alibabacloud/credentials file; " +
+  "or an ECS instance RAM role.";
+
+/**
+ * Builds the credential for API calls: static keys from stack config, then the `@pulumi/alicloud`
+ * environment variables, then a named CLI profile, then Alibaba's default chain.
+ */
+export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Credential {
+  const accessKeyId = settings.accessKey ?? nonEmpty(env.ALICLOUD_ACCESS_KEY);
+  const accessKeySecret = settings.secretKey ?? nonEmpty(env.ALICLOUD_SECRET_KEY);
+  if (accessKeyId || accessKeySecret) {
+    if (!accessKeyId || !accessKeySecret) {
+      throw new ConfigurationError(
+        `Only one half of an AccessKey pair is set (${accessKeyId ? "alicloud:secretKey" : "alicloud:accessKey"} is missing). ${CREDENTIAL_HELP}`,
+      );
+    }
+    const securityToken = settings.securityToken ?? nonEmpty(env.ALICLOUD_SECURITY_TOKEN);
+    return new Credential(
+      new CredentialConfig(
+        securityToken
+          ? { type: "sts", accessKeyId, accessKeySecret, securityToken }
+          : { type: "access_key", accessKeyId, accessKeySecret },
+      ),
+    );
+  }
+  if (settings.profile) {
+    return new Credential(null, CLIProfileCredentialsProvider.builder().withProfileName(settings.profile).build());
+  }
+  return new Credential();
+}
+
+/** Wraps a failure of the credential chain in an error that lists every way to provide credentials. */
+export function credentialError(cause: unknown): ConfigurationError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new ConfigurationError(`No usable Alibaba Cloud credentials (${detail}). ${CREDENTIAL_HELP}`);
+}

@@ -1,0 +1,64 @@
+import { diff, update } from "../../provider/device";
+import { UNKNOWN } from "../../provider/inputs";
+
+const recorded = {
+  productKey: "a1Demo",
+  deviceName: "sensor-001",
+  triggers: ["wave-1", { n: 1, m: 2 }],
+  success: true,
+  requestId: "REQ-1",
+  resetAt: "2026-11-26T09:00:00.000Z",
+  __provider: "exports.handler = __f0; // version 0.1.0",
+};
+const inputs = { productKey: "a1Demo", deviceName: "sensor-001", triggers: ["wave-1", { m: 2, n: 1 }], __provider: "x" };
+
+describe("DeviceRegistrationReset diff", () => {
+  test("nothing changed: no change, even when __provider differs (package upgrade)", () => {
+    expect(diff("REQ-1", recorded, { ...inputs, __provider: "exports.handler = __f0; // version 9.9.9" })).toEqual({
+      changes: false,
+      replaces: [],
+      stables: ["success", "requestId", "jobId", "resetAt", "jobStatus"],
+      deleteBeforeReplace: false,
+    });
+  });
+
+  test.each([
+    ["productKey", "a1Other"],
+    ["deviceName", "sensor-002"],
+    ["iotId", "Q7u0001"],
+    ["iotInstanceId", "iot-cn-demo01"],
+    ["region", "cn-beijing"],
+    ["endpoint", "http://127.0.0.1:9999"],
+    ["triggers", ["wave-2"]],
+  ])("a change of %s replaces (resets again)", (key, value) => {
+    const result = diff("REQ-1", recorded, { ...inputs, [key]: value });
+    expect(result.changes).toBe(true);
+    expect(result.replaces).toEqual([key]);
+  });
+
+  test("only waitForJob changed: an update, no replace", () => {
+    expect(diff("REQ-1", recorded, { ...inputs, waitForJob: true })).toEqual({
+      changes: true,
+      replaces: [],
+      stables: ["success", "requestId", "jobId", "resetAt", "jobStatus"],
+      deleteBeforeReplace: false,
+    });
+  });
+
+  test("an unknown trigger during preview is shown as a replace", () => {
+    expect(diff("REQ-1", recorded, { ...inputs, triggers: [UNKNOWN] }).replaces).toEqual(["triggers"]);
+  });
+
+  test("update keeps the recorded reset and takes the new waitForJob", () => {
+    expect(update("REQ-1", { ...recorded, jobId: "JOB-1" }, { ...inputs, waitForJob: true }).outs).toEqual({
+      productKey: "a1Demo",
+      deviceName: "sensor-001",
+      triggers: ["wave-1", { m: 2, n: 1 }],
+      waitForJob: true,
+      success: true,
+      requestId: "REQ-1",
+      jobId: "JOB-1",
+      resetAt: "2026-11-26T09:00:00.000Z",
+    });
+  });
+});

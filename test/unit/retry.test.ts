@@ -1,0 +1,77 @@
+import { backoffDelay, classifyFailure, DEFAULT_RETRY_POLICY } from "../../provider/retry";
+import { Pacer } from "../../provider/budget";
+
+describe("classifyFailure", () => {
+  test.each([
+    [{ code: "Throttling.User", statusCode: 400 }, { retryable: true, throttled: true }],
+    [{ code: "Throttling", statusCode: 503 }, { retryable: true, throttled: true }],
+    [{ code: "ServiceUnavailable", statusCode: 503 }, { retryable: true, throttled: false }],
+    [{ code: "InternalError", statusCode: 500 }, { retryable: true, throttled: false }],
+    [{ name: "RequestTimeoutError", message: "ReadTimeout(100). POST http://127.0.0.1 failed." }, { retryable: true, throttled: false }],
+    [{ code: "ECONNRESET", message: "socket hang up" }, { retryable: true, throttled: false }],
+    [new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON"), { retryable: true, throttled: false }],
+    [{ code: "SignatureDoesNotMatch", statusCode: 400 }, { retryable: false, throttled: false }],
+    [{ code: "InvalidAccessKeyId.NotFound", statusCode: 404 }, { retryable: false, throttled: false }],
+    [new Error("unable to get credentials from any of the providers in the chain"), { retryable: false, throttled: false }],
+  ])("%j → %j", (err, kind) => {
+    expect(classifyFailure(err)).toEqual(kind);
+  });
+});
+
+describe("backoffDelay", () => {
+  test("doubles up to the cap, with full jitter", () => {
+    const top = () => 0.999999;
+    expect(backoffDelay(1, DEFAULT_RETRY_POLICY, top)).toBe(199);
+    expect(backoffDelay(2, DEFAULT_RETRY_POLICY, top)).toBe(399);
+    expect(backoffDelay(6, DEFAULT_RETRY_POLICY, top)).toBe(6399);
+    expect(backoffDelay(12, DEFAULT_RETRY_POLICY, top)).toBe(9999);
+    expect(backoffDelay(3, DEFAULT_RETRY_POLICY, () => 0)).toBe(0);
+  });
+});
+
+describe("Pacer", () => {
+  function fakeClock() {
+    let t = 1_000_000;
+    return {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+      advance: (ms: number) => {
+        t += ms;
+      },
+    };
+  }
+
+  test("spaces calls evenly at 97% of the quota: no one-second window holds more than the quota", async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ceilingQps: 500, now: clock.now, sleep: clock.sleep });
+    const sent: number[] = [];
+    for (let i = 0; i < 2000; i++) {
+      await pacer.acquire();
+      sent.push(clock.now());
+    }
+    let maxInWindow = 0;
+    for (let i = 0, j = 0; i < sent.length; i++) {
+      while ((sent[i] as number) - (sent[j] as number) >= 1000) j++;
+      maxInWindow = Math.max(maxInWindow, i - j + 1);
+    }
+    expect(maxInWindow).toBe(486);
+    expect(pacer.currentQps).toBeCloseTo(485, 6);
+  });
+
+  test("halves on throttling once per burst, then recovers by 10% of the target per second", () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ceilingQps: 100, now: clock.now, sleep: clock.sleep });
+    pacer.onThrottled();
+    pacer.onThrottled();
+    expect(pacer.currentQps).toBeCloseTo(48.5, 6);
+    expect(pacer.throttled).toBe(2);
+    clock.advance(2000);
+    void pacer.acquire();
+    expect(pacer.currentQps).toBeCloseTo(48.5 + 2 * 9.7, 6);
+    clock.advance(10_000);
+    void pacer.acquire();
+    expect(pacer.currentQps).toBeCloseTo(97, 6);
+  });
+});
