@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+/**
+ * `iot-emulator`: runs the IoT Platform emulator as a process. See emulator/README.md for every flag.
+ * Exit codes: 0 after SIGINT/SIGTERM, 1 when the server cannot start, 2 for a bad flag.
+ */
+import { parseArgs } from "node:util";
+import { startEmulator, type EmulatorOptions } from "./index";
+
+/** The default port: fixed, so a developer's endpoint stays the same across restarts (0 picks a free one). */
+export const DEFAULT_PORT = 8127;
+
+const USAGE = `Usage: iot-emulator [options]
+
+Serves Alibaba Cloud IoT Platform OpenAPI 2018-01-20 (ResetThing, QueryJob, QueryJobStatistics,
+QueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests and demos.
+
+  --port N                 port to listen on (default ${DEFAULT_PORT}; 0 picks a free port)
+  --host ADDR              interface to bind (default 127.0.0.1). DANGEROUS: any other address exposes
+                           the emulator, its test credentials and its state to the network
+  --fleet FILE             fleet JSON file (default: the bundled demo fleet)
+  --json                   print one JSON line {"endpoint","accessKeyId","accessKeySecret"} when ready
+  --access-key-id ID       AccessKey ID to accept (default LTAIEmulatorTestKey01)
+  --access-key-secret S    AccessKey secret to accept (default: random per start)
+  --qps ACTION=N           QPS quota per account for an action, repeatable (e.g. --qps ResetThing=500)
+  --latency-ms N           fixed latency added to every answer
+  --jitter-ms N            extra random latency 0..N ms
+  --seed N                 seed of the fault and latency generators (default 1)
+  --server-error-rate R    rate 0..1 of 500 InternalError / 503 ServiceUnavailable answers
+  --throttle-rate R        rate 0..1 of 400 Throttling answers
+  --drop-rate R            rate 0..1 of connections dropped without a response
+  --timeout-rate R         rate 0..1 of requests never answered
+  --bad-gateway-rate R     rate 0..1 of 502 answers with an HTML body
+  --fault-actions A,B      apply random faults only to these actions (default all)
+  --job-duration-ms N      how long a gateway topology job stays IN_PROGRESS (default 3000)
+  --help                   show this help
+`;
+
+/** A flag the CLI cannot use; the message names it. */
+class UsageError extends Error {}
+
+function num(flag: string, value: string | undefined, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  const min = opts.min ?? 0;
+  if (value.trim() === "" || !Number.isFinite(n) || n < min || (opts.max !== undefined && n > opts.max) || (opts.integer && !Number.isInteger(n))) {
+    const range = opts.max !== undefined ? `from ${min} to ${opts.max}` : `>= ${min}`;
+    throw new UsageError(`\`--${flag}\` must be ${opts.integer ? "an integer" : "a number"} ${range}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Turns argv into emulator options; throws UsageError naming the bad flag. */
+export function parseCli(argv: string[]): { options: EmulatorOptions; json: boolean; help: boolean } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        fleet: { type: "string" },
+        json: { type: "boolean" },
+        "access-key-id": { type: "string" },
+        "access-key-secret": { type: "string" },
+        qps: { type: "string", multiple: true },
+        "latency-ms": { type: "string" },
+        "jitter-ms": { type: "string" },
+        seed: { type: "string" },
+        "server-error-rate": { type: "string" },
+        "throttle-rate": { type: "string" },
+        "drop-rate": { type: "string" },
+        "timeout-rate": { type: "string" },
+        "bad-gateway-rate": { type: "string" },
+        "fault-actions": { type: "string" },
+        "job-duration-ms": { type: "string" },
+        help: { type: "boolean" },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const quotas: Record<string, number> = {};
+  for (const entry of values.qps ?? []) {
+    const m = /^([A-Za-z]+)=(.+)$/.exec(entry);
+    if (!m || m[1] === undefined) throw new UsageError(`\`--qps\` must look like ACTION=N (e.g. ResetThing=500), got "${entry}"`);
+    quotas[m[1]] = num("qps", m[2], { min: 0 }) as number;
+  }
+  const rate = (flag: string) => num(flag, values[flag as keyof typeof values] as string | undefined, { min: 0, max: 1 });
+  const faults: NonNullable<EmulatorOptions["faults"]> = {};
+  const seed = num("seed", values.seed, { integer: true });
+  if (seed !== undefined) faults.seed = seed;
+  const rates: Array<[keyof typeof faults, string]> = [
+    ["serverError", "server-error-rate"],
+    ["throttle", "throttle-rate"],
+    ["drop", "drop-rate"],
+    ["timeout", "timeout-rate"],
+    ["badGateway", "bad-gateway-rate"],
+  ];
+  let sum = 0;
+  for (const [key, flag] of rates) {
+    const r = rate(flag);
+    if (r !== undefined) {
+      (faults as Record<string, number>)[key] = r;
+      sum += r;
+    }
+  }
+  if (sum > 1) throw new UsageError(`the fault rates (\`--*-rate\`) must add up to at most 1, got ${sum}`);
+  if (values["fault-actions"] !== undefined) faults.actions = values["fault-actions"].split(",").map((a) => a.trim()).filter(Boolean);
+
+  const options: EmulatorOptions = {
+    port: num("port", values.port, { min: 0, max: 65535, integer: true }) ?? DEFAULT_PORT,
+    host: values.host ?? "127.0.0.1",
+    quotas,
+    faults,
+  };
+  if (values.fleet !== undefined) options.fleet = values.fleet;
+  const fixedMs = num("latency-ms", values["latency-ms"]);
+  const jitterMs = num("jitter-ms", values["jitter-ms"]);
+  if (fixedMs !== undefined || jitterMs !== undefined) options.latency = { fixedMs: fixedMs ?? 0, jitterMs: jitterMs ?? 0 };
+  const jobDurationMs = num("job-duration-ms", values["job-duration-ms"]);
+  if (jobDurationMs !== undefined) options.jobDurationMs = jobDurationMs;
+  const id = values["access-key-id"];
+  const secret = values["access-key-secret"];
+  if (secret !== undefined && secret === "") throw new UsageError("`--access-key-secret` must not be empty");
+  if (id !== undefined || secret !== undefined) {
+    options.credentials = [
+      {
+        accessKeyId: id ?? "LTAIEmulatorTestKey01",
+        accessKeySecret: secret ?? randomSecretForCli(),
+      },
+    ];
+  }
+  return { options, json: values.json ?? false, help: values.help ?? false };
+}
+
+function randomSecretForCli(): string {
+  // Same shape as the library's default secret; the library generates one only when no credentials are given.
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  return Array.from({ length: 30 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join("");
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseCli(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`iot-emulator: ${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let emulator;
+  try {
+    emulator = await startEmulator(parsed.options);
+  } catch (err) {
+    process.stderr.write(`iot-emulator: cannot start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { accessKeyId, accessKeySecret } = emulator.credentials;
+  if (parsed.json) {
+    process.stdout.write(`${JSON.stringify({ endpoint: emulator.endpoint, accessKeyId, accessKeySecret })}\n`);
+  } else {
+    if (parsed.options.host !== "127.0.0.1" && parsed.options.host !== "::1" && parsed.options.host !== "localhost") {
+      process.stderr.write(`iot-emulator: WARNING: listening on ${parsed.options.host}, reachable from other hosts\n`);
+    }
+    process.stdout.write(
+      [
+        `IoT Platform emulator listening on ${emulator.endpoint}`,
+        `  SDK endpoint:      ${emulator.endpoint.replace(/^http:\/\//, "")} (protocol "http")`,
+        `  AccessKey ID:      ${accessKeyId}`,
+        `  AccessKey secret:  ${accessKeySecret}`,
+        `Press Ctrl+C to stop.`,
+        "",
+      ].join("\n"),
+    );
+  }
+  let stopping = false;
+  const shutdown = (): void => {
+    if (stopping) return;
+    stopping = true;
+    emulator.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", shutdown);
+  process.on("SIGTERM", shutdown);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`iot-emulator: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

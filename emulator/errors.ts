@@ -1,0 +1,202 @@
+/**
+ * Every error the emulator answers, one factory per error, each copying the real service's HTTP status,
+ * Code and wording (the Azurite StorageErrorFactory pattern).
+ *
+ * Two families, as at Alibaba Cloud:
+ * - gateway errors (signature, throttling, 5xx): a 4xx/5xx status and a body
+ *   `{ RequestId, HostId, Code, Message, Recommend }`; the SDK throws for them;
+ * - IoT business errors: HTTP 200 with `{ RequestId, Success: false, Code, ErrorMessage }`; the SDK
+ *   does not throw, the caller must look at `Success`.
+ *
+ * Sources for codes, statuses and wording:
+ * - Alibaba Cloud OpenAPI public error codes (error-center "Public" product, the CDN/KMS "common error
+ *   codes" tables): InvalidAccessKeyId.NotFound 404 "Specified access key is not found.",
+ *   SignatureDoesNotMatch 400, IncompleteSignature 400, InvalidTimeStamp.Expired 400,
+ *   SignatureNonceUsed 400, Throttling / Throttling.User 400, InternalError 500, ServiceUnavailable 503.
+ * - The V3 signature failure message, "Specified signature does not match our calculation. server
+ *   StringToSign is [...]", as reported by users of ACS3-HMAC-SHA256 (developer.aliyun.com/ask/678646).
+ * - IoT Platform "Error codes" (help.aliyun.com/document_detail/87387): iot.system.*, iot.common.*,
+ *   iot.prod.*, iot.device.* with their descriptions.
+ */
+
+/** A gateway (POP) error: the SDK throws it with `statusCode`, `code` and the message. */
+export class GatewayError extends Error {
+  /** The HTTP status the gateway answers with. */
+  readonly status: number;
+  /** The Alibaba Cloud error Code, e.g. `Throttling.User`. */
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "GatewayError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** An IoT Platform business error: HTTP 200, `Success: false`, `Code`, `ErrorMessage`. */
+export class BusinessError extends Error {
+  /** The IoT Platform error Code, e.g. `iot.device.NotExistedDevice`. */
+  readonly code: string;
+
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "BusinessError";
+    this.code = code;
+  }
+}
+
+// ---- Gateway: signature and authentication -------------------------------------------------------
+
+/** The `Authorization` header is missing, not ACS3-HMAC-SHA256, or lacks Credential/SignedHeaders/Signature. */
+export function incompleteSignature(): GatewayError {
+  return new GatewayError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
+}
+
+/** The AccessKey ID in `Credential=` is not one the emulator knows. */
+export function invalidAccessKeyIdNotFound(): GatewayError {
+  return new GatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
+}
+
+/** The signature (or the payload hash it covers) does not match; the message shows the server's string to sign, as the gateway does. */
+export function signatureDoesNotMatch(serverStringToSign: string): GatewayError {
+  return new GatewayError(
+    400,
+    "SignatureDoesNotMatch",
+    `Specified signature does not match our calculation. server StringToSign is [${serverStringToSign}]`,
+  );
+}
+
+/** `x-acs-date` is missing or not `yyyy-MM-ddTHH:mm:ssZ`. */
+export function invalidTimeStampFormat(): GatewayError {
+  return new GatewayError(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
+}
+
+/** `x-acs-date` is further from the server clock than the accepted skew (15 minutes at Alibaba Cloud). */
+export function invalidTimeStampExpired(): GatewayError {
+  return new GatewayError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
+}
+
+/** `x-acs-signature-nonce` was already used within the nonce memory (15 minutes). */
+export function signatureNonceUsed(): GatewayError {
+  return new GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
+}
+
+/** An STS AccessKey was used without `x-acs-security-token`. */
+export function missingSecurityToken(): GatewayError {
+  return new GatewayError(400, "MissingSecurityToken", "SecurityToken is mandatory for this action.");
+}
+
+/** `x-acs-security-token` is not the token issued with this STS AccessKey. */
+export function invalidSecurityTokenMismatch(): GatewayError {
+  return new GatewayError(
+    400,
+    "InvalidSecurityToken.MismatchWithAccessKey",
+    "Specified SecurityToken mismatch with the AccessKey.",
+  );
+}
+
+// ---- Gateway: routing ------------------------------------------------------------------------------
+
+/** `x-acs-action` names no API of IoT Platform 2018-01-20 that the emulator serves. */
+export function invalidActionNotFound(): GatewayError {
+  return new GatewayError(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+}
+
+/** `x-acs-version` is not `2018-01-20`. */
+export function invalidVersion(): GatewayError {
+  return new GatewayError(400, "InvalidVersion", "Specified parameter Version is not valid.");
+}
+
+/** The HTTP method is neither GET nor POST (RPC-style APIs accept only these). */
+export function unsupportedHttpMethod(): GatewayError {
+  return new GatewayError(400, "UnsupportedHTTPMethod", "Specified http method is not supported.");
+}
+
+// ---- Gateway: flow control and server faults ----------------------------------------------------
+
+/** The account exceeded the per-API QPS quota (the quota is shared by every RAM user of the account). */
+export function throttlingUser(): GatewayError {
+  return new GatewayError(400, "Throttling.User", "Request was denied due to user flow control.");
+}
+
+/** The service throttled the request regardless of the account's own quota (an injected fault). */
+export function throttling(): GatewayError {
+  return new GatewayError(400, "Throttling", "Request was denied due to request throttling.");
+}
+
+/** A temporary failure of the server (an injected fault). */
+export function serviceUnavailable(): GatewayError {
+  return new GatewayError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.");
+}
+
+/** An unknown server-side failure (an injected fault). */
+export function internalError(): GatewayError {
+  return new GatewayError(
+    500,
+    "InternalError",
+    "The request processing has failed due to some unknown error, exception or failure.",
+  );
+}
+
+/** The HTML page a load balancer in front of the service answers when the upstream is gone: not JSON. */
+export const BAD_GATEWAY_HTML =
+  "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n";
+
+// ---- IoT Platform business errors (HTTP 200, Success: false) --------------------------------------
+
+/** The device named by ProductKey + DeviceName does not exist in the addressed instance. */
+export function notExistedDevice(): BusinessError {
+  return new BusinessError("iot.device.NotExistedDevice", "The specified device does not exist.");
+}
+
+/** The IotId names no device in the addressed instance. */
+export function invalidIotId(): BusinessError {
+  return new BusinessError("iot.device.InvalidIoTId", "The device IotId is incorrect.");
+}
+
+/** `IotInstanceId` names no instance of the account. */
+export function instanceNotFound(): BusinessError {
+  return new BusinessError("iot.system.InstanceNotFound", "The specified instance ID does not exist.");
+}
+
+/** A required parameter is missing or malformed, e.g. ProductKey without DeviceName. */
+export function invalidFormattedParameter(): BusinessError {
+  return new BusinessError("iot.common.InvalidFormattedParameter", "The parameter format is invalid.");
+}
+
+/** The ProductKey names no product of the addressed instance. */
+export function notExistedProduct(): BusinessError {
+  return new BusinessError("iot.prod.NotExistedProduct", "The specified product does not exist.");
+}
+
+/** RegisterDevice with a DeviceName the product already has. */
+export function alreadyExistedDeviceName(): BusinessError {
+  return new BusinessError("iot.device.AlreadyExistedDeviceName", "The device name already exists.");
+}
+
+/** The request parameters are invalid for the operation, e.g. a JobId the instance never issued. */
+export function illegalRequest(): BusinessError {
+  return new BusinessError("iot.system.IllegalRequest", "The request parameter is invalid.");
+}
+
+/** A system exception; the default wording for a scripted device failure without a known Code. */
+export function systemException(): BusinessError {
+  return new BusinessError("iot.system.SystemException", "A system exception occurred.");
+}
+
+/** The documented wording of the business Codes the emulator knows, for scripted failures given only a Code. */
+export const BUSINESS_MESSAGES: Readonly<Record<string, string>> = {
+  "iot.device.NotExistedDevice": "The specified device does not exist.",
+  "iot.device.InvalidIoTId": "The device IotId is incorrect.",
+  "iot.system.InstanceNotFound": "The specified instance ID does not exist.",
+  "iot.common.InvalidFormattedParameter": "The parameter format is invalid.",
+  "iot.prod.NotExistedProduct": "The specified product does not exist.",
+  "iot.device.AlreadyExistedDeviceName": "The device name already exists.",
+  "iot.system.IllegalRequest": "The request parameter is invalid.",
+  "iot.system.SystemException": "A system exception occurred.",
+  "iot.device.InactiveDevice": "The device is inactive.",
+  "iot.device.RemoveTopoRelationFailed": "Failed to delete the topological relationship.",
+  "iot.common.RamActionPermissionDeny": "You do not have the RAM permission to access the resource.",
+  "iot.common.AuthActionPermissionDeny": "Authentication failed.",
+};

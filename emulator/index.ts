@@ -1,0 +1,188 @@
+/**
+ * A local Alibaba Cloud IoT Platform (OpenAPI 2018-01-20) for tests and demos: the real
+ * `@alicloud/iot20180120` SDK talks to it as to the cloud — ACS3-HMAC-SHA256 signatures verified,
+ * quotas enforced, business errors and gateway errors answered with the real statuses, Codes and wording.
+ *
+ * ```ts
+ * const emu = await startEmulator();
+ * const client = new Client(new $OpenApi.Config({ ...emu.credentials, endpoint: emu.endpoint.slice(7), protocol: "http", regionId: "cn-shanghai" }));
+ * await client.resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }));
+ * emu.resetCount({ productKey: "a1DemoProduct", deviceName: "sensor-001" }); // 1
+ * await emu.stop();
+ * ```
+ * See emulator/README.md for the CLI, the fleet file format and the fault options.
+ */
+import { randomBytes } from "node:crypto";
+import type { CredentialSpec } from "./auth";
+import { BUSINESS_MESSAGES, BusinessError } from "./errors";
+import type { FaultKind } from "./faults";
+import { applyFleet, demoFleetPath, loadFleetFile, validateFleet, type FleetFile } from "./fleet";
+import { Registry, type DeviceRef, type DeviceState, type JobState } from "./model";
+import { EmulatorServer, type Outcome, type RecordedRequest } from "./server";
+
+export { iotIdFor, SYNC_TOPOLOGY_LIMIT } from "./model";
+export type { DeviceRef, DeviceState, JobState, JobStatus } from "./model";
+export type { RecordedRequest, Outcome } from "./server";
+export type { FleetFile, FleetInstance, FleetProduct, FleetDevice, FleetGenerate } from "./fleet";
+export { FleetError, demoFleetPath, loadFleetFile, validateFleet } from "./fleet";
+export type { FaultKind } from "./faults";
+export { mulberry32 } from "./faults";
+export { DEFAULT_QUOTAS } from "./quota";
+export { DEFAULT_ACCOUNT_ID } from "./auth";
+export type { CredentialSpec } from "./auth";
+export * as signature from "./signature";
+
+/** The AccessKey ID of the default credentials. */
+export const DEFAULT_ACCESS_KEY_ID = "LTAIEmulatorTestKey01";
+
+/** Options of startEmulator; every one has a default. */
+export interface EmulatorOptions {
+  /** The port to listen on; default 0 (a free port, read it from `emulator.port`). */
+  port?: number;
+  /** The interface to bind; default "127.0.0.1" (anything else exposes unauthenticated test state to the network). */
+  host?: string;
+  /** A fleet object, or the path of a fleet JSON file; default: the bundled demo fleet (emulator/fleets/demo.json). */
+  fleet?: FleetFile | string;
+  /** The accepted AccessKeys (STS ones with `securityToken`); default one pair, ID "LTAIEmulatorTestKey01" with a random secret per start. */
+  credentials?: CredentialSpec[];
+  /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50). */
+  quotas?: Partial<Record<string, number>>;
+  /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
+  latency?: { fixedMs?: number; jitterMs?: number };
+  /** Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default none. */
+  faults?: {
+    /** Seed of the fault and latency generators; default 1. */
+    seed?: number;
+    /** Rate of HTTP 5xx answers with a JSON body (500 InternalError or 503 ServiceUnavailable). */
+    serverError?: number;
+    /** Rate of HTTP 400 `Throttling` answers, independent of the quota. */
+    throttle?: number;
+    /** Rate of connections destroyed without a response. */
+    drop?: number;
+    /** Rate of requests never answered (held until the client gives up or the emulator stops). */
+    timeout?: number;
+    /** Rate of HTTP 502 answers with an HTML body. */
+    badGateway?: number;
+    /** The actions random faults apply to; default all. */
+    actions?: string[];
+  };
+  /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */
+  jobDurationMs?: number;
+  /** The largest accepted distance between `x-acs-date` and the emulator's clock, in ms; default 15 minutes. */
+  clockSkewMs?: number;
+  /** How long a signature nonce is remembered (a reuse within it is refused), in ms; default 15 minutes. */
+  nonceTtlMs?: number;
+  /** The request log keeps at most this many entries (the oldest half is dropped when full); default 1,000,000. */
+  maxRecordedRequests?: number;
+}
+
+/** A running emulator. */
+export interface Emulator {
+  /** The base URL, e.g. "http://127.0.0.1:41234"; the SDK's `endpoint` is this without "http://". */
+  readonly endpoint: string;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The first configured AccessKey pair. */
+  readonly credentials: { accessKeyId: string; accessKeySecret: string };
+  /** The recorded requests, oldest first, optionally only one action and/or outcome. */
+  requests(filter?: { action?: string; outcome?: Outcome }): RecordedRequest[];
+  /** Empties the request log (device reset counts are kept). */
+  clearRequests(): void;
+  /** How many ResetThing calls succeeded for the device; 0 for an unknown device. */
+  resetCount(device: DeviceRef): number;
+  /** How many ResetThing calls succeeded in total. */
+  totalResets(): number;
+  /** A copy of the device's state, or undefined when there is no such device. */
+  device(device: DeviceRef): DeviceState | undefined;
+  /** Adds devices to a product, creating the instance and product if missing (dynamic registration defaults to on). */
+  addDevices(
+    productKey: string,
+    devices: Array<{ deviceName: string; iotId?: string; gateway?: boolean; subDeviceCount?: number; registered?: boolean; activated?: boolean }>,
+    opts?: { iotInstanceId?: string; dynamicRegistration?: boolean },
+  ): void;
+  /** The next `count` calls of `action` ("*": of any action) get this fault, before any random fault. */
+  scriptFaults(action: string, fault: FaultKind, count: number): void;
+  /** The next gateway topology job ends in FAILED or TIMEOUT (after its duration) instead of COMPLETED. */
+  failNextJob(status: "FAILED" | "TIMEOUT"): void;
+  /** A job still IN_PROGRESS ends in FAILED or TIMEOUT instead of COMPLETED. */
+  failJob(jobId: string, status: "FAILED" | "TIMEOUT"): void;
+  /** Every topology job, with its current status. */
+  jobs(): JobState[];
+  /** Every ResetThing of this device answers this business error (HTTP 200, Success false) until healDevice. */
+  failDevice(device: DeviceRef, code: string, message?: string): void;
+  /** Undoes failDevice. */
+  healDevice(device: DeviceRef): void;
+  /** Sets an action's QPS quota per account (0 refuses every call, Infinity lifts the limit). */
+  setQuota(action: string, qps: number): void;
+  /** An action's current QPS quota (Infinity when it has none). */
+  quota(action: string): number;
+  /** Closes the server and every open socket (including held "timeout" ones); resolves once closed. */
+  stop(): Promise<void>;
+}
+
+/** Starts an emulator on 127.0.0.1 (unless told otherwise) and resolves once it listens. */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`\`port\` must be an integer from 0 to 65535, got ${port}`);
+  const jobDurationMs = options.jobDurationMs ?? 3000;
+  if (!(jobDurationMs >= 0)) throw new RangeError(`\`jobDurationMs\` must be >= 0, got ${jobDurationMs}`);
+  const credentials: CredentialSpec[] =
+    options.credentials && options.credentials.length > 0
+      ? options.credentials.map((c) => ({ ...c }))
+      : [{ accessKeyId: DEFAULT_ACCESS_KEY_ID, accessKeySecret: randomSecret() }];
+  const first = credentials[0] as CredentialSpec;
+
+  const registry = new Registry(jobDurationMs);
+  const fleet = options.fleet ?? demoFleetPath();
+  if (typeof fleet === "string") applyFleet(registry, loadFleetFile(fleet), fleet);
+  else applyFleet(registry, validateFleet(fleet, "fleet option"), "fleet option");
+
+  const server = new EmulatorServer({
+    host,
+    port,
+    credentials,
+    registry,
+    quotas: options.quotas ?? {},
+    latency: options.latency ?? {},
+    faults: options.faults ?? {},
+    clockSkewMs: options.clockSkewMs ?? 15 * 60_000,
+    nonceTtlMs: options.nonceTtlMs ?? 15 * 60_000,
+    maxRecordedRequests: options.maxRecordedRequests ?? 1_000_000,
+  });
+  const boundPort = await server.listen();
+  const endpointHost = host.includes(":") ? `[${host}]` : host;
+
+  return {
+    endpoint: `http://${endpointHost}:${boundPort}`,
+    port: boundPort,
+    credentials: { accessKeyId: first.accessKeyId, accessKeySecret: first.accessKeySecret },
+    requests: (filter) => server.requests(filter),
+    clearRequests: () => server.clearRequests(),
+    resetCount: (ref) => server.device(ref)?.resetCount ?? 0,
+    totalResets: () => registry.totalResets(),
+    device: (ref) => server.device(ref),
+    addDevices: (productKey, devices, opts = {}) => {
+      registry.ensureProduct(opts.iotInstanceId, productKey, {
+        ...(opts.dynamicRegistration !== undefined ? { dynamicRegistration: opts.dynamicRegistration } : {}),
+      });
+      for (const d of devices) registry.addDevice(opts.iotInstanceId, productKey, d);
+    },
+    scriptFaults: (action, fault, count) => server.scriptFaults(action, fault, count),
+    failNextJob: (status) => registry.failNextJob(status),
+    failJob: (jobId, status) => registry.failJob(jobId, status),
+    jobs: () => server.jobs(),
+    failDevice: (ref, code, message) =>
+      registry.failDevice(ref, new BusinessError(code, message ?? BUSINESS_MESSAGES[code] ?? "A system exception occurred.")),
+    healDevice: (ref) => registry.healDevice(ref),
+    setQuota: (action, qps) => server.setQuota(action, qps),
+    quota: (action) => server.quotaOf(action),
+    stop: () => server.stop(),
+  };
+}
+
+/** A 30-character secret of letters and digits, like a real AccessKey secret. */
+function randomSecret(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  return [...randomBytes(30)].map((b) => alphabet[b % alphabet.length]).join("");
+}

@@ -1,0 +1,393 @@
+/**
+ * The IoT Platform state the emulator serves: instances, products, devices and device jobs.
+ *
+ * Semantics follow the ResetThing documentation (help.aliyun.com/document_detail/155680):
+ * - a reset sets the dynamic-registration status back to unregistered and leaves activation alone;
+ * - on a gateway it also deletes the topology: at once for up to 2,000 sub-devices, otherwise through an
+ *   asynchronous device job whose JobId the call returns and QueryJob reports.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import * as errors from "./errors";
+
+/** Above this many sub-devices ResetThing deletes a gateway's topology through an asynchronous job. */
+export const SYNC_TOPOLOGY_LIMIT = 2000;
+
+/** A device as the emulator holds it (a copy: changing it changes nothing). */
+export interface DeviceState {
+  /** The ProductKey of the device's product. */
+  readonly productKey: string;
+  /** The device's name within its product. */
+  readonly deviceName: string;
+  /** The device's IotId, unique across the account. */
+  readonly iotId: string;
+  /** The ID of the instance holding the device; undefined for the public instance. */
+  readonly iotInstanceId?: string;
+  /** Whether the product uses dynamic registration (unique-certificate-per-product). */
+  readonly dynamicRegistration: boolean;
+  /** The dynamic-registration status: true once the device registered, false after a reset. */
+  readonly registered: boolean;
+  /** The activation status, which ResetThing never changes. */
+  readonly activated: boolean;
+  /** Whether the device is a gateway. */
+  readonly gateway: boolean;
+  /** How many sub-devices the gateway's topology holds (0 for a device that is not a gateway). */
+  readonly subDeviceCount: number;
+  /** How many ResetThing calls succeeded for this device. */
+  readonly resetCount: number;
+}
+
+/** Names a device: by IotId, or by ProductKey + DeviceName within an instance (the public one when no ID). */
+export type DeviceRef =
+  | { readonly productKey: string; readonly deviceName: string; readonly iotInstanceId?: string }
+  | { readonly iotId: string };
+
+/** The status of a device job, as QueryJob reports it. */
+export type JobStatus = "IN_PROGRESS" | "COMPLETED" | "FAILED" | "TIMEOUT";
+
+/** A device job that deletes a large gateway's topology. */
+export interface JobState {
+  /** The job's ID, as ResetThing returned it. */
+  readonly jobId: string;
+  /** The instance the job runs in; undefined for the public instance. */
+  readonly iotInstanceId?: string;
+  /** The IotId of the gateway whose topology the job deletes. */
+  readonly iotId: string;
+  /** The job's current status. */
+  readonly status: JobStatus;
+  /** How many sub-devices the job detaches. */
+  readonly total: number;
+  /** Epoch ms when the job was created. */
+  readonly createdAt: number;
+  /** Epoch ms when the job leaves IN_PROGRESS. */
+  readonly endsAt: number;
+}
+
+/** A device's mutable record. */
+interface Device {
+  productKey: string;
+  deviceName: string;
+  iotId: string;
+  iotInstanceId: string | undefined;
+  registered: boolean;
+  activated: boolean;
+  gateway: boolean;
+  subDeviceCount: number;
+  resetCount: number;
+  createdAt: number;
+  product: Product;
+}
+
+interface Product {
+  productKey: string;
+  productName: string;
+  dynamicRegistration: boolean;
+  devices: Map<string, Device>;
+}
+
+interface Instance {
+  id: string | undefined;
+  products: Map<string, Product>;
+}
+
+interface Job {
+  jobId: string;
+  iotInstanceId: string | undefined;
+  device: Device;
+  total: number;
+  createdAt: number;
+  endsAt: number;
+  finalStatus: "COMPLETED" | "FAILED" | "TIMEOUT";
+  settled: boolean;
+}
+
+/** What the caller gave to name a device in an API call. */
+export interface IdentityParams {
+  /** The `IotInstanceId` parameter, if any. */
+  readonly iotInstanceId?: string;
+  /** The `IotId` parameter, if any. */
+  readonly iotId?: string;
+  /** The `ProductKey` parameter, if any. */
+  readonly productKey?: string;
+  /** The `DeviceName` parameter, if any. */
+  readonly deviceName?: string;
+}
+
+/** Alphabet of IotIds: letters and digits only, like the real ones. */
+const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/**
+ * The IotId the emulator gives a device that the fleet did not give one: a stable 26-character string of
+ * letters and digits derived from (iotInstanceId, productKey, deviceName), shaped like real IotIds
+ * (`Q7uOhVRdZRRlDnTLv****00100`).
+ */
+export function iotIdFor(productKey: string, deviceName: string, iotInstanceId?: string): string {
+  const digest = createHash("sha256").update(`${iotInstanceId ?? ""}\u0000${productKey}\u0000${deviceName}`).digest();
+  let id = "";
+  for (let i = 0; i < 21; i++) id += BASE62[(digest[i] ?? 0) % 62];
+  return `${id}00100`;
+}
+
+const instanceKey = (id: string | undefined): string => id ?? "";
+
+/** The whole account: instances, their products and devices, device jobs and scripted device failures. */
+export class Registry {
+  private readonly instances = new Map<string, Instance>();
+  private readonly byIotId = new Map<string, Device>();
+  private readonly jobs = new Map<string, Job>();
+  private readonly pendingJobs = new Set<Job>();
+  private readonly nextJobOutcomes: Array<"FAILED" | "TIMEOUT"> = [];
+  private readonly deviceFailures = new Map<string, errors.BusinessError>();
+  private resets = 0;
+
+  /** @param jobDurationMs how long a topology job stays IN_PROGRESS. */
+  constructor(public jobDurationMs: number) {
+    // The public instance always exists: it has no ID, and callers address it by leaving IotInstanceId out.
+    this.ensureInstance(undefined);
+  }
+
+  /** Creates the instance if missing (undefined: the public instance). */
+  ensureInstance(iotInstanceId: string | undefined): void {
+    const key = instanceKey(iotInstanceId);
+    if (!this.instances.has(key)) this.instances.set(key, { id: iotInstanceId, products: new Map() });
+  }
+
+  /** Creates the product if missing; returns whether it uses dynamic registration. */
+  ensureProduct(
+    iotInstanceId: string | undefined,
+    productKey: string,
+    opts: { dynamicRegistration?: boolean; productName?: string } = {},
+  ): void {
+    this.ensureInstance(iotInstanceId);
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance || instance.products.has(productKey)) return;
+    instance.products.set(productKey, {
+      productKey,
+      productName: opts.productName ?? productKey,
+      dynamicRegistration: opts.dynamicRegistration ?? true,
+      devices: new Map(),
+    });
+  }
+
+  /** Adds a device to an existing product; throws when the name or IotId is taken. */
+  addDevice(
+    iotInstanceId: string | undefined,
+    productKey: string,
+    spec: {
+      deviceName: string;
+      iotId?: string;
+      registered?: boolean;
+      activated?: boolean;
+      gateway?: boolean;
+      subDeviceCount?: number;
+    },
+  ): DeviceState {
+    const product = this.instances.get(instanceKey(iotInstanceId))?.products.get(productKey);
+    if (!product) throw new Error(`no product ${productKey} in ${describeInstance(iotInstanceId)}`);
+    if (product.devices.has(spec.deviceName)) {
+      throw new Error(`device ${productKey}/${spec.deviceName} already exists in ${describeInstance(iotInstanceId)}`);
+    }
+    const iotId = spec.iotId ?? iotIdFor(productKey, spec.deviceName, iotInstanceId);
+    if (this.byIotId.has(iotId)) throw new Error(`IotId ${iotId} is already used by another device`);
+    const gateway = spec.gateway ?? false;
+    const device: Device = {
+      productKey,
+      deviceName: spec.deviceName,
+      iotId,
+      iotInstanceId,
+      // A device of a dynamic-registration product in a fleet has, by default, registered already: that is
+      // the state ResetThing exists to undo.
+      registered: spec.registered ?? product.dynamicRegistration,
+      activated: spec.activated ?? true,
+      gateway,
+      subDeviceCount: gateway ? (spec.subDeviceCount ?? 0) : 0,
+      resetCount: 0,
+      createdAt: Date.now(),
+      product,
+    };
+    product.devices.set(spec.deviceName, device);
+    this.byIotId.set(iotId, device);
+    return snapshot(device);
+  }
+
+  /** Finds a device by a test's reference (no instance: the public instance). */
+  find(ref: DeviceRef): DeviceState | undefined {
+    const device = this.lookup(ref);
+    return device ? snapshot(device) : undefined;
+  }
+
+  private lookup(ref: DeviceRef): Device | undefined {
+    if ("iotId" in ref) return this.byIotId.get(ref.iotId);
+    return this.instances.get(instanceKey(ref.iotInstanceId))?.products.get(ref.productKey)?.devices.get(ref.deviceName);
+  }
+
+  /** Number of devices across all instances. */
+  deviceCount(): number {
+    return this.byIotId.size;
+  }
+
+  /** Successful resets across all devices. */
+  totalResets(): number {
+    return this.resets;
+  }
+
+  /**
+   * Resolves the device an API call names, with the errors the service gives:
+   * an unknown IotInstanceId is iot.system.InstanceNotFound; the IotId, when given, wins over the pair;
+   * a device of an instance with an ID is not found unless that ID is passed.
+   */
+  resolve(params: IdentityParams): string {
+    return this.resolveRecord(params).iotId;
+  }
+
+  private resolveRecord(params: IdentityParams): Device {
+    const instance = this.instances.get(instanceKey(params.iotInstanceId || undefined));
+    if (!instance) throw errors.instanceNotFound();
+    if (params.iotId) {
+      const device = this.byIotId.get(params.iotId);
+      if (!device || device.iotInstanceId !== instance.id) throw errors.invalidIotId();
+      return device;
+    }
+    if (!params.productKey || !params.deviceName) throw errors.invalidFormattedParameter();
+    const device = instance.products.get(params.productKey)?.devices.get(params.deviceName);
+    if (!device) throw errors.notExistedDevice();
+    return device;
+  }
+
+  /** A resolved device as the API handlers read it: its state, product name and creation time. */
+  view(iotId: string): (DeviceState & { readonly productName: string; readonly createdAt: number }) | undefined {
+    const device = this.byIotId.get(iotId);
+    return device ? { ...snapshot(device), productName: device.product.productName, createdAt: device.createdAt } : undefined;
+  }
+
+  /** Looks a product up for RegisterDevice. */
+  product(iotInstanceId: string | undefined, productKey: string): { dynamicRegistration: boolean } | undefined {
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance) throw errors.instanceNotFound();
+    return instance.products.get(productKey);
+  }
+
+  /** Whether the instance exists (undefined: the public instance, which always does). */
+  hasInstance(iotInstanceId: string | undefined): boolean {
+    return this.instances.has(instanceKey(iotInstanceId));
+  }
+
+  /** Makes every ResetThing of this device answer the given business error, until healed. */
+  failDevice(ref: DeviceRef, failure: errors.BusinessError): void {
+    const device = this.lookup(ref);
+    if (!device) throw new Error(`failDevice: no such device ${describeRef(ref)}`);
+    this.deviceFailures.set(device.iotId, failure);
+  }
+
+  /** Removes a scripted failure set by failDevice. */
+  healDevice(ref: DeviceRef): void {
+    const device = this.lookup(ref);
+    if (device) this.deviceFailures.delete(device.iotId);
+  }
+
+  /**
+   * Applies ResetThing to a resolved device: registration reset (activation kept), topology removed at
+   * once up to 2,000 sub-devices, otherwise through a job whose ID is returned.
+   */
+  reset(iotId: string, now: number): { jobId?: string } {
+    const device = this.byIotId.get(iotId);
+    if (!device) throw errors.invalidIotId();
+    const failure = this.deviceFailures.get(device.iotId);
+    if (failure) throw failure;
+    // A product without dynamic registration has no dynamic-registration status to reset. The API
+    // reference documents no error for this case, so the emulator answers success and changes nothing
+    // about registration, which keeps a wave of resets over a mixed fleet going; tests that need a
+    // rejection script one with failDevice.
+    if (device.product.dynamicRegistration) device.registered = false;
+    device.resetCount += 1;
+    this.resets += 1;
+    if (!device.gateway || device.subDeviceCount === 0) return {};
+    if (device.subDeviceCount <= SYNC_TOPOLOGY_LIMIT) {
+      device.subDeviceCount = 0;
+      return {};
+    }
+    const job: Job = {
+      jobId: randomBytes(16).toString("hex"),
+      iotInstanceId: device.iotInstanceId,
+      device,
+      total: device.subDeviceCount,
+      createdAt: now,
+      endsAt: now + this.jobDurationMs,
+      finalStatus: this.nextJobOutcomes.shift() ?? "COMPLETED",
+      settled: false,
+    };
+    this.jobs.set(job.jobId, job);
+    this.pendingJobs.add(job);
+    return { jobId: job.jobId };
+  }
+
+  /** Makes the next topology job end in FAILED or TIMEOUT instead of COMPLETED. */
+  failNextJob(status: "FAILED" | "TIMEOUT"): void {
+    this.nextJobOutcomes.push(status);
+  }
+
+  /** Makes a job that is still IN_PROGRESS end in FAILED or TIMEOUT; throws for an unknown or ended job. */
+  failJob(jobId: string, status: "FAILED" | "TIMEOUT"): void {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new Error(`failJob: no job ${jobId}`);
+    if (job.settled) throw new Error(`failJob: job ${jobId} has already ended`);
+    job.finalStatus = status;
+  }
+
+  /** Ends the jobs whose time is up; a completed job detaches the gateway's sub-devices. */
+  settle(now: number): void {
+    for (const job of this.pendingJobs) {
+      if (now < job.endsAt) continue;
+      job.settled = true;
+      this.pendingJobs.delete(job);
+      if (job.finalStatus === "COMPLETED") job.device.subDeviceCount = 0;
+    }
+  }
+
+  /** A job as QueryJob sees it from the given instance; throws iot.system.IllegalRequest for an unknown JobId. */
+  job(jobId: string, iotInstanceId: string | undefined, now: number): JobState & { readonly deviceName: string; readonly productKey: string } {
+    if (!this.hasInstance(iotInstanceId)) throw errors.instanceNotFound();
+    this.settle(now);
+    const job = this.jobs.get(jobId);
+    if (!job || job.iotInstanceId !== iotInstanceId) throw errors.illegalRequest();
+    return {
+      jobId: job.jobId,
+      ...(job.iotInstanceId !== undefined ? { iotInstanceId: job.iotInstanceId } : {}),
+      iotId: job.device.iotId,
+      productKey: job.device.productKey,
+      deviceName: job.device.deviceName,
+      status: job.settled ? job.finalStatus : "IN_PROGRESS",
+      total: job.total,
+      createdAt: job.createdAt,
+      endsAt: job.endsAt,
+    };
+  }
+
+  /** Every job, for inspection. */
+  allJobs(now: number): JobState[] {
+    this.settle(now);
+    return [...this.jobs.values()].map((j) => this.job(j.jobId, j.iotInstanceId, now));
+  }
+}
+
+function snapshot(d: Device): DeviceState {
+  return {
+    productKey: d.productKey,
+    deviceName: d.deviceName,
+    iotId: d.iotId,
+    ...(d.iotInstanceId !== undefined ? { iotInstanceId: d.iotInstanceId } : {}),
+    dynamicRegistration: d.product.dynamicRegistration,
+    registered: d.registered,
+    activated: d.activated,
+    gateway: d.gateway,
+    subDeviceCount: d.subDeviceCount,
+    resetCount: d.resetCount,
+  };
+}
+
+function describeInstance(id: string | undefined): string {
+  return id === undefined ? "the public instance" : `instance ${id}`;
+}
+
+function describeRef(ref: DeviceRef): string {
+  return "iotId" in ref ? `IotId ${ref.iotId}` : `${ref.productKey}/${ref.deviceName} in ${describeInstance(ref.iotInstanceId)}`;
+}

@@ -1,0 +1,335 @@
+/**
+ * The HTTP side: a loopback server that answers IoT Platform OpenAPI 2018-01-20 calls as the API
+ * gateway and the service do, in this order for every request:
+ * latency → gateway checks (signature, credentials, time, nonce, version, action) → injected fault →
+ * account quota → operation. A faulted or throttled call never reaches the operation, so nothing it
+ * would have changed has changed, and retrying it is safe.
+ */
+import { randomUUID } from "node:crypto";
+import * as http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { API_VERSION, HANDLERS } from "./api";
+import { Authenticator, type CredentialSpec, type Principal } from "./auth";
+import * as errors from "./errors";
+import { FaultInjector, type FaultDecision, type FaultKind, type FaultOptions, type LatencyOptions } from "./faults";
+import type { DeviceRef, DeviceState, JobState, Registry } from "./model";
+import { QuotaLimiter } from "./quota";
+import { parseQueryString } from "./signature";
+
+/** How a recorded request ended. */
+export type Outcome = "success" | "business-error" | "throttled" | "fault" | "auth-error";
+
+/** One request as the emulator saw and answered it. */
+export interface RecordedRequest {
+  /** The Action (`x-acs-action`), or "" when the request named none. */
+  action: string;
+  /** The RPC parameters (query string and form body). */
+  params: Record<string, string>;
+  /** The AccessKey ID from the Authorization header, when there was one (never the secret). */
+  accessKeyId?: string;
+  /** The HTTP status answered; 0 when no response was sent (dropped or held connection). */
+  httpStatus: number;
+  /** How the request ended. */
+  outcome: Outcome;
+  /** The error Code, for every outcome but success. */
+  code?: string;
+  /** The fault injected, for outcome "fault". */
+  fault?: FaultKind;
+  /** The RequestId answered (also recorded for dropped and held requests). */
+  requestId: string;
+  /** Epoch ms when the request was answered (or dropped, or held). */
+  time: number;
+}
+
+/** Everything the server needs, already validated by startEmulator. */
+export interface ServerConfig {
+  /** The interface to bind. */
+  readonly host: string;
+  /** The port to bind (0: a free one). */
+  readonly port: number;
+  /** The accepted credentials. */
+  readonly credentials: readonly CredentialSpec[];
+  /** The state. */
+  readonly registry: Registry;
+  /** Per-action QPS overrides. */
+  readonly quotas: Partial<Record<string, number>>;
+  /** Added latency. */
+  readonly latency: LatencyOptions;
+  /** Random fault rates and seed. */
+  readonly faults: FaultOptions;
+  /** Accepted `x-acs-date` skew in ms. */
+  readonly clockSkewMs: number;
+  /** How long nonces are remembered, in ms. */
+  readonly nonceTtlMs: number;
+  /** At most this many requests are kept in the log (the oldest are dropped first). */
+  readonly maxRecordedRequests: number;
+}
+
+/** Largest request body accepted; RPC calls put their parameters in the query string. */
+const MAX_BODY_BYTES = 1 << 20;
+
+/** The running server and its inspection surface (wrapped by the public Emulator in index.ts). */
+export class EmulatorServer {
+  private readonly server: http.Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly auth: Authenticator;
+  private readonly quota: QuotaLimiter;
+  private readonly injector: FaultInjector;
+  private log: RecordedRequest[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly config: ServerConfig) {
+    this.auth = new Authenticator(config.credentials, config.clockSkewMs, config.nonceTtlMs);
+    this.quota = new QuotaLimiter(config.quotas);
+    this.injector = new FaultInjector(config.faults, config.latency);
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        // A bug must not leave the client hanging: answer InternalError as the gateway would.
+        if (!res.headersSent && !res.destroyed) this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.internalError());
+        process.emitWarning(`iot emulator: ${(err as Error).stack ?? String(err)}`);
+      });
+    });
+    this.server.keepAliveTimeout = 5000;
+    this.server.on("connection", (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on("close", () => this.sockets.delete(socket));
+    });
+  }
+
+  /** Binds and starts listening. */
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.config.port, this.config.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Closes the server and every open socket, including held "timeout" sockets; idempotent. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = new Promise<void>((resolve) => {
+        for (const t of this.timers) clearTimeout(t);
+        this.timers.clear();
+        this.server.close(() => resolve());
+        for (const socket of this.sockets) socket.destroy();
+        this.sockets.clear();
+      });
+    }
+    return this.stopping;
+  }
+
+  /** The request log, optionally filtered. */
+  requests(filter: { action?: string; outcome?: Outcome } = {}): RecordedRequest[] {
+    return this.log.filter(
+      (r) => (filter.action === undefined || r.action === filter.action) && (filter.outcome === undefined || r.outcome === filter.outcome),
+    ).map((r) => ({ ...r, params: { ...r.params } }));
+  }
+
+  /** Empties the request log. */
+  clearRequests(): void {
+    this.log = [];
+  }
+
+  /** Scripts the next `count` calls of `action` to fail with `fault`. */
+  scriptFaults(action: string, fault: FaultKind, count: number): void {
+    this.injector.script(action, fault, count);
+  }
+
+  /** Sets an action's QPS quota. */
+  setQuota(action: string, qps: number): void {
+    this.quota.set(action, qps);
+  }
+
+  /** An action's QPS quota (Infinity: none). */
+  quotaOf(action: string): number {
+    return this.quota.get(action);
+  }
+
+  /** The registry, for the public wrapper. */
+  get registry(): Registry {
+    return this.config.registry;
+  }
+
+  /** A device's state. */
+  device(ref: DeviceRef): DeviceState | undefined {
+    this.config.registry.settle(Date.now());
+    return this.config.registry.find(ref);
+  }
+
+  /** Every job. */
+  jobs(): JobState[] {
+    return this.config.registry.allJobs(Date.now());
+  }
+
+  private record(entry: RecordedRequest): void {
+    this.log.push(entry);
+    if (this.log.length > this.config.maxRecordedRequests) {
+      this.log.splice(0, this.log.length - Math.floor(this.config.maxRecordedRequests / 2));
+    }
+  }
+
+  private sleep(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (this.stopping) return resolve(false);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve(!this.stopping);
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const requestId = randomUUID().toUpperCase();
+    const body = await readBody(req);
+    if (body === undefined) {
+      req.socket.destroy();
+      return;
+    }
+    const delay = this.injector.nextLatencyMs();
+    if (delay > 0 && !(await this.sleep(delay))) return;
+    if (res.destroyed) return;
+
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const query = parseQueryString(q < 0 ? "" : url.slice(q + 1));
+    const headers = lowerHeaders(req);
+    const params: Record<string, string> = { ...query };
+    if ((headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
+      Object.assign(params, parseQueryString(body.toString("utf8")));
+    }
+    const action = headers["x-acs-action"] ?? query["Action"] ?? "";
+    const accessKeyId = /Credential=([^,\s]+)/.exec(headers["authorization"] ?? "")?.[1];
+    const base = { action, params, requestId, ...(accessKeyId !== undefined ? { accessKeyId } : {}) };
+
+    // ---- gateway checks
+    let principal: Principal;
+    try {
+      if (req.method !== "GET" && req.method !== "POST") throw errors.unsupportedHttpMethod();
+      principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, Date.now());
+      if (headers["x-acs-version"] !== API_VERSION) throw errors.invalidVersion();
+      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.invalidActionNotFound();
+    } catch (err) {
+      if (!(err instanceof errors.GatewayError)) throw err;
+      this.sendGatewayError(req, res, requestId, err);
+      this.record({ ...base, httpStatus: err.status, outcome: "auth-error", code: err.code, time: Date.now() });
+      return;
+    }
+
+    // ---- injected faults
+    const fault = this.injector.decide(action);
+    if (fault) {
+      this.applyFault(req, res, requestId, fault, base);
+      return;
+    }
+
+    // ---- account quota, checked in the same tick as the answer so recorded times obey it
+    const now = Date.now();
+    if (!this.quota.admit(principal.accountId, action, now)) {
+      const err = errors.throttlingUser();
+      this.sendGatewayError(req, res, requestId, err);
+      this.record({ ...base, httpStatus: err.status, outcome: "throttled", code: err.code, time: now });
+      return;
+    }
+
+    // ---- the operation
+    const handler = HANDLERS[action];
+    if (!handler) return; // unreachable: checked above
+    this.config.registry.settle(now);
+    try {
+      const fields = handler(params, { registry: this.config.registry, now });
+      sendJson(res, 200, requestId, { RequestId: requestId, Success: true, ...fields });
+      this.record({ ...base, httpStatus: 200, outcome: "success", time: now });
+    } catch (err) {
+      if (!(err instanceof errors.BusinessError)) throw err;
+      sendJson(res, 200, requestId, { RequestId: requestId, Success: false, Code: err.code, ErrorMessage: err.message });
+      this.record({ ...base, httpStatus: 200, outcome: "business-error", code: err.code, time: now });
+    }
+  }
+
+  private applyFault(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+    fault: FaultDecision,
+    base: Pick<RecordedRequest, "action" | "params" | "requestId" | "accessKeyId">,
+  ): void {
+    const time = Date.now();
+    switch (fault.kind) {
+      case "throttle":
+      case "serverError": {
+        const err =
+          fault.kind === "throttle" ? errors.throttling() : fault.variant === "InternalError" ? errors.internalError() : errors.serviceUnavailable();
+        this.sendGatewayError(req, res, requestId, err);
+        this.record({ ...base, httpStatus: err.status, outcome: "fault", code: err.code, fault: fault.kind, time });
+        return;
+      }
+      case "badGateway":
+        res.writeHead(502, { "content-type": "text/html", "content-length": Buffer.byteLength(errors.BAD_GATEWAY_HTML) });
+        res.end(errors.BAD_GATEWAY_HTML);
+        this.record({ ...base, httpStatus: 502, outcome: "fault", fault: "badGateway", time });
+        return;
+      case "drop":
+        // No status line, no body: the client sees its connection reset.
+        req.socket.destroy();
+        this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "drop", time });
+        return;
+      case "timeout":
+        // Never answer: the socket stays open until the client gives up or stop() destroys it.
+        this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "timeout", time });
+        return;
+    }
+  }
+
+  private sendGatewayError(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, err: errors.GatewayError): void {
+    sendJson(res, err.status, requestId, {
+      RequestId: requestId,
+      HostId: req.headers.host ?? "iot.cn-shanghai.aliyuncs.com",
+      Code: err.code,
+      Message: err.message,
+      Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(err.code)}&product=Iot&requestId=${requestId}`,
+    });
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, requestId: string, body: Record<string, unknown>): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json;charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "x-acs-request-id": requestId,
+  });
+  res.end(text);
+}
+
+function lowerHeaders(req: http.IncomingMessage): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  return out;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", () => resolve(undefined));
+    req.on("aborted", () => resolve(undefined));
+  });
+}
