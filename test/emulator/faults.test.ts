@@ -1,0 +1,145 @@
+// Injected faults: each kind as the SDK experiences it, scripted one-off faults, seeded replay, and the
+// guarantee that a faulted ResetThing changed nothing (so a retry is safe).
+import { ResetThingRequest } from "@alicloud/iot20180120";
+import { startEmulator, type Emulator } from "../../emulator";
+import { sdkClient, sdkError } from "./helpers";
+
+const req = (deviceName = "sensor-001") => new ResetThingRequest({ productKey: "a1DemoProduct", deviceName });
+const ref = { productKey: "a1DemoProduct", deviceName: "sensor-001" };
+
+describe("scripted faults", () => {
+  let emu: Emulator;
+  beforeEach(async () => {
+    emu = await startEmulator();
+  });
+  afterEach(async () => {
+    await emu.stop();
+  });
+
+  test("throttle: the next 2 ResetThing calls get 400 Throttling, the third succeeds", async () => {
+    emu.scriptFaults("ResetThing", "throttle", 2);
+    const client = sdkClient(emu);
+    for (let i = 0; i < 2; i++) {
+      const err = await sdkError(client.resetThing(req()));
+      expect([err.statusCode, err.code, err.data.Message]).toEqual([400, "Throttling", "Request was denied due to request throttling."]);
+    }
+    expect(emu.resetCount(ref)).toBe(0);
+    expect(emu.device(ref)?.registered).toBe(true);
+    expect((await client.resetThing(req())).body?.success).toBe(true);
+    expect(emu.resetCount(ref)).toBe(1);
+    expect(emu.requests().map((r) => [r.outcome, r.fault ?? null, r.httpStatus, r.code ?? null])).toEqual([
+      ["fault", "throttle", 400, "Throttling"],
+      ["fault", "throttle", 400, "Throttling"],
+      ["success", null, 200, null],
+    ]);
+  });
+
+  test("serverError: 503 ServiceUnavailable with a JSON body, nothing reset", async () => {
+    emu.scriptFaults("ResetThing", "serverError", 1);
+    const err = await sdkError(sdkClient(emu).resetThing(req()));
+    expect([err.statusCode, err.code, err.data.Message]).toEqual([
+      503,
+      "ServiceUnavailable",
+      "The request has failed due to a temporary failure of the server.",
+    ]);
+    expect(emu.resetCount(ref)).toBe(0);
+  });
+
+  test("badGateway: a 502 HTML page makes the SDK throw a bare SyntaxError", async () => {
+    emu.scriptFaults("ResetThing", "badGateway", 1);
+    const err = (await sdkError(sdkClient(emu).resetThing(req()))) as unknown as Error;
+    expect(err).toBeInstanceOf(SyntaxError);
+    expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "badGateway", httpStatus: 502 });
+    expect(emu.resetCount(ref)).toBe(0);
+  });
+
+  test("drop: the connection is destroyed without a response", async () => {
+    emu.scriptFaults("ResetThing", "drop", 1);
+    const err = (await sdkError(sdkClient(emu).resetThing(req()))) as unknown as { code: string; message: string };
+    expect(err.code).toBe("ECONNRESET");
+    expect(err.message).toBe(`socket hang upPOST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`);
+    expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "drop", httpStatus: 0 });
+    expect(emu.resetCount(ref)).toBe(0);
+  });
+
+  test("timeout: the request is never answered; the SDK's read timeout fires", async () => {
+    emu.scriptFaults("ResetThing", "timeout", 1);
+    const err = (await sdkError(sdkClient(emu, { readTimeout: 200 }).resetThing(req()))) as unknown as { name: string; message: string };
+    expect(err.name).toBe("RequestTimeoutError");
+    expect(err.message).toBe(`ReadTimeout(200). POST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`);
+    expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "timeout", httpStatus: 0 });
+    expect(emu.resetCount(ref)).toBe(0);
+  });
+
+  test("a held timeout socket does not keep stop() waiting", async () => {
+    emu.scriptFaults("*", "timeout", 1);
+    const pending = sdkClient(emu, { readTimeout: 60_000 }).resetThing(req()).then(
+      () => "answered",
+      (e: { code?: string }) => e.code,
+    );
+    while (emu.requests().length === 0) await new Promise((r) => setTimeout(r, 5));
+    const started = Date.now();
+    await emu.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    // The client sees its connection reset by the stopping server rather than waiting out its timeout.
+    expect(await pending).toBe("ECONNRESET");
+  });
+
+  test("scripts are per action: a QueryDeviceDetail call does not consume a ResetThing script", async () => {
+    emu.scriptFaults("ResetThing", "serverError", 1);
+    const client = sdkClient(emu);
+    const detail = await client.queryDeviceDetail({ productKey: "a1DemoProduct", deviceName: "sensor-001" } as never);
+    expect(detail.body?.success).toBe(true);
+    expect((await sdkError(client.resetThing(req()))).code).toBe("ServiceUnavailable");
+  });
+});
+
+describe("random faults and latency", () => {
+  async function runSeeded(seed: number): Promise<string[]> {
+    const emu = await startEmulator({ faults: { seed, serverError: 0.2, throttle: 0.2, badGateway: 0.1, drop: 0.1 } });
+    try {
+      const client = sdkClient(emu);
+      // Sequential on purpose: the same seed gives the same faults for the same order of requests.
+      for (let i = 0; i < 40; i++) await client.resetThing(req(`sensor-00${(i % 8) + 1}`)).catch(() => undefined);
+      return emu.requests().map((r) => `${r.outcome}:${r.fault ?? ""}:${r.code ?? ""}`);
+    } finally {
+      await emu.stop();
+    }
+  }
+
+  test("the same seed replays the same faults; another seed gives another sequence", async () => {
+    const a = await runSeeded(42);
+    const b = await runSeeded(42);
+    const c = await runSeeded(7);
+    expect(a).toHaveLength(40);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+    expect(new Set(a.map((s) => s.split(":")[0]))).toEqual(new Set(["success", "fault"]));
+    expect(a.some((s) => s === "fault:serverError:InternalError") || a.some((s) => s === "fault:serverError:ServiceUnavailable")).toBe(true);
+  });
+
+  test("faults.actions limits random faults to the listed actions; faulted resets change nothing", async () => {
+    const emu = await startEmulator({ faults: { seed: 3, serverError: 1, actions: ["ResetThing"] } });
+    try {
+      const client = sdkClient(emu);
+      expect((await client.queryDeviceDetail({ productKey: "a1DemoProduct", deviceName: "sensor-001" } as never)).body?.success).toBe(true);
+      const err = await sdkError(client.resetThing(req()));
+      expect(["InternalError", "ServiceUnavailable"]).toContain(err.code);
+      expect(emu.totalResets()).toBe(0);
+      expect(emu.device(ref)?.registered).toBe(true);
+    } finally {
+      await emu.stop();
+    }
+  });
+
+  test("latency delays every answer by the fixed amount", async () => {
+    const emu = await startEmulator({ latency: { fixedMs: 150 } });
+    try {
+      const started = Date.now();
+      await sdkClient(emu).resetThing(req());
+      expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    } finally {
+      await emu.stop();
+    }
+  });
+});
