@@ -1,0 +1,79 @@
+// The `iot-emulator` CLI as a user runs it: the compiled lib/emulator/cli.js (build first with
+// `npx tsc -p tsconfig.json`), one JSON line when ready, one SDK call, SIGTERM, exit 0.
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
+import { ResetThingRequest } from "@alicloud/iot20180120";
+import { sdkClient } from "./helpers";
+
+const CLI = path.join(__dirname, "..", "..", "lib", "emulator", "cli.js");
+
+function run(args: string[]): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, [CLI, ...args], { stdio: "pipe" });
+}
+
+function firstLine(child: ChildProcessWithoutNullStreams): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`no line from the CLI within 10 s; got "${out}"`)), 10_000);
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+      const nl = out.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(out.slice(0, nl));
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`CLI exited with ${code} before printing`));
+    });
+  });
+}
+
+function exitOf(child: ChildProcessWithoutNullStreams): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+    child.on("exit", (code) => resolve({ code, stderr }));
+  });
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npx tsc -p tsconfig.json\` first`);
+});
+
+test("--json --port 0 prints one JSON line, serves the SDK, and exits 0 on SIGTERM", async () => {
+  const child = run(["--json", "--port", "0"]);
+  const exited = exitOf(child);
+  const line = await firstLine(child);
+  const info = JSON.parse(line) as { endpoint: string; accessKeyId: string; accessKeySecret: string };
+  expect(Object.keys(info)).toEqual(["endpoint", "accessKeyId", "accessKeySecret"]);
+  expect(info.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  expect(info.accessKeyId).toBe("LTAIEmulatorTestKey01");
+  expect(info.accessKeySecret).toMatch(/^[A-Za-z0-9]{30}$/);
+  const res = await sdkClient({ endpoint: info.endpoint, credentials: info }).resetThing(
+    new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }),
+  );
+  expect(res.body?.success).toBe(true);
+  child.kill("SIGTERM");
+  expect((await exited).code).toBe(0);
+});
+
+test("a bad flag is refused with exit 2 and a message naming it", async () => {
+  const { code, stderr } = await exitOf(run(["--port", "99999"]));
+  expect(code).toBe(2);
+  expect(stderr.split("\n")[0]).toBe('iot-emulator: `--port` must be an integer from 0 to 65535, got "99999"');
+  const rate = await exitOf(run(["--drop-rate", "2"]));
+  expect(rate.code).toBe(2);
+  expect(rate.stderr.split("\n")[0]).toBe('iot-emulator: `--drop-rate` must be a number from 0 to 1, got "2"');
+  const unknown = await exitOf(run(["--frobnicate"]));
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr.split("\n")[0]).toContain("--frobnicate");
+});
+
+test("a fleet file that does not exist is exit 1 naming the file", async () => {
+  const { code, stderr } = await exitOf(run(["--port", "0", "--fleet", "/nonexistent/fleet.json"]));
+  expect(code).toBe(1);
+  expect(stderr).toContain("fleet file /nonexistent/fleet.json cannot be read");
+});
