@@ -13,7 +13,7 @@ const DEMO = "a1DemoProduct";
 let emu: Emulator;
 
 beforeEach(async () => {
-  emu = await startEmulator({ jobDurationMs: 400 });
+  emu = await startEmulator({ jobDurationMs: 800 });
 });
 afterEach(async () => {
   await emu.stop();
@@ -135,7 +135,7 @@ describe("ResetThing", () => {
     expect(stats.body?.data?.total).toBe(2500);
     expect((stats.body?.data?.succeeded ?? -1) + (stats.body?.data?.inProgress ?? -1)).toBe(2500);
 
-    await sleep(450);
+    await sleep(850);
     const done = await client.queryJob(new QueryJobRequest({ jobId }));
     expect(done.body?.data?.status).toBe("COMPLETED");
     const finalStats = await client.queryJobStatistics(new QueryJobStatisticsRequest({ jobId }));
@@ -152,7 +152,7 @@ describe("ResetThing", () => {
     const second = (await client.resetThing(new ResetThingRequest(ref))).body?.jobId as string;
     emu.failJob(second, "TIMEOUT");
     expect((await client.queryJob(new QueryJobRequest({ jobId: first }))).body?.data?.status).toBe("IN_PROGRESS");
-    await sleep(450);
+    await sleep(850);
     expect((await client.queryJob(new QueryJobRequest({ jobId: first }))).body?.data?.status).toBe("FAILED");
     expect((await client.queryJob(new QueryJobRequest({ jobId: second }))).body?.data?.status).toBe("TIMEOUT");
     const failedStats = await client.queryJobStatistics(new QueryJobStatisticsRequest({ jobId: first }));
