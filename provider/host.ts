@@ -8,6 +8,7 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ProviderContext } from "./context";
+import * as batch from "./batch";
 import * as device from "./device";
 
 /** The one context of this provider process: stack settings, credential, clients and budgets. */
@@ -34,4 +35,15 @@ export const deviceReset: dynamic.ResourceProvider = {
   update: async (id, olds, news) => device.update(id, olds, news),
   delete: async (id, props) => device.remove(id, props),
   read: (id, props) => device.read(context, id, props),
+};
+
+/** Handlers of `DeviceBatchReset`, the batches of a `DeviceCohortReset`. */
+export const batchReset: dynamic.ResourceProvider = {
+  configure,
+  check: async (olds, news) => batch.check(olds, news),
+  diff: async (id, olds, news) => batch.diff(id, olds, news),
+  create: (inputs) => batch.create(context, inputs),
+  update: (id, olds, news) => batch.update(context, id, olds, news),
+  delete: async (id, props) => batch.remove(id, props),
+  read: async (id, props) => ({ id, props }),
 };

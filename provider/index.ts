@@ -3,6 +3,16 @@
  */
 export { DeviceRegistrationReset, DeviceRegistrationResetArgs } from "./resource";
 export {
+  DeviceCohortReset,
+  DeviceCohortResetArgs,
+  DeviceBatchReset,
+  DeviceBatchResetArgs,
+  DEFAULT_BATCH_SIZE,
+} from "./cohort";
+export { DeviceRecord } from "./batch";
+export { loadFleet, FleetFileError } from "./fleet";
+export { FleetDevice, deviceKey, planCohort, CohortPlan } from "./selection";
+export {
   IotApiError,
   RetriesExhaustedError,
   ConfigurationError,

@@ -1,0 +1,191 @@
+/**
+ * The lifecycle of one `DeviceBatchReset`: a batch of a cohort, resetting its devices concurrently under the
+ * shared budget and recording each device's result, so that the next update resets only what is left.
+ */
+import type * as dynamic from "@pulumi/pulumi/dynamic";
+import { IotApi } from "./api";
+import { ProviderContext } from "./context";
+import { changed, Props } from "./device";
+import { describeDevice, GuardrailError, PartialResetError } from "./errors";
+import { UpdateGuard } from "./guardrails";
+import { CheckFailure, checkCommonSettings, checkIdentity, checkString, isUnknown } from "./inputs";
+import * as log from "./log";
+import { deviceKey, FleetDevice } from "./selection";
+
+/** The record of one device's reset, kept in the batch's outputs under the device key. */
+export interface DeviceRecord {
+  /** RequestId of the ResetThing call. */
+  readonly requestId: string;
+  /** ISO-8601 time the reset was sent. */
+  readonly resetAt: string;
+  /** The device job, when the API returned one. */
+  readonly jobId?: string;
+  /** The job's final status, when `waitForJob` followed it. */
+  readonly jobStatus?: string;
+}
+
+/** Arguments whose change replaces the batch, resetting every device in it again. */
+export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
+const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate"] as const;
+const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS];
+
+/** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
+const CONCURRENCY_PER_BATCH = 64;
+
+/** The guard of this provider process, that is, of this update. */
+export const updateGuard = new UpdateGuard();
+
+function devicesOf(props: Props): FleetDevice[] {
+  return Array.isArray(props.devices) ? (props.devices as FleetDevice[]) : [];
+}
+
+function recordsOf(props: Props): Record<string, DeviceRecord> {
+  const r = props.results;
+  return r !== null && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, DeviceRecord>) : {};
+}
+
+/** check: every device valid, no device twice, the guardrails in range. */
+export function check(_olds: Props, news: Props): dynamic.CheckResult {
+  const failures: CheckFailure[] = [];
+  checkString(news, "campaign", failures);
+  if (news.campaign === undefined) failures.push({ property: "campaign", reason: "is required: it names the reset campaign" });
+  checkCommonSettings(news, failures);
+  if (!isUnknown(news.devices)) {
+    if (!Array.isArray(news.devices)) {
+      failures.push({ property: "devices", reason: "must be an array of { productKey, deviceName } or { iotId }" });
+    } else {
+      const seen = new Map<string, number>();
+      news.devices.forEach((d: unknown, i: number) => {
+        if (d === null || typeof d !== "object") {
+          failures.push({ property: `devices[${i}]`, reason: "must be { productKey, deviceName } or { iotId }" });
+          return;
+        }
+        checkIdentity(d as Props, `devices[${i}].`, failures);
+        const key = deviceKey(d as FleetDevice);
+        const first = seen.get(key);
+        if (first !== undefined) failures.push({ property: `devices[${i}]`, reason: `repeats device ${key} (devices[${first}])` });
+        else seen.set(key, i);
+      });
+    }
+  }
+  const ratio = news.maxFailureRatio;
+  if (ratio !== undefined && !isUnknown(ratio) && !(typeof ratio === "number" && ratio >= 0 && ratio <= 1)) {
+    failures.push({ property: "maxFailureRatio", reason: "must be a number from 0 to 1" });
+  }
+  const cap = news.maxResetsPerUpdate;
+  if (cap !== undefined && !isUnknown(cap) && !(typeof cap === "number" && Number.isInteger(cap) && cap >= 0)) {
+    failures.push({ property: "maxResetsPerUpdate", reason: "must be a whole number, 0 or more" });
+  }
+  return { inputs: news, failures };
+}
+
+/** diff: a new campaign or target replaces (all devices reset again); other changes update in place. */
+export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult {
+  const replaces = BATCH_REPLACE_KEYS.filter((k) => changed(olds, news, k));
+  const updates = BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k));
+  // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
+  const records = recordsOf(olds);
+  const pending = !isUnknown(news.devices) && devicesOf(news).some((d) => !records[deviceKey(d)]);
+  return { changes: replaces.length > 0 || updates.length > 0 || pending, replaces, deleteBeforeReplace: false };
+}
+
+/** create: reset every device of the batch. */
+export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
+  const id = `${inputs.campaign}:${Date.now().toString(36)}`;
+  const outs = await resetPending(ctx, id, inputs, {});
+  return { id, outs };
+}
+
+/** update: reset only the devices that have no record yet; removed devices send nothing. */
+export async function update(ctx: ProviderContext, id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+  return { outs: await resetPending(ctx, id, news, recordsOf(olds)) };
+}
+
+/** delete: records leave state; a reset cannot be undone, so nothing is sent. */
+export function remove(_id: string, props: Props): void {
+  const n = Object.keys(recordsOf(props)).length;
+  log.info(`batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`);
+}
+
+/**
+ * Resets the listed devices that have no record, keeps every earlier record (so a device removed and added
+ * back is not reset twice in one campaign), and fails as "created but not initialized" when any device
+ * failed, carrying the records of those that were reset.
+ */
+async function resetPending(ctx: ProviderContext, id: string, inputs: Props, previous: Record<string, DeviceRecord>): Promise<Props> {
+  const records: Record<string, DeviceRecord> = { ...previous };
+  const pending = devicesOf(inputs).filter((d) => !records[deviceKey(d)]);
+  const failures: string[] = [];
+  if (pending.length > 0) {
+    const api = ctx.api(inputs as { region?: string; endpoint?: string });
+    const limits = {
+      maxFailureRatio: typeof inputs.maxFailureRatio === "number" ? inputs.maxFailureRatio : undefined,
+      maxResetsPerUpdate: typeof inputs.maxResetsPerUpdate === "number" ? inputs.maxResetsPerUpdate : undefined,
+    };
+    const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
+    let next = 0;
+    const worker = async () => {
+      while (next < pending.length) {
+        const device = pending[next++] as FleetDevice;
+        const key = deviceKey(device);
+        try {
+          records[key] = await resetOne(ctx, api, { ...device, iotInstanceId }, inputs.waitForJob === true, limits);
+        } catch (err) {
+          failures.push(err instanceof GuardrailError ? `${describeDevice(device)}: ${err.message}` : (err as Error).message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, pending.length) }, worker));
+  }
+  const outs: Props = {};
+  for (const key of ECHOED) if (inputs[key] !== undefined) outs[key] = inputs[key];
+  outs.results = records;
+  outs.resetCount = Object.keys(records).length;
+  if (failures.length > 0) {
+    const done = pending.length - failures.length;
+    const shown = failures.slice(0, 10);
+    if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more`);
+    throw new PartialResetError(
+      `${failures.length} of ${pending.length} device resets in this batch failed (${done} reset and recorded; ` +
+        `the next update resets only the ${failures.length} left):\n  ${shown.join("\n  ")}`,
+      id,
+      outs,
+      shown,
+    );
+  }
+  return outs;
+}
+
+/** One device: the guardrails admit it, then one ResetThing (and its job, with `waitForJob`). */
+async function resetOne(
+  ctx: ProviderContext,
+  api: IotApi,
+  device: FleetDevice & { iotInstanceId?: string },
+  waitForJob: boolean,
+  limits: { maxFailureRatio?: number; maxResetsPerUpdate?: number },
+): Promise<DeviceRecord> {
+  updateGuard.admit(limits);
+  const resetAt = new Date().toISOString();
+  let result;
+  try {
+    result = await api.resetThing(device);
+  } catch (err) {
+    updateGuard.settle(false);
+    throw err;
+  }
+  updateGuard.settle(true);
+  if (!result.jobId) return { requestId: result.requestId, resetAt };
+  if (!waitForJob) return { requestId: result.requestId, resetAt, jobId: result.jobId };
+  // The reset itself succeeded: a job that fails is recorded with its status, not retried.
+  const jobStatus = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
+    log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
+    return "UNKNOWN";
+  });
+  if (jobStatus !== "COMPLETED") log.warn(`${describeDevice(device)}: device job ${result.jobId} ended ${jobStatus}.`);
+  return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus };
+}
+
+/** Exposed for the plan script: which devices of a batch an update would reset. */
+export function pendingDevices(newDevices: readonly FleetDevice[], oldResults: Record<string, unknown>): FleetDevice[] {
+  return newDevices.filter((d) => !Object.prototype.hasOwnProperty.call(oldResults, deviceKey(d)));
+}

@@ -1,0 +1,84 @@
+import fc from "fast-check";
+import { bucketCount, checkStages, deviceKey, FleetDevice, planCohort } from "../../provider/selection";
+
+const fleet = (n: number, prefix = "dev-"): FleetDevice[] =>
+  Array.from({ length: n }, (_, i) => ({ productKey: "a1Bench", deviceName: `${prefix}${String(i).padStart(5, "0")}` }));
+const keys = (devices: readonly FleetDevice[]) => new Set(devices.map(deviceKey));
+const batchOf = (plan: ReturnType<typeof planCohort>) => {
+  const m = new Map<string, number>();
+  for (const b of plan.batches) for (const d of b.devices) m.set(deviceKey(d), b.bucket);
+  return m;
+};
+
+describe("stage selection", () => {
+  test("is deterministic: the same fleet gives the same plan", () => {
+    expect(planCohort(fleet(300), [1, 10, 100], 2, 50)).toEqual(planCohort(fleet(300), [1, 10, 100], 2, 50));
+  });
+
+  test("promoting a stage only adds devices", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 400 }), fc.uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 }), (n, raw) => {
+        const stages = [...raw].sort((a, b) => a - b);
+        const devices = fleet(n);
+        for (let s = 1; s < stages.length; s++) {
+          const before = keys(planCohort(devices, stages, s, 100).selected);
+          const after = keys(planCohort(devices, stages, s + 1, 100).selected);
+          for (const k of before) expect(after.has(k)).toBe(true);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("adding or removing other devices moves no device between stages or batches (within one bucket band)", () => {
+    // 201..400 devices at batchSize 100 keep 4 buckets; only crossing a power of two re-forms batches.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 199 }), fc.integer({ min: 1, max: 99 }), (removeFrom, removeCount) => {
+        const all = fleet(300);
+        const some = all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount);
+        const a = planCohort(all, [5, 30, 100], 2, 100);
+        const b = planCohort(some, [5, 30, 100], 2, 100);
+        expect(a.buckets).toBe(b.buckets);
+        const inA = keys(a.selected);
+        for (const d of some) expect(keys(b.selected).has(deviceKey(d))).toBe(inA.has(deviceKey(d)));
+        const ba = batchOf(a);
+        for (const [k, bucket] of batchOf(b)) expect(ba.get(k)).toBe(bucket);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("selects a share close to the stage percentage", () => {
+    const plan = planCohort(fleet(20_000), [1, 10, 50, 100], 4, 500);
+    const [s1, s2, s3, s4] = plan.stageCounts as [number, number, number, number];
+    // Binomial sd at 20,000 devices is under 0.4 percentage points; 1.5 points is over 3.5 sd.
+    expect(Math.abs(s1 / 200 - 1)).toBeLessThan(1.5);
+    expect(Math.abs(s2 / 200 - 10)).toBeLessThan(1.5);
+    expect(Math.abs(s3 / 200 - 50)).toBeLessThan(1.5);
+    expect(s4).toBe(20_000);
+    expect(plan.selected).toHaveLength(20_000);
+  });
+
+  test("batches split the selection into buckets of about batchSize", () => {
+    const plan = planCohort(fleet(5000), [100], 1, 500);
+    expect(plan.buckets).toBe(16);
+    expect(plan.batches.reduce((n, b) => n + b.devices.length, 0)).toBe(5000);
+    for (const b of plan.batches) expect(b.devices.length).toBeLessThan(500);
+    expect(bucketCount(1, 500)).toBe(1);
+    expect(bucketCount(500, 500)).toBe(1);
+    expect(bucketCount(501, 500)).toBe(2);
+    expect(bucketCount(100_000, 500)).toBe(256);
+  });
+
+  test("stage 0 selects nothing", () => {
+    expect(planCohort(fleet(50), [10, 100], 0, 10).selected).toEqual([]);
+  });
+
+  test("stages and stage break rules with a message naming them", () => {
+    expect(checkStages([], 1)).toBe("`stages` must list at least one percentage, e.g. [1, 10, 100]");
+    expect(checkStages([10, 5], 1)).toBe("`stages` must increase (they are cumulative percentages), but stages[1] = 5 follows 10");
+    expect(checkStages([0, 100], 1)).toBe("`stages[0]` is 0; each stage is a percentage in (0, 100]");
+    expect(checkStages([10, 100], 3)).toBe("`stage` is 3; it counts promoted stages, an integer from 0 to 2");
+    expect(checkStages([10, 100], 2)).toBeUndefined();
+  });
+});
