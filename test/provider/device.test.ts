@@ -1,0 +1,222 @@
+import { Emulator } from "../../emulator";
+import * as device from "../../provider/device";
+import { ConfigurationError, IotApiError, PartialResetError, RetriesExhaustedError } from "../../provider/errors";
+import { configFor, context, emulator, sent, TEST_KEY_ID } from "./support";
+
+let emu: Emulator;
+beforeEach(async () => {
+  emu = await emulator({ jobDurationMs: 300 });
+});
+afterEach(() => emu.stop());
+
+const pair = { productKey: "a1DemoProduct", deviceName: "sensor-001" };
+
+describe("DeviceRegistrationReset create against the emulator", () => {
+  test("one ResetThing by ProductKey+DeviceName, outputs echo the identity and record the call", async () => {
+    const ctx = context(configFor(emu));
+    const before = Date.now();
+    const result = await device.create(ctx, { ...pair, endpoint: emu.endpoint, triggers: ["wave-1"] });
+    const [request] = emu.requests({ action: "ResetThing" });
+    expect(emu.requests()).toHaveLength(1);
+    expect(request?.params).toEqual({ ProductKey: "a1DemoProduct", DeviceName: "sensor-001" });
+    expect(request?.accessKeyId).toBe(TEST_KEY_ID);
+    expect(result.id).toBe(request?.requestId);
+    expect(result.outs).toEqual({
+      ...pair,
+      endpoint: emu.endpoint,
+      triggers: ["wave-1"],
+      success: true,
+      requestId: request?.requestId,
+      resetAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    });
+    expect(Date.parse(result.outs.resetAt as string)).toBeGreaterThanOrEqual(before - 1);
+    expect(emu.resetCount(pair)).toBe(1);
+  });
+
+  test("by IotId sends only the IotId, and the IotId wins over a pair", async () => {
+    const ctx = context(configFor(emu));
+    const iotId = emu.device(pair)?.iotId as string;
+    await device.create(ctx, { iotId, endpoint: emu.endpoint });
+    await device.create(ctx, { iotId, productKey: "a1DemoProduct", deviceName: "sensor-002", endpoint: emu.endpoint });
+    expect(sent(emu)).toEqual([{ IotId: iotId }, { IotId: iotId }]);
+    expect(emu.resetCount(pair)).toBe(2);
+    expect(emu.resetCount({ productKey: "a1DemoProduct", deviceName: "sensor-002" })).toBe(0);
+  });
+
+  test("Success: false is an error naming the device, Code, message and RequestId, never retried", async () => {
+    const ctx = context(configFor(emu));
+    const error = await device.create(ctx, { productKey: "a1DemoProduct", deviceName: "ghost-001", endpoint: emu.endpoint }).catch((e) => e);
+    const [request] = emu.requests();
+    expect(emu.requests()).toHaveLength(1);
+    expect(error).toBeInstanceOf(IotApiError);
+    expect(error.message).toBe(
+      `ResetThing failed for device "a1DemoProduct/ghost-001": iot.device.NotExistedDevice: The specified device does not exist. ` +
+        `(RequestId: ${request?.requestId}). Check productKey/deviceName or iotId, and pass iotInstanceId for an instance that has an ID.`,
+    );
+  });
+
+  test("a device of an instance with an ID is found only with its iotInstanceId", async () => {
+    const ctx = context(configFor(emu));
+    emu.addDevices("a1InstProd", [{ deviceName: "inst-dev-1" }], { iotInstanceId: "iot-cn-test01" });
+    const target = { productKey: "a1InstProd", deviceName: "inst-dev-1", endpoint: emu.endpoint };
+    await expect(device.create(ctx, target)).rejects.toThrow(/^ResetThing failed for device "a1InstProd\/inst-dev-1": iot\.device\.NotExistedDevice/);
+    await device.create(ctx, { ...target, iotInstanceId: "iot-cn-test01" });
+    await expect(device.create(ctx, { ...target, iotInstanceId: "iot-cn-nope" })).rejects.toThrow(
+      /^ResetThing failed for device "a1InstProd\/inst-dev-1" in instance "iot-cn-nope": iot\.system\.InstanceNotFound: The specified instance ID does not exist\. \(RequestId: [^)]+\)\. Check iotInstanceId and region/,
+    );
+    expect(sent(emu)).toEqual([
+      { ProductKey: "a1InstProd", DeviceName: "inst-dev-1" },
+      { ProductKey: "a1InstProd", DeviceName: "inst-dev-1", IotInstanceId: "iot-cn-test01" },
+      { ProductKey: "a1InstProd", DeviceName: "inst-dev-1", IotInstanceId: "iot-cn-nope" },
+    ]);
+  });
+
+  test.each([
+    ["throttle", 2],
+    ["serverError", 2],
+    ["drop", 1],
+    ["timeout", 1],
+    ["badGateway", 2],
+  ] as const)("a transient %s fault is retried, then the reset succeeds once", async (fault, count) => {
+    const ctx = context(configFor(emu));
+    emu.scriptFaults("ResetThing", fault, count);
+    const result = await device.create(ctx, { ...pair, endpoint: emu.endpoint });
+    const calls = emu.requests({ action: "ResetThing" });
+    expect(calls).toHaveLength(count + 1);
+    expect(calls.map((c) => c.outcome)).toEqual([...Array(count).fill("fault"), "success"]);
+    expect(result.outs.requestId).toBe(calls[count]?.requestId);
+    expect(emu.resetCount(pair)).toBe(1);
+  });
+
+  test("retries are bounded: the error says what was tried and the last failure", async () => {
+    const ctx = context(configFor(emu, { "iotReset:maxAttempts": "3" }));
+    emu.scriptFaults("ResetThing", "throttle", 10);
+    const error = await device.create(ctx, { ...pair, endpoint: emu.endpoint }).catch((e) => e);
+    const calls = emu.requests({ action: "ResetThing" });
+    expect(calls).toHaveLength(3);
+    expect(error).toBeInstanceOf(RetriesExhaustedError);
+    expect(error.message).toMatch(
+      new RegExp(
+        `^ResetThing for device "a1DemoProduct/sensor-001" did not succeed after 3 attempts over \\d+\\.\\d s \\(throttling, 5xx, timeouts and dropped connections are retried with backoff\\); ` +
+          `last failure: HTTP 400 Throttling: Request was denied due to request throttling\\. \\(RequestId: ${calls[2]?.requestId}\\)\\. Nothing is recorded for this device: run the update again once the service recovers\\.$`,
+      ),
+    );
+    expect(emu.resetCount(pair)).toBe(0);
+  });
+
+  test("a gateway over 2,000 sub-devices returns a JobId; waitForJob polls QueryJob to COMPLETED", async () => {
+    const ctx = context(configFor(emu));
+    const gateway = { productKey: "a1DemoProduct", deviceName: "gateway-01" };
+    const result = await device.create(ctx, { ...gateway, endpoint: emu.endpoint, waitForJob: true });
+    const [reset] = emu.requests({ action: "ResetThing" });
+    const polls = emu.requests({ action: "QueryJob" });
+    expect(result.outs).toMatchObject({ success: true, jobId: expect.any(String), jobStatus: "COMPLETED", waitForJob: true });
+    expect(polls.length).toBeGreaterThanOrEqual(2);
+    expect(polls.every((p) => p.params.JobId === result.outs.jobId)).toBe(true);
+    expect(reset?.params).toEqual({ ProductKey: "a1DemoProduct", DeviceName: "gateway-01" });
+  });
+
+  test("without waitForJob the JobId is recorded and nothing is polled", async () => {
+    const ctx = context(configFor(emu));
+    const result = await device.create(ctx, { productKey: "a1DemoProduct", deviceName: "gateway-01", endpoint: emu.endpoint });
+    expect(result.outs.jobId).toEqual(expect.any(String));
+    expect(result.outs.jobStatus).toBeUndefined();
+    expect(emu.requests({ action: "QueryJob" })).toHaveLength(0);
+  });
+
+  test("a failed job is an error that still records the JobId (created, not initialized)", async () => {
+    const ctx = context(configFor(emu));
+    emu.failNextJob("FAILED");
+    const error = await device
+      .create(ctx, { productKey: "a1DemoProduct", deviceName: "gateway-01", endpoint: emu.endpoint, waitForJob: true })
+      .catch((e) => e);
+    const [reset] = emu.requests({ action: "ResetThing" });
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.id).toBe(reset?.requestId);
+    expect(error.properties).toMatchObject({ jobId: expect.any(String), jobStatus: "FAILED", requestId: reset?.requestId, success: true });
+    expect(error.message).toBe(
+      `The reset of device "a1DemoProduct/gateway-01" was sent (RequestId: ${reset?.requestId}), but its device job ` +
+        `${error.properties.jobId} ended FAILED. The JobId is recorded; inspect the job in the IoT console, then change a trigger to reset the device again.`,
+    );
+  });
+
+  test("a job still running at iotReset:jobTimeoutSeconds is an error that records the JobId", async () => {
+    const ctx = context(configFor(emu, { "iotReset:jobTimeoutSeconds": "0.1" }));
+    emu.failNextJob("TIMEOUT");
+    const error = await device
+      .create(ctx, { productKey: "a1DemoProduct", deviceName: "gateway-01", endpoint: emu.endpoint, waitForJob: true })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.properties.jobStatus).toBe("IN_PROGRESS");
+    expect(error.message).toMatch(/ was still IN_PROGRESS after 0\.1 s \(iotReset:jobTimeoutSeconds\)\./);
+  });
+});
+
+describe("settings and credentials", () => {
+  test("no region anywhere: an error naming each way to set it, nothing sent", async () => {
+    const config = configFor(emu);
+    delete config["alicloud:region"];
+    const error = await device.create(context(config), { ...pair, endpoint: emu.endpoint }).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error.message).toBe(
+      "No region is set. Give the resource a `region` argument, or run `pulumi config set alicloud:region cn-shanghai`, or set the ALIBABA_CLOUD_REGION_ID environment variable.",
+    );
+    expect(emu.requests()).toHaveLength(0);
+  });
+
+  test("no credentials anywhere: an error listing every way to provide them, nothing sent", async () => {
+    const saved = { ...process.env };
+    for (const k of Object.keys(process.env)) if (/^ALIBABA_CLOUD_ACCESS|^ALICLOUD_/.test(k)) delete process.env[k];
+    process.env.ALIBABA_CLOUD_CREDENTIALS_FILE = "/nonexistent/credentials.ini";
+    try {
+      const config = configFor(emu);
+      delete config["alicloud:accessKey"];
+      delete config["alicloud:secretKey"];
+      const error = await device.create(context(config), { ...pair, endpoint: emu.endpoint }).catch((e) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect(error.message).toMatch(/^No usable Alibaba Cloud credentials \(.+\)\. Provide credentials in one of these ways: `pulumi config set alicloud:accessKey <id>`/);
+      expect(error.message).toContain("ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET");
+      expect(error.message).toContain("OIDC/RRSA");
+      expect(error.message).toContain("ECS instance RAM role");
+      expect(emu.requests()).toHaveLength(0);
+    } finally {
+      process.env = saved;
+    }
+  });
+
+  test("a wrong secret is a signature error naming the device, Code and RequestId, not retried", async () => {
+    const ctx = context(configFor(emu, { "alicloud:secretKey": "wrong-secret" }));
+    const error = await device.create(ctx, { ...pair, endpoint: emu.endpoint }).catch((e) => e);
+    const calls = emu.requests();
+    expect(calls).toHaveLength(1);
+    expect(error).toBeInstanceOf(IotApiError);
+    expect(error.message).toMatch(
+      new RegExp(`^ResetThing failed for device "a1DemoProduct/sensor-001": SignatureDoesNotMatch: Specified signature does not match our calculation\\.[\\s\\S]* \\(RequestId: ${calls[0]?.requestId}\\)\\. Check the Alibaba Cloud credentials`),
+    );
+  });
+
+  test("the environment's region and the @pulumi/alicloud key variables are used when config has none", async () => {
+    const { ProviderContext } = await import("../../provider/context");
+    const ctx = new ProviderContext({ ALIBABA_CLOUD_REGION_ID: "cn-hangzhou", ALICLOUD_ACCESS_KEY: TEST_KEY_ID, ALICLOUD_SECRET_KEY: configFor(emu)["alicloud:secretKey"] });
+    await device.create(ctx, { ...pair, endpoint: emu.endpoint });
+    expect(emu.requests({ outcome: "success" })).toHaveLength(1);
+  });
+});
+
+describe("lifecycle verbs that send nothing", () => {
+  test("update, delete, diff and check never call the API", async () => {
+    const ctx = context(configFor(emu));
+    const olds = { ...pair, success: true, requestId: "R1", resetAt: "2026-01-01T00:00:00.000Z" };
+    device.check({}, { ...pair });
+    device.diff("R1", olds, { ...pair, waitForJob: true });
+    device.update("R1", olds, { ...pair, waitForJob: true });
+    const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+    device.remove("R1", olds);
+    expect(stderr).toHaveBeenCalledWith(
+      'iot-reset: device "a1DemoProduct/sensor-001": the record of its reset (RequestId: R1) leaves state; a reset cannot be undone, so nothing is sent to IoT Platform.\n',
+    );
+    stderr.mockRestore();
+    await device.read(ctx, "R1", olds);
+    expect(emu.requests()).toHaveLength(0);
+  });
+});
