@@ -7,7 +7,7 @@ import { IotApi } from "./api";
 import { ProviderContext } from "./context";
 import { changed, Props } from "./device";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
-import { UpdateGuard } from "./guardrails";
+import { Limits, UpdateGuard } from "./guardrails";
 import { CheckFailure, checkCommonSettings, checkIdentity, checkString, isUnknown } from "./inputs";
 import * as log from "./log";
 import { deviceKey, FleetDevice } from "./selection";
@@ -162,9 +162,9 @@ async function resetOne(
   api: IotApi,
   device: FleetDevice & { iotInstanceId?: string },
   waitForJob: boolean,
-  limits: { maxFailureRatio?: number; maxResetsPerUpdate?: number },
+  limits: Limits,
 ): Promise<DeviceRecord> {
-  updateGuard.admit(limits);
+  await updateGuard.admit(limits);
   const resetAt = new Date().toISOString();
   let result;
   try {

@@ -1,0 +1,94 @@
+import { Emulator } from "../../emulator";
+import * as batch from "../../provider/batch";
+import { PartialResetError } from "../../provider/errors";
+import { UpdateGuard } from "../../provider/guardrails";
+import { configFor, context, emulator, sent } from "./support";
+
+let emu: Emulator;
+beforeEach(async () => {
+  emu = await emulator();
+  emu.addDevices("a1Batch", Array.from({ length: 60 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(4, "0")}` })));
+  // Each test is one update: a fresh guard, as a fresh provider process would have.
+  Object.assign(batch.updateGuard, new UpdateGuard());
+});
+afterEach(() => emu.stop());
+
+const dev = (i: number) => ({ productKey: "a1Batch", deviceName: `dev-${String(i).padStart(4, "0")}` });
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => dev(from + i));
+const keyOf = (d: { productKey: string; deviceName: string }) => `${d.productKey}/${d.deviceName}`;
+
+describe("DeviceBatchReset against the emulator", () => {
+  test("create resets every device once and records each RequestId", async () => {
+    const ctx = context(configFor(emu));
+    const result = await batch.create(ctx, { campaign: "rotation-1", devices: range(0, 20), endpoint: emu.endpoint });
+    const calls = emu.requests({ action: "ResetThing" });
+    expect(calls).toHaveLength(20);
+    expect(new Set(calls.map((c) => `${c.params.ProductKey}/${c.params.DeviceName}`))).toEqual(new Set(range(0, 20).map(keyOf)));
+    const results = result.outs.results as Record<string, { requestId: string }>;
+    expect(Object.keys(results).sort()).toEqual(range(0, 20).map(keyOf).sort());
+    for (const c of calls) expect(results[`${c.params.ProductKey}/${c.params.DeviceName}`]?.requestId).toBe(c.requestId);
+    expect(result.outs.resetCount).toBe(20);
+    for (let i = 0; i < 20; i++) expect(emu.resetCount(dev(i))).toBe(1);
+  });
+
+  test("update resets only added devices; removed devices send nothing and keep their record", async () => {
+    const ctx = context(configFor(emu));
+    const created = await batch.create(ctx, { campaign: "c", devices: range(0, 10), endpoint: emu.endpoint });
+    emu.clearRequests();
+    const news = { campaign: "c", devices: [...range(3, 10), ...range(10, 14)], endpoint: emu.endpoint };
+    expect(batch.diff("id", created.outs, news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    const updated = await batch.update(ctx, "id", created.outs, news);
+    expect(sent(emu)).toHaveLength(4);
+    expect(new Set(sent(emu).map((p) => p.DeviceName))).toEqual(new Set(["dev-0010", "dev-0011", "dev-0012", "dev-0013"]));
+    expect(Object.keys(updated.outs?.results as object)).toHaveLength(14);
+  });
+
+  test("a campaign change replaces the batch; nothing changed is no change", () => {
+    const olds = { campaign: "c", devices: range(0, 2), results: { [keyOf(dev(0))]: {}, [keyOf(dev(1))]: {} } };
+    expect(batch.diff("id", olds, { campaign: "c2", devices: range(0, 2) }).replaces).toEqual(["campaign"]);
+    expect(batch.diff("id", olds, { campaign: "c", devices: range(0, 2) })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  test("partial failure keeps the reset devices; the next update resets only the rest, so each device is reset exactly once", async () => {
+    const ctx = context(configFor(emu));
+    emu.failDevice(dev(3), "iot.device.NotExistedDevice");
+    emu.failDevice(dev(7), "iot.device.NotExistedDevice");
+    const inputs = { campaign: "c", devices: range(0, 12), endpoint: emu.endpoint };
+    const error = await batch.create(ctx, inputs).catch((e) => e);
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.message).toMatch(/^2 of 12 device resets in this batch failed \(10 reset and recorded; the next update resets only the 2 left\):\n  ResetThing failed for device "a1Batch\/dev-000[37]": iot\.device\.NotExistedDevice/);
+    expect(error.reasons).toHaveLength(2);
+    expect(Object.keys(error.properties.results)).toHaveLength(10);
+    emu.healDevice(dev(3));
+    emu.healDevice(dev(7));
+    emu.clearRequests();
+    expect(batch.diff(error.id, error.properties, inputs).changes).toBe(true);
+    const next = await batch.update(ctx, error.id, error.properties, inputs);
+    expect(sent(emu).map((p) => p.DeviceName).sort()).toEqual(["dev-0003", "dev-0007"]);
+    expect(next.outs?.resetCount).toBe(12);
+    for (let i = 0; i < 12; i++) expect(emu.resetCount(dev(i))).toBe(1);
+  });
+
+  test("maxResetsPerUpdate stops the reset past the cap before any call", async () => {
+    const ctx = context(configFor(emu));
+    const error = await batch.create(ctx, { campaign: "c", devices: range(0, 10), endpoint: emu.endpoint, maxResetsPerUpdate: 6 }).catch((e) => e);
+    expect(sent(emu)).toHaveLength(6);
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.message).toContain("4 of 10 device resets in this batch failed (6 reset and recorded; the next update resets only the 4 left)");
+    expect(error.reasons[0]).toMatch(
+      /^device "a1Batch\/dev-\d{4}": stopped by maxResetsPerUpdate 6: this update already sent 6 resets \(\d succeeded so far\)\. The rest are left for the next update; raise maxResetsPerUpdate to go further\.$/,
+    );
+  });
+
+  test("maxFailureRatio aborts the rest once failures exceed it after 20 tries", async () => {
+    const ctx = context(configFor(emu));
+    for (let i = 0; i < 60; i += 2) emu.failDevice(dev(i), "iot.device.NotExistedDevice");
+    const error = await batch.create(ctx, { campaign: "c", devices: range(0, 60), endpoint: emu.endpoint, maxFailureRatio: 0.2 }).catch((e) => e);
+    // The first 20 go out together; half of them fail, so the ratio trips with no call beyond the sample.
+    expect(sent(emu)).toHaveLength(20);
+    expect(error.message).toContain("50 of 60 device resets in this batch failed (10 reset and recorded; the next update resets only the 50 left)");
+    expect(error.reasons).toContain(
+      `device "a1Batch/dev-0059": aborted by maxFailureRatio 0.2: 10 of 20 resets in this update failed (10 devices were reset). No further device is reset in this update; fix the cause, then run it again (devices already reset are recorded and will not be reset again).`,
+    );
+  });
+});
