@@ -116,6 +116,9 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
   const records: Record<string, DeviceRecord> = { ...previous };
   const pending = devicesOf(inputs).filter((d) => !records[deviceKey(d)]);
   const failures: string[] = [];
+  // Devices a guardrail kept from being sent share one reason; it is reported once, with their count.
+  let stopped = 0;
+  let stopReason: string | undefined;
   if (pending.length > 0) {
     const api = ctx.api(inputs as { region?: string; endpoint?: string });
     const limits = {
@@ -131,7 +134,12 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
         try {
           records[key] = await resetOne(ctx, api, { ...device, iotInstanceId }, inputs.waitForJob === true, limits);
         } catch (err) {
-          failures.push(err instanceof GuardrailError ? `${describeDevice(device)}: ${err.message}` : (err as Error).message);
+          if (err instanceof GuardrailError) {
+            stopped++;
+            stopReason ??= err.message;
+          } else {
+            failures.push((err as Error).message);
+          }
         }
       }
     };
@@ -141,13 +149,14 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
   for (const key of ECHOED) if (inputs[key] !== undefined) outs[key] = inputs[key];
   outs.results = records;
   outs.resetCount = Object.keys(records).length;
-  if (failures.length > 0) {
-    const done = pending.length - failures.length;
+  const left = failures.length + stopped;
+  if (left > 0) {
     const shown = failures.slice(0, 10);
-    if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more`);
+    if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
+    if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
     throw new PartialResetError(
-      `${failures.length} of ${pending.length} device resets in this batch failed (${done} reset and recorded; ` +
-        `the next update resets only the ${failures.length} left):\n  ${shown.join("\n  ")}`,
+      `${left} of ${pending.length} device resets in this batch did not happen (${pending.length - left} reset and recorded; ` +
+        `the next update resets only the ${left} left):\n  ${shown.join("\n  ")}`,
       id,
       outs,
       shown,
