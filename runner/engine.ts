@@ -59,6 +59,8 @@ export interface PlanStep {
   readonly name: string;
   /** What would happen to it. */
   readonly op: Op;
+  /** True for a custom resource (one the provider manages), false for a component or the stack. */
+  readonly custom: boolean;
   /** Properties that force the replacement, for `replace`. */
   readonly replaces?: string[];
   /** Checked inputs (secrets as `[secret]`, unknowns as `[unknown]`), for custom resources. */
@@ -426,7 +428,7 @@ class Deployment {
         if (seen.has(reg.urn)) throw new ResourceError(`duplicate resource URN ${reg.urn}`);
         seen.add(reg.urn);
         if (!reg.custom) {
-          bySeq.set(reg.seq, { urn: reg.urn, type: reg.type, name: reg.name, op: old ? "same" : "create" });
+          bySeq.set(reg.seq, { urn: reg.urn, type: reg.type, name: reg.name, op: old ? "same" : "create", custom: false });
           return { id: "", state: reg.inputs };
         }
         if (!reg.type.startsWith(DYNAMIC_PREFIX)) throw this.unsupported(reg);
@@ -436,6 +438,7 @@ class Deployment {
           type: reg.type,
           name: reg.name,
           op: d.op,
+          custom: true,
           ...(d.replaces ? { replaces: d.replaces } : {}),
           inputs: toDisplay(d.wire),
           ...(old ? { oldOutputs: toDisplay(old.outputs) } : {}),
@@ -444,7 +447,14 @@ class Deployment {
         // new inputs, and whatever the provider would add stays unknown.
         return d.op === "same" && old ? { id: old.id ?? "", state: old.outputs } : { id: d.op === "update" ? (old?.id ?? "") : "", state: d.wire };
       } catch (e) {
-        bySeq.set(reg.seq, { urn: reg.urn, type: reg.type, name: reg.name, op: old ? "update" : "create", error: errorText(e) });
+        bySeq.set(reg.seq, {
+          urn: reg.urn,
+          type: reg.type,
+          name: reg.name,
+          op: old ? "update" : "create",
+          custom: reg.custom,
+          error: errorText(e),
+        });
         this.errors.push(`${reg.name}: ${errorText(e)}`);
         throw e;
       }
@@ -453,7 +463,7 @@ class Deployment {
     this.programFailed(done, steps);
     if (done.error === undefined) {
       for (const r of this.deletions(seen).flat()) {
-        steps.push({ urn: r.urn, type: r.type, name: r.name, op: "delete", oldOutputs: toDisplay(r.outputs) });
+        steps.push({ urn: r.urn, type: r.type, name: r.name, op: "delete", custom: r.custom, oldOutputs: toDisplay(r.outputs) });
       }
     }
     return { steps, outputs: done.outputs ?? {} };
@@ -530,7 +540,8 @@ class Deployment {
 
   private async applyUpdate(plan: readonly PlanStep[]): Promise<{ steps: StepResult[]; outputs: Props }> {
     this.say(`Updating (stack ${this.stack}):`);
-    this.progress.total = plan.filter((s) => s.op !== "same").length;
+    // Operations that tick: provider calls, and deletes (components leave state without one).
+    this.progress = { done: 0, total: plan.filter((s) => s.op !== "same" && (s.custom || s.op === "delete")).length, lastDone: 0, lastAt: Date.now() };
     const newState = new Map<string, StateResource>();
     const pendingDeletes: StateResource[] = [];
     const bySeq = new Map<number, StepResult>();
@@ -704,12 +715,19 @@ class Deployment {
 
   private async destroy(): Promise<{ steps: StepResult[]; plan: PlanStep[] }> {
     const levels = childrenFirst(this.oldState.resources, this.oldState.resources);
-    const plan: PlanStep[] = levels.flat().map((r) => ({ urn: r.urn, type: r.type, name: r.name, op: "delete", oldOutputs: toDisplay(r.outputs) }));
+    const plan: PlanStep[] = levels.flat().map((r) => ({
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      op: "delete",
+      custom: r.custom,
+      oldOutputs: toDisplay(r.outputs),
+    }));
     this.printPlan(plan);
     this.writePlan(plan);
     if (this.options.preview) return { steps: plan.map(toStepResult), plan };
     this.say(`Destroying (stack ${this.stack}):`);
-    this.progress.total = plan.length;
+    this.progress = { done: 0, total: plan.length, lastDone: 0, lastAt: Date.now() };
     const steps: StepResult[] = [];
     const deleted = new Set<StateResource>();
     for (const level of levels) {
