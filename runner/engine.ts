@@ -7,7 +7,13 @@ import * as readline from "readline";
 import { ProviderError, ProviderHost, ResourceRef } from "./host";
 import { Limiter } from "./limiter";
 import { qualifyKey, readProject, readStackConfig } from "./project";
-import type { DoneMessage, RegisterMessage, RegisterReply, StartMessage, WorkerMessage } from "./protocol";
+import type {
+  DoneMessage,
+  RegisterMessage,
+  RegisterReply,
+  StartMessage,
+  WorkerMessage,
+} from "./protocol";
 import { loadState, saveState, StateFile, StateResource } from "./state";
 import {
   jsonEqual,
@@ -126,8 +132,20 @@ export interface RunResult {
 }
 
 const DYNAMIC_PREFIX = "pulumi-nodejs:dynamic";
-const SYMBOL: Record<Op, string> = { create: "+", update: "~", replace: "+-", delete: "-", same: " " };
-const PAST: Record<Op, string> = { create: "created", update: "updated", replace: "replaced", delete: "deleted", same: "same" };
+const SYMBOL: Record<Op, string> = {
+  create: "+",
+  update: "~",
+  replace: "+-",
+  delete: "-",
+  same: " ",
+};
+const PAST: Record<Op, string> = {
+  create: "created",
+  update: "updated",
+  replace: "replaced",
+  delete: "deleted",
+  same: "same",
+};
 /** Output properties shown per dynamic resource after the apply. */
 const RESULT_KEYS = ["success", "requestId", "jobId"];
 /** Progress is printed only for runs with at least this many operations. */
@@ -151,7 +169,9 @@ function errorText(e: unknown): string {
 
 /** Finds a file of `@pulumi/pulumi` as the program would resolve it, falling back to the runner's copy. */
 function resolvePulumiFile(programDir: string, file: string): string {
-  return require.resolve(`@pulumi/pulumi/${file}`, { paths: [programDir, __dirname] });
+  return require.resolve(`@pulumi/pulumi/${file}`, {
+    paths: [programDir, __dirname],
+  });
 }
 
 /** The compiled worker; from the TypeScript sources (under ts-jest) it is the build in `lib/runner`. */
@@ -160,7 +180,9 @@ function workerScript(): string {
   if (fs.existsSync(beside)) return beside;
   const built = path.resolve(__dirname, "..", "lib", "runner", "worker.js");
   if (fs.existsSync(built)) return built;
-  throw new Error(`cannot find the runner's worker (${beside} or ${built}); build with \`npx tsc -p tsconfig.json\``);
+  throw new Error(
+    `cannot find the runner's worker (${beside} or ${built}); build with \`npx tsc -p tsconfig.json\``,
+  );
 }
 
 function programMain(programDir: string, main: string | undefined): string {
@@ -170,8 +192,13 @@ function programMain(programDir: string, main: string | undefined): string {
 }
 
 /** Orders resources so that children come before their parents (deepest first). */
-function childrenFirst(resources: StateResource[], all: StateResource[]): StateResource[][] {
-  const byUrn = new Map(all.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]));
+function childrenFirst(
+  resources: StateResource[],
+  all: StateResource[],
+): StateResource[][] {
+  const byUrn = new Map(
+    all.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]),
+  );
   const depth = (r: StateResource): number => {
     let d = 0;
     let p = r.parent;
@@ -191,7 +218,8 @@ function childrenFirst(resources: StateResource[], all: StateResource[]): StateR
 }
 
 function summarize(steps: readonly StepResult[]): RunSummary {
-  const count = (op: Op) => steps.filter((s) => s.op === op && s.error === undefined).length;
+  const count = (op: Op) =>
+    steps.filter((s) => s.op === op && s.error === undefined).length;
   return {
     created: count("create"),
     updated: count("update"),
@@ -208,7 +236,9 @@ function summaryLine(s: RunSummary): string {
 
 function formatValue(v: unknown): string {
   // The placeholders read better bare; everything else prints as JSON.
-  return v === "[secret]" || v === "[unknown]" ? v : (JSON.stringify(v) ?? "undefined");
+  return v === "[secret]" || v === "[unknown]"
+    ? v
+    : (JSON.stringify(v) ?? "undefined");
 }
 
 /** One run: plan (preview), then apply, against one provider host. */
@@ -232,7 +262,9 @@ class Deployment {
     private readonly secretConfigKeys: string[],
     private readonly oldState: StateFile,
   ) {
-    this.oldByUrn = new Map(oldState.resources.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]));
+    this.oldByUrn = new Map(
+      oldState.resources.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]),
+    );
     this.limiter = new Limiter(options.parallel ?? 4 * os.cpus().length);
     this.env = {
       ...process.env,
@@ -262,11 +294,19 @@ class Deployment {
     let plan: PlanStep[] = [];
     let outputs: Props = {};
     try {
-      const hostScript = resolvePulumiFile(this.programDir, "cmd/dynamic-provider/index.js");
-      this.host = await ProviderHost.start(hostScript, this.programDir, this.env, (line) => {
-        this.providerLog.push(line);
-        this.say(`provider: ${line}`);
-      });
+      const hostScript = resolvePulumiFile(
+        this.programDir,
+        "cmd/dynamic-provider/index.js",
+      );
+      this.host = await ProviderHost.start(
+        hostScript,
+        this.programDir,
+        this.env,
+        (line) => {
+          this.providerLog.push(line);
+          this.say(`provider: ${line}`);
+        },
+      );
       await this.host.configure(this.config);
       if (this.options.destroy) {
         ({ steps, plan } = await this.destroy());
@@ -279,11 +319,16 @@ class Deployment {
       await this.host?.stop();
     }
     const summary = summarize(steps);
-    this.say(this.options.preview ? `Plan: ${summaryLine(summary)}` : `Resources: ${summaryLine(summary)}`);
+    this.say(
+      this.options.preview
+        ? `Plan: ${summaryLine(summary)}`
+        : `Resources: ${summaryLine(summary)}`,
+    );
     const shown = toDisplay(outputs) as Record<string, unknown>;
     if (Object.keys(shown).length > 0) {
       this.say("Outputs:");
-      for (const [k, v] of Object.entries(shown)) this.say(`  ${k}: ${formatValue(v)}`);
+      for (const [k, v] of Object.entries(shown))
+        this.say(`  ${k}: ${formatValue(v)}`);
     }
     for (const e of this.errors) this.say(`error: ${e}`);
     const exitCode = this.errors.length > 0 ? 1 : 0;
@@ -307,14 +352,21 @@ class Deployment {
   }
 
   /** Check, then (with old state) Diff: the engine's decision for one custom resource. */
-  private async decide(reg: RegisterMessage, old: StateResource | undefined): Promise<Decision> {
+  private async decide(
+    reg: RegisterMessage,
+    old: StateResource | undefined,
+  ): Promise<Decision> {
     const host = this.providerHost();
     const secrets = secretKeys(reg.inputs);
     const news = toProviderProps(reg.inputs);
     const oldInputs = old ? toProviderProps(old.inputs) : {};
-    const checked = await this.limiter.run(() => host.check(this.ref(reg), oldInputs, news));
+    const checked = await this.limiter.run(() =>
+      host.check(this.ref(reg), oldInputs, news),
+    );
     if (checked.failures.length > 0) {
-      const why = checked.failures.map((f) => (f.property ? `property \`${f.property}\`: ${f.reason}` : f.reason));
+      const why = checked.failures.map((f) =>
+        f.property ? `property \`${f.property}\`: ${f.reason}` : f.reason,
+      );
       throw new ResourceError(`check failed: ${why.join("; ")}`);
     }
     const plain = checked.inputs;
@@ -322,13 +374,21 @@ class Deployment {
     if (!old) return { op: "create", plain, wire, secrets };
     // The engine diffs the old OUTPUTS against the new inputs.
     const diff = await this.limiter.run(() =>
-      host.diff(this.ref(reg), old.id ?? "", toProviderProps(old.outputs), plain, oldInputs),
+      host.diff(
+        this.ref(reg),
+        old.id ?? "",
+        toProviderProps(old.outputs),
+        plain,
+        oldInputs,
+      ),
     );
     let changes = diff.changes;
     if (changes === "unknown") {
       // No answer from the provider: compare inputs, leaving out the provider text, which changes
       // with every package upgrade and must not by itself update (let alone replace) anything.
-      changes = jsonEqual(withoutProvider(oldInputs), withoutProvider(plain)) ? "none" : "some";
+      changes = jsonEqual(withoutProvider(oldInputs), withoutProvider(plain))
+        ? "none"
+        : "some";
     }
     if (changes === "some" && diff.replaces.length > 0) {
       return {
@@ -337,11 +397,13 @@ class Deployment {
         wire,
         secrets,
         replaces: diff.replaces,
-        deleteBeforeReplace: diff.deleteBeforeReplace || reg.deleteBeforeReplace,
+        deleteBeforeReplace:
+          diff.deleteBeforeReplace || reg.deleteBeforeReplace,
       };
     }
     // A resource created but not initialized is updated on the next run even without changes.
-    if (changes === "some" || (old.initErrors?.length ?? 0) > 0) return { op: "update", plain, wire, secrets };
+    if (changes === "some" || (old.initErrors?.length ?? 0) > 0)
+      return { op: "update", plain, wire, secrets };
     return { op: "same", plain, wire, secrets };
   }
 
@@ -353,7 +415,10 @@ class Deployment {
   }
 
   /** Runs the program once in a worker process, answering each registration with `handle`. */
-  private runProgram(preview: boolean, handle: (reg: RegisterMessage) => Promise<{ id: string; state: Props }>): Promise<DoneMessage> {
+  private runProgram(
+    preview: boolean,
+    handle: (reg: RegisterMessage) => Promise<{ id: string; state: Props }>,
+  ): Promise<DoneMessage> {
     const start: StartMessage = {
       kind: "start",
       programDir: this.programDir,
@@ -371,8 +436,12 @@ class Deployment {
         execArgv: [],
         stdio: ["ignore", "pipe", "pipe", "ipc"],
       });
-      readline.createInterface({ input: child.stdout! }).on("line", (l) => this.say(`program: ${l}`));
-      readline.createInterface({ input: child.stderr! }).on("line", (l) => this.say(`program: ${l}`));
+      readline
+        .createInterface({ input: child.stdout! })
+        .on("line", (l) => this.say(`program: ${l}`));
+      readline
+        .createInterface({ input: child.stderr! })
+        .on("line", (l) => this.say(`program: ${l}`));
       let done: DoneMessage | undefined;
       const inFlight = new Set<Promise<void>>();
       const reply = (msg: RegisterReply) => {
@@ -384,8 +453,15 @@ class Deployment {
           return;
         }
         const p = handle(msg).then(
-          (r) => reply({ kind: "registered", seq: msg.seq, id: r.id, state: r.state }),
-          (e: unknown) => reply({ kind: "rejected", seq: msg.seq, message: errorText(e) }),
+          (r) =>
+            reply({
+              kind: "registered",
+              seq: msg.seq,
+              id: r.id,
+              state: r.state,
+            }),
+          (e: unknown) =>
+            reply({ kind: "rejected", seq: msg.seq, message: errorText(e) }),
         );
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
@@ -393,27 +469,47 @@ class Deployment {
       child.on("close", (code) => {
         // Operations already sent to the provider finish and get recorded even if the program died.
         void Promise.allSettled([...inFlight]).then(() =>
-          resolve(done ?? { kind: "done", error: `the program process exited with code ${code} before finishing` }),
+          resolve(
+            done ?? {
+              kind: "done",
+              error: `the program process exited with code ${code} before finishing`,
+            },
+          ),
         );
       });
       child.send(start);
     });
   }
 
-  private programFailed(done: DoneMessage, steps: readonly { error?: string }[]): void {
+  private programFailed(
+    done: DoneMessage,
+    steps: readonly { error?: string }[],
+  ): void {
     if (done.error === undefined) return;
     // A failed resource makes the runtime fail the program with "failed to register new resource";
     // that resource's own error is already reported.
-    if (steps.some((s) => s.error !== undefined) && done.error.startsWith("failed to register new resource")) return;
+    if (
+      steps.some((s) => s.error !== undefined) &&
+      done.error.startsWith("failed to register new resource")
+    )
+      return;
     this.errors.push(`program failed: ${done.error}`);
   }
 
-  private async update(): Promise<{ steps: StepResult[]; plan: PlanStep[]; outputs: Props }> {
+  private async update(): Promise<{
+    steps: StepResult[];
+    plan: PlanStep[];
+    outputs: Props;
+  }> {
     const plan = await this.planUpdate();
     this.printPlan(plan.steps);
     this.writePlan(plan.steps);
     if (this.options.preview || this.errors.length > 0) {
-      return { steps: plan.steps.map(toStepResult), plan: plan.steps, outputs: plan.outputs };
+      return {
+        steps: plan.steps.map(toStepResult),
+        plan: plan.steps,
+        outputs: plan.outputs,
+      };
     }
     const applied = await this.applyUpdate(plan.steps);
     return { steps: applied.steps, plan: plan.steps, outputs: applied.outputs };
@@ -425,10 +521,17 @@ class Deployment {
     const done = await this.runProgram(true, async (reg) => {
       const old = this.oldByUrn.get(reg.urn);
       try {
-        if (seen.has(reg.urn)) throw new ResourceError(`duplicate resource URN ${reg.urn}`);
+        if (seen.has(reg.urn))
+          throw new ResourceError(`duplicate resource URN ${reg.urn}`);
         seen.add(reg.urn);
         if (!reg.custom) {
-          bySeq.set(reg.seq, { urn: reg.urn, type: reg.type, name: reg.name, op: old ? "same" : "create", custom: false });
+          bySeq.set(reg.seq, {
+            urn: reg.urn,
+            type: reg.type,
+            name: reg.name,
+            op: old ? "same" : "create",
+            custom: false,
+          });
           return { id: "", state: reg.inputs };
         }
         if (!reg.type.startsWith(DYNAMIC_PREFIX)) throw this.unsupported(reg);
@@ -445,7 +548,9 @@ class Deployment {
         });
         // As in a preview under the engine: unchanged resources show their outputs, others their
         // new inputs, and whatever the provider would add stays unknown.
-        return d.op === "same" && old ? { id: old.id ?? "", state: old.outputs } : { id: d.op === "update" ? (old?.id ?? "") : "", state: d.wire };
+        return d.op === "same" && old
+          ? { id: old.id ?? "", state: old.outputs }
+          : { id: d.op === "update" ? (old?.id ?? "") : "", state: d.wire };
       } catch (e) {
         bySeq.set(reg.seq, {
           urn: reg.urn,
@@ -459,11 +564,20 @@ class Deployment {
         throw e;
       }
     });
-    const steps = [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    const steps = [...bySeq.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map((e) => e[1]);
     this.programFailed(done, steps);
     if (done.error === undefined) {
       for (const r of this.deletions(seen).flat()) {
-        steps.push({ urn: r.urn, type: r.type, name: r.name, op: "delete", custom: r.custom, oldOutputs: toDisplay(r.outputs) });
+        steps.push({
+          urn: r.urn,
+          type: r.type,
+          name: r.name,
+          op: "delete",
+          custom: r.custom,
+          oldOutputs: toDisplay(r.outputs),
+        });
       }
     }
     return { steps, outputs: done.outputs ?? {} };
@@ -471,18 +585,31 @@ class Deployment {
 
   /** Old resources the program no longer registers, plus replaced ones still awaiting delete. */
   private deletions(seen: ReadonlySet<string>): StateResource[][] {
-    const gone = this.oldState.resources.filter((r) => r.pendingDelete || !seen.has(r.urn));
+    const gone = this.oldState.resources.filter(
+      (r) => r.pendingDelete || !seen.has(r.urn),
+    );
     return childrenFirst(gone, this.oldState.resources);
   }
 
   private printPlan(steps: readonly PlanStep[]): void {
-    this.say(`${this.options.destroy ? "Previewing destroy" : "Previewing update"} (stack ${this.stack}, project ${this.project}):`);
+    this.say(
+      `${this.options.destroy ? "Previewing destroy" : "Previewing update"} (stack ${this.stack}, project ${this.project}):`,
+    );
     for (const s of steps) {
       if (s.op === "same" && s.error === undefined) continue;
-      const why = s.error !== undefined ? `  error: ${s.error}` : s.replaces ? `  [replace: ${s.replaces.join(", ")}]` : "";
-      this.say(`  ${SYMBOL[s.op].padEnd(2)} ${s.op.padEnd(7)} ${s.type}  ${s.name}${why}`);
+      const why =
+        s.error !== undefined
+          ? `  error: ${s.error}`
+          : s.replaces
+            ? `  [replace: ${s.replaces.join(", ")}]`
+            : "";
+      this.say(
+        `  ${SYMBOL[s.op].padEnd(2)} ${s.op.padEnd(7)} ${s.type}  ${s.name}${why}`,
+      );
     }
-    const unchanged = steps.filter((s) => s.op === "same" && s.error === undefined).length;
+    const unchanged = steps.filter(
+      (s) => s.op === "same" && s.error === undefined,
+    ).length;
     if (unchanged > 0) this.say(`  ${unchanged} unchanged`);
   }
 
@@ -499,7 +626,11 @@ class Deployment {
     p.done += 1;
     if (p.total < PROGRESS_MIN_OPS) return;
     const now = Date.now();
-    if (p.done === p.total || now - p.lastAt >= 1000 || p.done - p.lastDone >= Math.ceil(p.total / 10)) {
+    if (
+      p.done === p.total ||
+      now - p.lastAt >= 1000 ||
+      p.done - p.lastDone >= Math.ceil(p.total / 10)
+    ) {
       p.lastAt = now;
       p.lastDone = p.done;
       this.say(`  [${p.done}/${p.total}] operations done`);
@@ -510,10 +641,19 @@ class Deployment {
     return this.limiter.run(fn).finally(() => this.tick());
   }
 
-  private record(reg: RegisterMessage, d: Decision, id: string, outputs: Props, initErrors?: string[]): StateResource {
+  private record(
+    reg: RegisterMessage,
+    d: Decision,
+    id: string,
+    outputs: Props,
+    initErrors?: string[],
+  ): StateResource {
     // The host adds `__provider` to successful results only; keep it on partial outputs too, since
     // a later Delete finds the provider there.
-    const withProvider = PROVIDER_KEY in outputs ? outputs : { ...outputs, [PROVIDER_KEY]: d.plain[PROVIDER_KEY] };
+    const withProvider =
+      PROVIDER_KEY in outputs
+        ? outputs
+        : { ...outputs, [PROVIDER_KEY]: d.plain[PROVIDER_KEY] };
     return {
       urn: reg.urn,
       type: reg.type,
@@ -533,15 +673,28 @@ class Deployment {
       return;
     }
     const shown = outputs ? (toDisplay(outputs) as Props) : {};
-    const extra = RESULT_KEYS.filter((k) => shown[k] !== undefined).map((k) => `${k}=${formatValue(shown[k])}`);
+    const extra = RESULT_KEYS.filter((k) => shown[k] !== undefined).map(
+      (k) => `${k}=${formatValue(shown[k])}`,
+    );
     const why = s.replaces ? ` [replace: ${s.replaces.join(", ")}]` : "";
-    this.say(`  ${SYMBOL[s.op].padEnd(2)} ${PAST[s.op].padEnd(8)} ${s.name}${why}${extra.length ? "  " + extra.join(" ") : ""}`);
+    this.say(
+      `  ${SYMBOL[s.op].padEnd(2)} ${PAST[s.op].padEnd(8)} ${s.name}${why}${extra.length ? "  " + extra.join(" ") : ""}`,
+    );
   }
 
-  private async applyUpdate(plan: readonly PlanStep[]): Promise<{ steps: StepResult[]; outputs: Props }> {
+  private async applyUpdate(
+    plan: readonly PlanStep[],
+  ): Promise<{ steps: StepResult[]; outputs: Props }> {
     this.say(`Updating (stack ${this.stack}):`);
     // Operations that tick: provider calls, and deletes (components leave state without one).
-    this.progress = { done: 0, total: plan.filter((s) => s.op !== "same" && (s.custom || s.op === "delete")).length, lastDone: 0, lastAt: Date.now() };
+    this.progress = {
+      done: 0,
+      total: plan.filter(
+        (s) => s.op !== "same" && (s.custom || s.op === "delete"),
+      ).length,
+      lastDone: 0,
+      lastAt: Date.now(),
+    };
     const newState = new Map<string, StateResource>();
     const pendingDeletes: StateResource[] = [];
     const bySeq = new Map<number, StepResult>();
@@ -550,7 +703,11 @@ class Deployment {
 
     const done = await this.runProgram(false, async (reg) => {
       const old = this.oldByUrn.get(reg.urn);
-      const step = (op: Op, replaces?: string[], error?: string): StepResult => {
+      const step = (
+        op: Op,
+        replaces?: string[],
+        error?: string,
+      ): StepResult => {
         const s: StepResult = {
           urn: reg.urn,
           name: reg.name,
@@ -565,10 +722,12 @@ class Deployment {
       let op: Op = old ? "update" : "create";
       let replaces: string[] | undefined;
       try {
-        if (seen.has(reg.urn)) throw new ResourceError(`duplicate resource URN ${reg.urn}`);
+        if (seen.has(reg.urn))
+          throw new ResourceError(`duplicate resource URN ${reg.urn}`);
         seen.add(reg.urn);
         if (!reg.custom) {
-          if (reg.type === "pulumi:pulumi:Stack" && !reg.parent) stackUrn = reg.urn;
+          if (reg.type === "pulumi:pulumi:Stack" && !reg.parent)
+            stackUrn = reg.urn;
           newState.set(reg.urn, {
             urn: reg.urn,
             type: reg.type,
@@ -597,10 +756,13 @@ class Deployment {
       }
     });
 
-    const steps = [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    const steps = [...bySeq.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map((e) => e[1]);
     this.programFailed(done, steps);
     const stackEntry = stackUrn ? newState.get(stackUrn) : undefined;
-    if (stackUrn && stackEntry && done.outputs) newState.set(stackUrn, { ...stackEntry, outputs: done.outputs });
+    if (stackUrn && stackEntry && done.outputs)
+      newState.set(stackUrn, { ...stackEntry, outputs: done.outputs });
 
     // Like the engine, delete only after a clean run: a failed program may simply not have reached
     // the resources it did not register.
@@ -608,7 +770,9 @@ class Deployment {
     if (this.errors.length === 0) {
       for (const level of this.deletions(seen)) {
         const results = await Promise.all(level.map((r) => this.deleteOne(r)));
-        level.forEach((r, i) => results[i]!.error === undefined && deleted.add(r));
+        level.forEach(
+          (r, i) => results[i]!.error === undefined && deleted.add(r),
+        );
         steps.push(...results);
         if (results.some((s) => s.error !== undefined)) break;
       }
@@ -639,22 +803,39 @@ class Deployment {
         if (!f) throw e;
         const reasons = f.reasons.length > 0 ? f.reasons : [errorText(e)];
         newState.set(reg.urn, this.record(reg, d, f.id, f.properties, reasons));
-        throw new ResourceError(`created as ${f.id} but failed to initialize: ${reasons.join("; ")}`);
+        throw new ResourceError(
+          `created as ${f.id} but failed to initialize: ${reasons.join("; ")}`,
+        );
       }
     };
-    const result = (r: StateResource) => ({ id: r.id ?? "", outputs: r.outputs });
+    const result = (r: StateResource) => ({
+      id: r.id ?? "",
+      outputs: r.outputs,
+    });
 
-    if (d.op === "same" && old) return result(old);
+    if (d.op === "same" && old) {
+      // As the engine's same step: the new inputs are recorded, the outputs stay as they were.
+      const r: StateResource = { ...old, inputs: d.wire };
+      newState.set(reg.urn, r);
+      return result(r);
+    }
     if (d.op === "create") {
       const r = await create();
       newState.set(reg.urn, r);
       return result(r);
     }
-    if (!old) throw new Error(`internal: ${d.op} of ${reg.urn} without old state`);
+    if (!old)
+      throw new Error(`internal: ${d.op} of ${reg.urn} without old state`);
     if (d.op === "update") {
       try {
         const outs = await this.mutation(() =>
-          host.update(ref, old.id ?? "", toProviderProps(old.outputs), d.plain, toProviderProps(old.inputs)),
+          host.update(
+            ref,
+            old.id ?? "",
+            toProviderProps(old.outputs),
+            d.plain,
+            toProviderProps(old.inputs),
+          ),
         );
         const r = this.record(reg, d, old.id ?? "", outs);
         newState.set(reg.urn, r);
@@ -663,8 +844,13 @@ class Deployment {
         const f = e instanceof ProviderError ? e.initFailure : undefined;
         if (!f) throw e;
         const reasons = f.reasons.length > 0 ? f.reasons : [errorText(e)];
-        newState.set(reg.urn, this.record(reg, d, f.id || (old.id ?? ""), f.properties, reasons));
-        throw new ResourceError(`updated but failed to initialize: ${reasons.join("; ")}`);
+        newState.set(
+          reg.urn,
+          this.record(reg, d, f.id || (old.id ?? ""), f.properties, reasons),
+        );
+        throw new ResourceError(
+          `updated but failed to initialize: ${reasons.join("; ")}`,
+        );
       }
     }
     // replace
@@ -680,7 +866,8 @@ class Deployment {
       newState.set(reg.urn, r);
     } catch (e) {
       // A replacement that exists but failed to initialize supersedes the old one all the same.
-      if (newState.get(reg.urn) !== old) pendingDeletes.push({ ...old, pendingDelete: true });
+      if (newState.get(reg.urn) !== old)
+        pendingDeletes.push({ ...old, pendingDelete: true });
       throw e;
     }
     const created = newState.get(reg.urn)!;
@@ -688,18 +875,33 @@ class Deployment {
       await this.mutation(() => this.sendDelete(old));
     } catch (e) {
       pendingDeletes.push({ ...old, pendingDelete: true });
-      throw new ResourceError(`replacement created, but deleting the old resource failed: ${errorText(e)}`);
+      throw new ResourceError(
+        `replacement created, but deleting the old resource failed: ${errorText(e)}`,
+      );
     }
     return result(created);
   }
 
   private sendDelete(r: StateResource): Promise<void> {
-    const outputs = PROVIDER_KEY in r.outputs ? r.outputs : { ...r.outputs, [PROVIDER_KEY]: r.inputs[PROVIDER_KEY] };
-    return this.providerHost().delete(this.ref(r), r.id ?? "", toProviderProps(outputs), toProviderProps(r.inputs));
+    const outputs =
+      PROVIDER_KEY in r.outputs
+        ? r.outputs
+        : { ...r.outputs, [PROVIDER_KEY]: r.inputs[PROVIDER_KEY] };
+    return this.providerHost().delete(
+      this.ref(r),
+      r.id ?? "",
+      toProviderProps(outputs),
+      toProviderProps(r.inputs),
+    );
   }
 
   private async deleteOne(r: StateResource): Promise<StepResult> {
-    const base = { urn: r.urn, name: r.name, type: r.type, op: "delete" as const };
+    const base = {
+      urn: r.urn,
+      name: r.name,
+      type: r.type,
+      op: "delete" as const,
+    };
     try {
       if (r.custom) await this.mutation(() => this.sendDelete(r));
       else this.tick();
@@ -714,7 +916,10 @@ class Deployment {
   }
 
   private async destroy(): Promise<{ steps: StepResult[]; plan: PlanStep[] }> {
-    const levels = childrenFirst(this.oldState.resources, this.oldState.resources);
+    const levels = childrenFirst(
+      this.oldState.resources,
+      this.oldState.resources,
+    );
     const plan: PlanStep[] = levels.flat().map((r) => ({
       urn: r.urn,
       type: r.type,
@@ -727,12 +932,19 @@ class Deployment {
     this.writePlan(plan);
     if (this.options.preview) return { steps: plan.map(toStepResult), plan };
     this.say(`Destroying (stack ${this.stack}):`);
-    this.progress = { done: 0, total: plan.length, lastDone: 0, lastAt: Date.now() };
+    this.progress = {
+      done: 0,
+      total: plan.length,
+      lastDone: 0,
+      lastAt: Date.now(),
+    };
     const steps: StepResult[] = [];
     const deleted = new Set<StateResource>();
     for (const level of levels) {
       const results = await Promise.all(level.map((r) => this.deleteOne(r)));
-      level.forEach((r, i) => results[i]!.error === undefined && deleted.add(r));
+      level.forEach(
+        (r, i) => results[i]!.error === undefined && deleted.add(r),
+      );
       steps.push(...results);
       // Parents stay while a child could not be deleted.
       if (results.some((s) => s.error !== undefined)) break;
@@ -742,7 +954,12 @@ class Deployment {
   }
 
   private save(resources: StateResource[]): void {
-    saveState(this.statePath, { version: 1, project: this.project, stack: this.stack, resources });
+    saveState(this.statePath, {
+      version: 1,
+      project: this.project,
+      stack: this.stack,
+      resources,
+    });
   }
 }
 
@@ -757,15 +974,27 @@ function toStepResult(p: PlanStep): StepResult {
   };
 }
 
-function qualifyAll(values: Readonly<Record<string, string>> | undefined, project: string): Record<string, string> {
+function qualifyAll(
+  values: Readonly<Record<string, string>> | undefined,
+  project: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values ?? {})) out[qualifyKey(k, project)] = v;
+  for (const [k, v] of Object.entries(values ?? {}))
+    out[qualifyKey(k, project)] = v;
   return out;
 }
 
 /** The first line of every run: what this is, and what to use when the Pulumi CLI is there. */
-export function banner(programDir: string, statePath: string, options: Pick<RunOptions, "preview" | "destroy">): string {
-  const cli = options.destroy ? "pulumi destroy" : options.preview ? "pulumi preview" : "pulumi up";
+export function banner(
+  programDir: string,
+  statePath: string,
+  options: Pick<RunOptions, "preview" | "destroy">,
+): string {
+  const cli = options.destroy
+    ? "pulumi destroy"
+    : options.preview
+      ? "pulumi preview"
+      : "pulumi up";
   return (
     `offline runner (not \`${cli}\`): runs this program with the real Pulumi runtime and dynamic-provider host, ` +
     `state in ${statePath}. With the Pulumi CLI installed, run \`${cli}\` in ${programDir} instead.`
@@ -776,7 +1005,8 @@ export function banner(programDir: string, statePath: string, options: Pick<RunO
 export async function run(options: RunOptions): Promise<RunResult> {
   const programDir = path.resolve(options.programDir);
   const statePath = path.resolve(
-    options.statePath ?? path.join(programDir, ".iot-reset", `state-${options.stack}.json`),
+    options.statePath ??
+      path.join(programDir, ".iot-reset", `state-${options.stack}.json`),
   );
   const first = banner(programDir, statePath, options);
   options.onOutput?.(first);
@@ -788,7 +1018,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
       ...qualifyAll(options.config, project.name),
       ...qualifyAll(options.secretConfig, project.name),
     };
-    const secretKeysOfConfig = Object.keys(qualifyAll(options.secretConfig, project.name));
+    const secretKeysOfConfig = Object.keys(
+      qualifyAll(options.secretConfig, project.name),
+    );
     const oldState = loadState(statePath, project.name, options.stack);
     deployment = new Deployment(
       options,

@@ -53,8 +53,17 @@ export interface DoneMessage {
 
 /** The runner's answer to a {@link RegisterMessage}. */
 export type RegisterReply =
-  | { readonly kind: "registered"; readonly seq: number; readonly id: string; readonly state: Props }
-  | { readonly kind: "rejected"; readonly seq: number; readonly message: string };
+  | {
+      readonly kind: "registered";
+      readonly seq: number;
+      readonly id: string;
+      readonly state: Props;
+    }
+  | {
+      readonly kind: "rejected";
+      readonly seq: number;
+      readonly message: string;
+    };
 
 /** Anything the worker sends. */
 export type WorkerMessage = RegisterMessage | DoneMessage;

@@ -6,7 +6,12 @@
 import * as fs from "fs";
 import * as path from "path";
 
-import type { DoneMessage, RegisterMessage, RegisterReply, StartMessage } from "./protocol";
+import type {
+  DoneMessage,
+  RegisterMessage,
+  RegisterReply,
+  StartMessage,
+} from "./protocol";
 import type { Props } from "./wire";
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
@@ -23,8 +28,13 @@ function installTypeScriptHook(programDir: string): void {
   const tsconfig = path.join(programDir, "tsconfig.json");
   if (fs.existsSync(tsconfig)) {
     const read = ts.readConfigFile(tsconfig, (f) => fs.readFileSync(f, "utf8"));
-    const raw = (read.config as { compilerOptions?: unknown } | undefined)?.compilerOptions ?? {};
-    compilerOptions = ts.convertCompilerOptionsFromJson(raw, programDir).options;
+    const raw =
+      (read.config as { compilerOptions?: unknown } | undefined)
+        ?.compilerOptions ?? {};
+    compilerOptions = ts.convertCompilerOptionsFromJson(
+      raw,
+      programDir,
+    ).options;
   }
   const options: import("typescript").CompilerOptions = {
     target: ts.ScriptTarget.ES2020,
@@ -36,10 +46,20 @@ function installTypeScriptHook(programDir: string): void {
     declaration: false,
     noEmit: false,
   };
-  const extensions = (require("module") as { _extensions: Record<string, (m: any, f: string) => void> })._extensions;
-  extensions[".ts"] = (module: { _compile(code: string, file: string): void }, filename: string) => {
+  const extensions = (
+    require("module") as {
+      _extensions: Record<string, (m: any, f: string) => void>;
+    }
+  )._extensions;
+  extensions[".ts"] = (
+    module: { _compile(code: string, file: string): void },
+    filename: string,
+  ) => {
     const source = fs.readFileSync(filename, "utf8");
-    const out = ts.transpileModule(source, { compilerOptions: options, fileName: filename });
+    const out = ts.transpileModule(source, {
+      compilerOptions: options,
+      fileName: filename,
+    });
     module._compile(out.outputText, filename);
   };
 }
@@ -50,9 +70,16 @@ function qualifiedTypeOf(urn: string): string {
 }
 
 /** Builds a URN the way the engine does: the whole parent type chain, except the root stack. */
-function makeUrn(stack: string, project: string, parent: string, type: string, name: string): string {
+function makeUrn(
+  stack: string,
+  project: string,
+  parent: string,
+  type: string,
+  name: string,
+): string {
   const parentType = parent ? qualifiedTypeOf(parent) : "";
-  const qualified = parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
+  const qualified =
+    parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
   return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
 }
 
@@ -63,7 +90,9 @@ function send(msg: RegisterMessage | DoneMessage): void {
 let seq = 0;
 const pending = new Map<number, (reply: RegisterReply) => void>();
 
-function register(msg: Omit<RegisterMessage, "kind" | "seq">): Promise<RegisterReply> {
+function register(
+  msg: Omit<RegisterMessage, "kind" | "seq">,
+): Promise<RegisterReply> {
   seq += 1;
   const mine = seq;
   return new Promise((resolve) => {
@@ -80,13 +109,19 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
   installTypeScriptHook(start.programDir);
   // Use the program's own copy of @pulumi/pulumi: the runtime's state is per copy, and the program's
   // resources register through the copy it imports.
-  const pulumiMain = require.resolve("@pulumi/pulumi", { paths: [start.programDir, __dirname] });
+  const pulumiMain = require.resolve("@pulumi/pulumi", {
+    paths: [start.programDir, __dirname],
+  });
   const pulumiDir = path.dirname(pulumiMain);
   const pulumi = require(pulumiMain);
   const settings = require(path.join(pulumiDir, "runtime", "settings"));
   const stackModule = require(path.join(pulumiDir, "runtime", "stack"));
   const resproto = require(path.join(pulumiDir, "proto", "resource_pb"));
-  const structproto = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [pulumiDir] }));
+  const structproto = require(
+    require.resolve("google-protobuf/google/protobuf/struct_pb", {
+      paths: [pulumiDir],
+    }),
+  );
 
   await pulumi.runtime.setMocks(
     {
@@ -94,7 +129,9 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
         throw new Error("unreachable: registrations go to the runner");
       },
       call: (args: { token: string }) => {
-        throw new Error(`invoke ${args.token} is unsupported by the offline runner`);
+        throw new Error(
+          `invoke ${args.token} is unsupported by the offline runner`,
+        );
       },
     },
     start.project,
@@ -109,7 +146,10 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
   const monitor = settings.getMonitor();
   // Replace the mock's registration with one that asks the runner, which runs the engine's steps
   // against the real provider host; the mock's own URNs chain only the last parent type.
-  monitor.registerResource = (req: any, callback: (err: unknown, resp?: unknown) => void) => {
+  monitor.registerResource = (
+    req: any,
+    callback: (err: unknown, resp?: unknown) => void,
+  ) => {
     const type: string = req.getType();
     const name: string = req.getName();
     const parent: string = req.getParent();
@@ -134,12 +174,20 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
       return callback(null, resp);
     }, callback);
   };
-  monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp?: unknown) => void) => {
-    if (req.getUrn() === stackUrn) stackOutputs = (req.getOutputs()?.toJavaScript() ?? {}) as Props;
+  monitor.registerResourceOutputs = (
+    req: any,
+    callback: (err: unknown, resp?: unknown) => void,
+  ) => {
+    if (req.getUrn() === stackUrn)
+      stackOutputs = (req.getOutputs()?.toJavaScript() ?? {}) as Props;
     callback(null, {});
   };
   monitor.readResource = (req: any, callback: (err: unknown) => void) => {
-    callback(new Error(`reading existing resource ${req.getName()} [${req.getType()}] is unsupported by the offline runner`));
+    callback(
+      new Error(
+        `reading existing resource ${req.getName()} [${req.getType()}] is unsupported by the offline runner`,
+      ),
+    );
   };
 
   let error: string | undefined;
@@ -148,7 +196,11 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
       let exported = require(start.main);
       // As the Node.js language host does: a default export replaces the named ones, and an exported
       // function is the program.
-      if (exported && Object.getOwnPropertyDescriptor(exported, "default") !== undefined && Object.keys(exported).length === 1) {
+      if (
+        exported &&
+        Object.getOwnPropertyDescriptor(exported, "default") !== undefined &&
+        Object.keys(exported).length === 1
+      ) {
         exported = exported.default;
       }
       return await (exported instanceof Function ? exported() : exported);
@@ -158,7 +210,11 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
   }
   // Registrations not reachable from the outputs may still be in flight.
   await settings.waitForRPCs();
-  return { kind: "done", ...(stackOutputs ? { outputs: stackOutputs } : {}), ...(error !== undefined ? { error } : {}) };
+  return {
+    kind: "done",
+    ...(stackOutputs ? { outputs: stackOutputs } : {}),
+    ...(error !== undefined ? { error } : {}),
+  };
 }
 
 // A failed registration rejects outputs nobody awaits; the runner reports the resource's error
@@ -168,7 +224,10 @@ process.on("unhandledRejection", () => undefined);
 process.on("message", (msg: StartMessage | RegisterReply) => {
   if (msg.kind === "start") {
     runProgram(msg)
-      .catch((e: unknown): DoneMessage => ({ kind: "done", error: e instanceof Error ? (e.stack ?? e.message) : String(e) }))
+      .catch((e: unknown): DoneMessage => ({
+        kind: "done",
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      }))
       .then((done) => process.send!(done, () => process.exit(0)));
     return;
   }

@@ -51,18 +51,40 @@ test("parseArgs reads every option, with several key=value pairs after one --con
 
 test("parseArgs names the argument it cannot use", () => {
   expect(() => parseArgs(["prog"])).toThrow("`--stack` is required");
-  expect(() => parseArgs(["--stack", "dev"])).toThrow("the program directory is missing");
-  expect(() => parseArgs(["prog", "--stack", "dev", "--parallel", "0"])).toThrow("`--parallel` must be a positive integer, got 0");
-  expect(() => parseArgs(["prog", "--stack", "dev", "--config", "novalue"])).toThrow("`--config` expects key=value, got novalue");
-  expect(() => parseArgs(["prog", "--stack", "dev", "--force"])).toThrow("unknown option `--force`");
+  expect(() => parseArgs(["--stack", "dev"])).toThrow(
+    "the program directory is missing",
+  );
+  expect(() =>
+    parseArgs(["prog", "--stack", "dev", "--parallel", "0"]),
+  ).toThrow("`--parallel` must be a positive integer, got 0");
+  expect(() =>
+    parseArgs(["prog", "--stack", "dev", "--config", "novalue"]),
+  ).toThrow("`--config` expects key=value, got novalue");
+  expect(() => parseArgs(["prog", "--stack", "dev", "--force"])).toThrow(
+    "unknown option `--force`",
+  );
 });
 
 function cli(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", env: process.env, timeout: 60_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: "utf8",
+    env: process.env,
+    timeout: 60_000,
+  });
 }
 
 test("the CLI says first that it is the offline runner, merges flags over the stack file, and keeps secrets secret", () => {
-  const out = cli(RECORDER, "--stack", "fromfile", "--state", ws.statePath, "--config", `recorder:log=${ws.log}`, "--config-secret", "secret=s3cr3t");
+  const out = cli(
+    RECORDER,
+    "--stack",
+    "fromfile",
+    "--state",
+    ws.statePath,
+    "--config",
+    `recorder:log=${ws.log}`,
+    "--config-secret",
+    "secret=s3cr3t",
+  );
 
   expect(out.status).toBe(0);
   const lines = out.stdout.split("\n");
@@ -73,15 +95,29 @@ test("the CLI says first that it is the offline runner, merges flags over the st
   const f = ws.state().resources.find((r) => r.name === "f")!;
   // The provider got the plain value (it echoes its inputs) and the runner marked it secret again.
   expect(f.inputs["token"]).toEqual({ [SIG_KEY]: SECRET_SIG, value: "s3cr3t" });
-  expect(f.outputs["token"]).toEqual({ [SIG_KEY]: SECRET_SIG, value: "s3cr3t" });
+  expect(f.outputs["token"]).toEqual({
+    [SIG_KEY]: SECRET_SIG,
+    value: "s3cr3t",
+  });
   expect(f.outputs["value"]).toBe("from-file");
 });
 
 test("the CLI exits 1 with the resource's error, and a --config flag wins over the stack file", () => {
   const specs = JSON.stringify([{ label: "g", value: "invalid" }]);
-  const out = cli(RECORDER, "--stack", "fromfile", "--state", ws.statePath, "--config", `recorder:log=${ws.log}`, `recorder:resources=${specs}`);
+  const out = cli(
+    RECORDER,
+    "--stack",
+    "fromfile",
+    "--state",
+    ws.statePath,
+    "--config",
+    `recorder:log=${ws.log}`,
+    `recorder:resources=${specs}`,
+  );
 
   expect(out.status).toBe(1);
-  expect(out.stdout.split("\n")).toContain('error: g: check failed: property `value`: must not be "invalid"');
+  expect(out.stdout.split("\n")).toContain(
+    'error: g: check failed: property `value`: must not be "invalid"',
+  );
   expect(fs.existsSync(ws.statePath)).toBe(false);
 });

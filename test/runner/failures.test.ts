@@ -18,8 +18,12 @@ test("a check failure names the property and the rule, exits 1 and creates nothi
 
   expect(result.exitCode).toBe(1);
   expect(ws.counts()).toEqual({ configure: 1, check: 2 });
-  expect(result.errors).toEqual(['bad: check failed: property `value`: must not be "invalid"']);
-  expect(result.stdout).toContain('\nerror: bad: check failed: property `value`: must not be "invalid"\n');
+  expect(result.errors).toEqual([
+    'bad: check failed: property `value`: must not be "invalid"',
+  ]);
+  expect(result.stdout).toContain(
+    '\nerror: bad: check failed: property `value`: must not be "invalid"\n',
+  );
   expect(fs.existsSync(ws.statePath)).toBe(false);
 });
 
@@ -34,7 +38,14 @@ test("a create failure exits 1 and the resources created beside it are recorded"
   expect(ws.mutations().sort()).toEqual(["create a", "create b", "create c"]);
   expect(result.errors).toEqual(["b: create refused for b"]);
   expect(result.stdout).toContain("\n  !  failed   b: create refused for b\n");
-  expect(result.summary).toEqual({ created: 3, updated: 0, replaced: 0, deleted: 0, same: 0, failed: 1 });
+  expect(result.summary).toEqual({
+    created: 3,
+    updated: 0,
+    replaced: 0,
+    deleted: 0,
+    same: 0,
+    failed: 1,
+  });
   expect(Object.keys(ws.customs()).sort()).toEqual(["a", "c"]);
 
   // The next run creates only what is missing.
@@ -52,18 +63,38 @@ test("an init failure is recorded with its partial outputs, and the next run upd
   const first = await ws.run([spec]);
 
   expect(first.exitCode).toBe(1);
-  expect(first.errors).toEqual(["a: created as id-a but failed to initialize: a did not come up"]);
+  expect(first.errors).toEqual([
+    "a: created as id-a but failed to initialize: a did not come up",
+  ]);
   expect(ws.customs()).toEqual({
-    a: { id: "id-a", outputs: { label: "a", value: "1", success: false }, initErrors: ["a did not come up"] },
+    a: {
+      id: "id-a",
+      outputs: { label: "a", value: "1", success: false },
+      initErrors: ["a did not come up"],
+    },
   });
 
   const second = await ws.run([spec]);
   expect(second.exitCode).toBe(0);
-  expect(ws.calls().filter((c) => c.op === "diff").map((c) => c.changes)).toEqual([false, false]);
+  expect(
+    ws
+      .calls()
+      .filter((c) => c.op === "diff")
+      .map((c) => c.changes),
+  ).toEqual([false, false]);
   expect(ws.mutations()).toEqual(["update a"]);
   expect(changes(second)).toEqual(["update a"]);
   expect(ws.customs()).toEqual({
-    a: { id: "id-a", outputs: { label: "a", value: "1", initFail: true, success: true, requestId: "req-a-update" } },
+    a: {
+      id: "id-a",
+      outputs: {
+        label: "a",
+        value: "1",
+        initFail: true,
+        success: true,
+        requestId: "req-a-update",
+      },
+    },
   });
 
   const third = await ws.run([spec]);
@@ -72,7 +103,11 @@ test("an init failure is recorded with its partial outputs, and the next run upd
 });
 
 test("a resource of a real provider package is refused as unsupported by the offline runner", async () => {
-  const result = await run({ programDir: UNSUPPORTED, stack: "dev", statePath: ws.statePath });
+  const result = await run({
+    programDir: UNSUPPORTED,
+    stack: "dev",
+    statePath: ws.statePath,
+  });
 
   expect(result.exitCode).toBe(1);
   expect(result.errors).toEqual([
@@ -84,7 +119,9 @@ test("a resource of a real provider package is refused as unsupported by the off
 
 test("a program that throws fails the run and deletes nothing", async () => {
   await ws.run([{ label: "a", value: "1" }]);
-  const result = await ws.run([], { config: { "recorder:resources": "not json" } });
+  const result = await ws.run([], {
+    config: { "recorder:resources": "not json" },
+  });
 
   expect(result.exitCode).toBe(1);
   expect(result.errors).toHaveLength(1);

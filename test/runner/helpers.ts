@@ -9,9 +9,21 @@ import type { StateFile } from "../../runner/state";
 const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The fixture program whose provider records every call. */
-export const RECORDER = path.join(ROOT, "test", "fixtures", "runner", "recorder");
+export const RECORDER = path.join(
+  ROOT,
+  "test",
+  "fixtures",
+  "runner",
+  "recorder",
+);
 /** The fixture program with a non-dynamic custom resource. */
-export const UNSUPPORTED = path.join(ROOT, "test", "fixtures", "runner", "unsupported");
+export const UNSUPPORTED = path.join(
+  ROOT,
+  "test",
+  "fixtures",
+  "runner",
+  "unsupported",
+);
 
 /**
  * The runner forks its compiled worker from `lib/runner`; build it when it is missing or older than
@@ -19,14 +31,29 @@ export const UNSUPPORTED = path.join(ROOT, "test", "fixtures", "runner", "unsupp
  */
 export function ensureRunnerBuilt(): void {
   const built = path.join(ROOT, "lib", "runner", "worker.js");
-  const sources = fs.readdirSync(path.join(ROOT, "runner")).map((f) => fs.statSync(path.join(ROOT, "runner", f)).mtimeMs);
-  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= Math.max(...sources)) return;
+  const sources = fs
+    .readdirSync(path.join(ROOT, "runner"))
+    .map((f) => fs.statSync(path.join(ROOT, "runner", f)).mtimeMs);
+  if (
+    fs.existsSync(built) &&
+    fs.statSync(built).mtimeMs >= Math.max(...sources)
+  )
+    return;
   try {
-    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.json")], { stdio: "ignore" });
+    execFileSync(
+      process.execPath,
+      [
+        require.resolve("typescript/bin/tsc"),
+        "-p",
+        path.join(ROOT, "tsconfig.json"),
+      ],
+      { stdio: "ignore" },
+    );
   } catch {
     // Errors elsewhere in the checkout do not stop the emit; the check below is what matters.
   }
-  if (!fs.existsSync(built)) throw new Error(`building the runner did not produce ${built}`);
+  if (!fs.existsSync(built))
+    throw new Error(`building the runner did not produce ${built}`);
 }
 
 /** One call the recorder's provider received. */
@@ -65,7 +92,11 @@ export class Workspace {
       stack: "dev",
       statePath: this.statePath,
       ...extra,
-      config: { "recorder:log": this.log, "recorder:resources": JSON.stringify(specs), ...extra.config },
+      config: {
+        "recorder:log": this.log,
+        "recorder:resources": JSON.stringify(specs),
+        ...extra.config,
+      },
     });
   }
 
@@ -82,7 +113,9 @@ export class Workspace {
   /** `op label` of the last run's calls that change something (create, update, delete). */
   mutations(): string[] {
     return this.calls()
-      .filter((c) => c.op === "create" || c.op === "update" || c.op === "delete")
+      .filter(
+        (c) => c.op === "create" || c.op === "update" || c.op === "delete",
+      )
       .map((c) => `${c.op} ${c.label}`);
   }
 
@@ -98,12 +131,22 @@ export class Workspace {
   }
 
   /** The state's custom resources by name, without the bulky serialized provider. */
-  customs(): Record<string, { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }> {
-    const out: Record<string, { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }> = {};
+  customs(): Record<
+    string,
+    { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }
+  > {
+    const out: Record<
+      string,
+      { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }
+    > = {};
     for (const r of this.state().resources.filter((x) => x.custom)) {
       const { __provider, ...outputs } = r.outputs;
       expect(typeof __provider).toBe("string");
-      out[r.name] = { ...(r.id !== undefined ? { id: r.id } : {}), outputs, ...(r.initErrors ? { initErrors: r.initErrors } : {}) };
+      out[r.name] = {
+        ...(r.id !== undefined ? { id: r.id } : {}),
+        outputs,
+        ...(r.initErrors ? { initErrors: r.initErrors } : {}),
+      };
     }
     return out;
   }
@@ -115,7 +158,9 @@ export class Workspace {
 
 /** `op name` of each step that is not `same`. */
 export function changes(result: RunResult): string[] {
-  return result.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}${s.error !== undefined ? " (failed)" : ""}`);
+  return result.steps
+    .filter((s) => s.op !== "same")
+    .map((s) => `${s.op} ${s.name}${s.error !== undefined ? " (failed)" : ""}`);
 }
 
 /** URN of a resource of the recorder project. */

@@ -25,7 +25,11 @@ function maxInFlight(calls: Call[]): number {
 }
 
 test("--parallel 2 never has more than 2 provider operations in flight", async () => {
-  const specs: Spec[] = ["a", "b", "c", "d", "e", "f"].map((label) => ({ label, value: label, sleepMs: 150 }));
+  const specs: Spec[] = ["a", "b", "c", "d", "e", "f"].map((label) => ({
+    label,
+    value: label,
+    sleepMs: 150,
+  }));
   const result = await ws.run(specs, { parallel: 2 });
 
   expect(result.exitCode).toBe(0);
@@ -35,11 +39,14 @@ test("--parallel 2 never has more than 2 provider operations in flight", async (
 });
 
 test("a long apply prints progress every 10% of its operations", async () => {
-  const specs: Spec[] = Array.from({ length: 12 }, (_, i) => ({ label: `r${i}`, value: "v" }));
+  const specs: Spec[] = Array.from({ length: 12 }, (_, i) => ({
+    label: `r${i}`,
+    value: "v",
+  }));
   const result = await ws.run(specs);
 
   expect(result.exitCode).toBe(0);
-  expect(result.stdout.split("\n").filter((l) => l.includes("operations done"))).toEqual(
-    [2, 4, 6, 8, 10, 12].map((k) => `  [${k}/12] operations done`),
-  );
+  expect(
+    result.stdout.split("\n").filter((l) => l.includes("operations done")),
+  ).toEqual([2, 4, 6, 8, 10, 12].map((k) => `  [${k}/12] operations done`));
 });

@@ -11,7 +11,10 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test("readProject takes name and main from the top level only", () => {
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), 'name: "resets" # the project\nruntime:\n  name: nodejs\nmain: src/index.ts\n');
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.yaml"),
+    'name: "resets" # the project\nruntime:\n  name: nodejs\nmain: src/index.ts\n',
+  );
   expect(readProject(dir)).toEqual({ name: "resets", main: "src/index.ts" });
 });
 
@@ -29,7 +32,10 @@ test("readStackConfig reads plain values, qualifies bare keys with the project a
 });
 
 test("readStackConfig refuses secure values, which the offline runner cannot decrypt", () => {
-  fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  resets:token:\n    secure: AAABAB==\n");
+  fs.writeFileSync(
+    path.join(dir, "Pulumi.dev.yaml"),
+    "config:\n  resets:token:\n    secure: AAABAB==\n",
+  );
   expect(() => readStackConfig(dir, "dev", "resets")).toThrow(
     `${path.join(dir, "Pulumi.dev.yaml")}: config resets:token is not a plain value (secure values are not supported)`,
   );
