@@ -1,0 +1,108 @@
+/**
+ * DeviceCohortReset end to end: stage promotion, campaign changes, partial failures and the shared call
+ * budget, through the real runtime, the dynamic-provider host and the emulator.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Emulator } from "../../emulator";
+import { deviceKey, planCohort } from "../../provider/selection";
+import { run, RunResult } from "../../runner";
+import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+
+const PROGRAM = path.resolve(__dirname, "..", "fixtures", "e2e", "cohort");
+const N = 120;
+const fleet = Array.from({ length: N }, (_, i) => ({ productKey: "a1Cohort", deviceName: `dev-${String(i).padStart(5, "0")}` }));
+const selectedAt = (stage: number) => new Set(planCohort(fleet, [10, 50, 100], stage, 20).selected.map(deviceKey));
+
+let emu: Emulator;
+let statePath: string;
+beforeEach(async () => {
+  emu = await emulator();
+  emu.addDevices("a1Cohort", fleet.map((d) => ({ deviceName: d.deviceName })));
+  statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "e2e-cohort-")), "state.json");
+});
+afterEach(() => emu.stop());
+
+function up(config: Record<string, string>): Promise<RunResult> {
+  return run({
+    programDir: PROGRAM,
+    stack: "test",
+    statePath,
+    config: { "alicloud:region": "cn-shanghai", endpoint: emu.endpoint, devices: String(N), campaign: "c1", stage: "1", ...config },
+    secretConfig: { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
+  });
+}
+
+/** Device keys of the successful ResetThing calls since the last clearRequests(). */
+function resetKeys(): string[] {
+  return emu.requests({ action: "ResetThing", outcome: "success" }).map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
+}
+
+describe("DeviceCohortReset through the runner", () => {
+  test("stage 1 resets its devices; a re-run resets none; promoting to stage 2 resets exactly the newly selected", async () => {
+    const first = await up({});
+    expect(first.errors).toEqual([]);
+    expect(first.outputs.selected).toBe(selectedAt(1).size);
+    expect(new Set(resetKeys())).toEqual(selectedAt(1));
+    expect(resetKeys()).toHaveLength(selectedAt(1).size);
+
+    emu.clearRequests();
+    const again = await up({});
+    expect(again.exitCode).toBe(0);
+    expect(emu.requests()).toHaveLength(0);
+
+    const promoted = await up({ stage: "2" });
+    expect(promoted.exitCode).toBe(0);
+    const added = [...selectedAt(2)].filter((k) => !selectedAt(1).has(k));
+    expect(added.length).toBeGreaterThan(0);
+    expect(resetKeys().sort()).toEqual(added.sort());
+    for (const d of fleet) expect(emu.resetCount(d)).toBe(selectedAt(2).has(deviceKey(d)) ? 1 : 0);
+  });
+
+  test("a campaign change resets every selected device again, exactly once", async () => {
+    await up({ stage: "2" });
+    emu.clearRequests();
+    const result = await up({ stage: "2", campaign: "c2" });
+    expect(result.exitCode).toBe(0);
+    expect(result.steps.filter((s) => s.op === "replace").every((s) => s.replaces?.includes("campaign"))).toBe(true);
+    expect(resetKeys().sort()).toEqual([...selectedAt(2)].sort());
+    for (const d of fleet) expect(emu.resetCount(d)).toBe(selectedAt(2).has(deviceKey(d)) ? 2 : 0);
+  });
+
+  test("failing devices, then a clean run: every device is reset exactly once", async () => {
+    const selected = [...selectedAt(3)];
+    const failing = fleet.filter((d) => [selected[0], selected[5], selected[9]].includes(deviceKey(d)));
+    for (const d of failing) emu.failDevice(d, "iot.device.NotExistedDevice");
+    const first = await up({ stage: "3" });
+    expect(first.exitCode).toBe(1);
+    for (const d of failing) {
+      expect(first.errors.join("\n")).toContain(`ResetThing failed for device "${deviceKey(d)}": iot.device.NotExistedDevice: The specified device does not exist.`);
+    }
+    expect(resetKeys()).toHaveLength(N - 3);
+    for (const d of failing) emu.healDevice(d);
+    emu.clearRequests();
+    const second = await up({ stage: "3" });
+    expect(second.errors).toEqual([]);
+    expect(resetKeys().sort()).toEqual(failing.map(deviceKey).sort());
+    for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
+    emu.clearRequests();
+    await up({ stage: "3" });
+    expect(emu.requests()).toHaveLength(0);
+  });
+
+  test("all batches share one budget: no one-second window at the emulator sees more calls than it", async () => {
+    emu.setQuota("ResetThing", 40);
+    const result = await up({ stage: "3", "iotReset:resetQps": "40" });
+    expect(result.errors).toEqual([]);
+    const times = emu.requests({ action: "ResetThing" }).map((r) => r.time).sort((a, b) => a - b);
+    expect(times).toHaveLength(N);
+    let most = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while ((times[i] as number) - (times[j] as number) >= 1000) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    expect(most).toBeLessThanOrEqual(40);
+    expect(emu.requests({ outcome: "throttled" })).toHaveLength(0);
+  });
+});
