@@ -11,6 +11,7 @@
  *   npm start -- --destroy             remove the records from state (a reset cannot be undone; sends nothing)
  *   npm start -- --verbose             print every request the emulator received
  *   npm start -- --offline             use the offline runner even when the Pulumi CLI is installed
+ *   npm start -- --port N --state FILE another emulator port / offline state file (tests use both)
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -37,6 +38,7 @@ interface StartFlags {
   stage?: string;
   parallel?: number;
   port: number;
+  state?: string;
 }
 
 function readFlags(argv: string[]): StartFlags {
@@ -51,6 +53,7 @@ function readFlags(argv: string[]): StartFlags {
       stage: { type: "string" },
       parallel: { type: "string" },
       port: { type: "string" },
+      state: { type: "string" },
     },
   });
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
@@ -67,6 +70,7 @@ function readFlags(argv: string[]): StartFlags {
     stage: values.stage,
     parallel,
     port,
+    state: values.state,
   };
 }
 
@@ -105,6 +109,7 @@ async function runOffline(emu: Emulator, flags: StartFlags): Promise<number> {
     preview: flags.preview,
     destroy: flags.destroy,
     parallel: flags.parallel,
+    statePath: flags.state,
     planJsonPath,
     config: runConfig(emu, flags),
     secretConfig: { "alicloud:accessKey": emu.credentials.accessKeyId, "alicloud:secretKey": emu.credentials.accessKeySecret },
