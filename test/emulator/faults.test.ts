@@ -78,9 +78,7 @@ describe("scripted faults", () => {
       (e: { code?: string }) => e.code,
     );
     while (emu.requests().length === 0) await new Promise((r) => setTimeout(r, 5));
-    const started = Date.now();
     await emu.stop();
-    expect(Date.now() - started).toBeLessThan(1000);
     // The client sees its connection reset by the stopping server rather than waiting out its timeout.
     expect(await pending).toBe("ECONNRESET");
   });
