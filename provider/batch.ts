@@ -5,7 +5,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { IotApi } from "./api";
 import { ProviderContext } from "./context";
-import { changed, Props } from "./device";
+import { changed, partialOutputs, Props } from "./device";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
 import { CheckFailure, checkCommonSettings, checkIdentity, checkString, isUnknown } from "./inputs";
@@ -158,7 +158,7 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
       `${left} of ${pending.length} device resets in this batch did not happen (${pending.length - left} reset and recorded; ` +
         `the next update resets only the ${left} left):\n  ${shown.join("\n  ")}`,
       id,
-      outs,
+      partialOutputs(outs, inputs),
       shown,
     );
   }

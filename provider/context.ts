@@ -9,6 +9,8 @@ import { buildCredential, ProviderSettings, readSettings, resolveTarget } from "
 /** The provider process's state. */
 export class ProviderContext {
   private current: ProviderSettings;
+  /** Why the stack config was refused; every later call fails with it rather than run on defaults. */
+  private configError: Error | undefined;
   private credential: Credential | undefined;
   private readonly apis = new Map<string, IotApi>();
 
@@ -23,13 +25,21 @@ export class ProviderContext {
 
   /** Takes the stack config (called once by the host's `configure`, before any resource operation). */
   configure(get: (key: string) => string | undefined): void {
-    this.current = readSettings(get);
     this.credential = undefined;
     this.apis.clear();
+    try {
+      this.current = readSettings(get);
+      this.configError = undefined;
+    } catch (err) {
+      // The host caches the provider before configure finishes, so remember the refusal for every call.
+      this.configError = err as Error;
+      throw err;
+    }
   }
 
   /** The client for one resource's region and endpoint; throws a ConfigurationError naming what is missing. */
   api(args: { region?: string; endpoint?: string }): IotApi {
+    if (this.configError) throw this.configError;
     const target = resolveTarget(args, this.current, this.env);
     const key = `${target.protocol}://${target.endpoint}|${target.region}`;
     let api = this.apis.get(key);

@@ -47,6 +47,15 @@ function echo(inputs: Props): Props {
   return out;
 }
 
+/**
+ * Outputs to record with a "created but not initialized" error. The host adds `__provider` to successful
+ * results only and packs an error's properties as they are; without it in state, the engine's later Delete
+ * or Read of this resource could not load the provider.
+ */
+export function partialOutputs(outs: Props, inputs: Props): Props {
+  return inputs.__provider === undefined ? outs : { ...outs, __provider: inputs.__provider };
+}
+
 /** The device identity as the API takes it. */
 function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; iotId?: string; iotInstanceId?: string } {
   const pick = (k: string) => (typeof inputs[k] === "string" ? (inputs[k] as string) : undefined);
@@ -91,7 +100,7 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
       status = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs);
     } catch (err) {
       const reason = `The reset of ${describeDevice(device)} was sent (RequestId: ${result.requestId}) and started device job ${result.jobId}, but following the job failed: ${(err as Error).message}`;
-      throw new PartialResetError(reason, id, outs, [reason]);
+      throw new PartialResetError(reason, id, partialOutputs(outs, inputs), [reason]);
     }
     outs.jobStatus = status;
     if (status !== "COMPLETED") {
@@ -102,7 +111,7 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
         `The reset of ${describeDevice(device)} was sent (RequestId: ${result.requestId}), but its device job ` +
         `${result.jobId} ${ended}. The JobId is recorded; inspect the job in the IoT console, then change a ` +
         `trigger to reset the device again.`;
-      throw new PartialResetError(reason, id, outs, [reason]);
+      throw new PartialResetError(reason, id, partialOutputs(outs, inputs), [reason]);
     }
   }
   return { id, outs };
@@ -133,7 +142,9 @@ export async function read(ctx: ProviderContext, id: string, props: Props): Prom
       const now = await api.queryJob(jobId, deviceOf(props));
       return { id, props: { ...props, jobStatus: now.status } };
     } catch (err) {
-      log.warn(`refresh could not read device job ${jobId}: ${(err as Error).message}; keeping the recorded status.`);
+      log.warn(
+        `${describeDevice(deviceOf(props))}: refresh could not read device job ${jobId}: ${(err as Error).message}; keeping the recorded status.`,
+      );
     }
   }
   return { id, props };

@@ -76,8 +76,9 @@ export class RetriesExhaustedError extends Error {
     super(
       `${action} for ${describeDevice(device)} did not succeed after ${attempts} attempts over ` +
         `${(elapsedMs / 1000).toFixed(1)} s (throttling, 5xx, timeouts and dropped connections are retried ` +
-        `with backoff); last failure: ${lastFailure}. Nothing is recorded for this device: run the update ` +
-        `again once the service recovers.`,
+        `with backoff); last failure: ${lastFailure}. Nothing is recorded for this device (a timed-out or dropped ` +
+        `call may still have reached IoT Platform; a second reset is harmless): run the update again once the ` +
+        `service recovers.`,
     );
   }
 }

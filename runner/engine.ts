@@ -18,7 +18,6 @@ import { loadState, saveState, StateFile, StateResource } from "./state";
 import {
   jsonEqual,
   markSecrets,
-  PROVIDER_KEY,
   Props,
   secretKeys,
   toDisplay,
@@ -648,12 +647,9 @@ class Deployment {
     outputs: Props,
     initErrors?: string[],
   ): StateResource {
-    // The host adds `__provider` to successful results only; keep it on partial outputs too, since
-    // a later Delete finds the provider there.
-    const withProvider =
-      PROVIDER_KEY in outputs
-        ? outputs
-        : { ...outputs, [PROVIDER_KEY]: d.plain[PROVIDER_KEY] };
+    // Stored as the provider returned them, as the engine does: the host adds `__provider` to successful
+    // results only, so a provider whose partial outputs lack it cannot be loaded for a later Delete.
+    const withProvider = outputs;
     return {
       urn: reg.urn,
       type: reg.type,
@@ -883,14 +879,11 @@ class Deployment {
   }
 
   private sendDelete(r: StateResource): Promise<void> {
-    const outputs =
-      PROVIDER_KEY in r.outputs
-        ? r.outputs
-        : { ...r.outputs, [PROVIDER_KEY]: r.inputs[PROVIDER_KEY] };
+    // The engine sends the recorded outputs; the host finds the provider in them, nowhere else.
     return this.providerHost().delete(
       this.ref(r),
       r.id ?? "",
-      toProviderProps(outputs),
+      toProviderProps(r.outputs),
       toProviderProps(r.inputs),
     );
   }

@@ -109,6 +109,22 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     expect(result.outputs.requestId).toBe(resets()[2]?.requestId);
   });
 
+  test("a failed job is recorded with its JobId; a trigger change then replaces it, deleting the old record through the host", async () => {
+    emu.failNextJob("FAILED");
+    const gateway = { deviceName: "gateway-01", waitForJob: "true" };
+    const failed = await up(gateway);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.errors.join("\n")).toMatch(/device job \S+ ended FAILED\. The JobId is recorded/);
+    const recorded = JSON.parse(fs.readFileSync(statePath, "utf8")).resources.find((r: { type: string }) => r.type.endsWith(":DeviceRegistrationReset"));
+    expect(recorded.outputs).toMatchObject({ jobStatus: "FAILED", jobId: expect.any(String), success: true });
+    expect(recorded.outputs.__provider).toEqual(expect.any(String));
+    const retried = await up({ ...gateway, trigger: "2" });
+    expect(retried.errors).toEqual([]);
+    expect(deviceStep(retried)).toMatchObject({ op: "replace", replaces: ["triggers"] });
+    expect(resets()).toHaveLength(2);
+    expect(retried.outputs.jobStatus).toBe("COMPLETED");
+  });
+
   test("a package upgrade (different __provider text in state) replaces nothing and sends nothing", async () => {
     await up({});
     const state = JSON.parse(fs.readFileSync(statePath, "utf8"));

@@ -25,7 +25,7 @@ export function configFor(emu: Emulator, extra: Record<string, string> = {}): Re
     "alicloud:region": "cn-shanghai",
     "alicloud:accessKey": TEST_KEY_ID,
     "alicloud:secretKey": TEST_SECRET,
-    "iotReset:readTimeoutMs": "400",
+    "iotReset:readTimeoutMs": "5000",
     "iotReset:jobPollSeconds": "0.05",
     ...extra,
   };
