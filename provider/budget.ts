@@ -24,9 +24,10 @@ export interface PacerOptions {
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Evenly spaced calls (a leaky bucket with no burst): call `acquire()` before each attempt. Evenly spaced
- * calls never put more than `rate` calls into any one-second window at the server, whatever the number of
- * callers waiting.
+ * Evenly spaced calls (a leaky bucket with no burst): call `acquire()` before each attempt. Grants are
+ * handed out one after another, each slot computed when the previous grant fires, so a stalled event loop
+ * cannot release a backlog of overdue slots at once: after a stall the schedule restarts from now. Evenly
+ * spaced calls keep any one-second window at the server within the quota, whatever the number of callers.
  */
 export class Pacer {
   readonly ceilingQps: number;
@@ -34,6 +35,8 @@ export class Pacer {
   private readonly floor: number;
   private rate: number;
   private nextSlot = 0;
+  /** The tail of the grant queue: each acquire waits for the one before it. */
+  private queue: Promise<void> = Promise.resolve();
   private lastThrottle = -Infinity;
   private lastRaise: number;
   private readonly now: () => number;
@@ -44,7 +47,9 @@ export class Pacer {
   constructor(options: PacerOptions) {
     if (!(options.ceilingQps > 0)) throw new RangeError(`ceilingQps must be a positive number, got ${options.ceilingQps}`);
     this.ceilingQps = options.ceilingQps;
-    this.target = options.ceilingQps * (options.headroom ?? 0.97);
+    // 3% under the quota, and at least 2 calls a second under it at small quotas, where one early call
+    // is a larger share of the window.
+    this.target = Math.min(options.ceilingQps * (options.headroom ?? 0.97), Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8));
     this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
     this.rate = this.target;
     this.now = options.now ?? Date.now;
@@ -58,12 +63,24 @@ export class Pacer {
   }
 
   /** Waits for this caller's slot. Slots are handed out in call order. */
-  async acquire(): Promise<void> {
-    const now = this.now();
+  acquire(): Promise<void> {
+    const grant = this.queue.then(() => this.grant());
+    this.queue = grant;
+    return grant;
+  }
+
+  private async grant(): Promise<void> {
+    let now = this.now();
     this.recover(now);
-    const slot = Math.max(this.nextSlot, now);
-    this.nextSlot = slot + 1000 / this.rate;
-    if (slot > now) await this.sleep(slot - now);
+    const interval = 1000 / this.rate;
+    // Behind by more than one slot (idle, or a stall): start again from now instead of catching up.
+    if (now - this.nextSlot > interval) this.nextSlot = now;
+    if (this.nextSlot > now) {
+      await this.sleep(this.nextSlot - now);
+      now = this.now();
+    }
+    // The next slot follows this one's ideal time, so timer lateness under one slot does not lower the rate.
+    this.nextSlot = Math.max(this.nextSlot, now - interval) + interval;
   }
 
   /** The service throttled a call: halve the rate, at most once per half second (one burst, one cut). */

@@ -62,17 +62,22 @@ export interface DeviceCohortResetArgs {
   readonly stages?: readonly number[];
   /** How many stages are promoted (1-based; 0 selects nothing); default all. Promoting only adds devices. */
   readonly stage?: number;
-  /** Devices per batch resource, the unit Pulumi schedules; default 500. */
+  /** Target devices per batch resource, used to choose the batch count when `batchCount` is not set; default 500. */
   readonly batchSize?: number;
-  /** Abort the update's remaining resets once more than this share failed (after 20 tries); default: no limit. */
+  /**
+   * How many batch resources the fleet is hashed into; default `2^ceil(log2(devices / batchSize))`. A change of
+   * the count re-forms every batch and resets its devices again: pin it when the fleet will grow.
+   */
+  readonly batchCount?: number;
+  /** Abort the update's remaining resets once more than this share of them failed (after 20 finished); counted per provider process, that is across every cohort of the update; default: no limit. */
   readonly maxFailureRatio?: number;
-  /** At most this many resets in one update, across all batches; default: no cap. */
+  /** At most this many resets in one update, counted per provider process (every cohort of the update); default: no cap. */
   readonly maxResetsPerUpdate?: number;
-  /** The IoT instance ID of the whole fleet; absent for the public instance. */
+  /** The IoT instance ID of the whole fleet; absent for the public instance. A change resets every selected device. */
   readonly iotInstanceId?: pulumi.Input<string>;
-  /** The region; default stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. */
+  /** The region; default stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change (of this arg) resets every selected device. */
   readonly region?: pulumi.Input<string>;
-  /** API endpoint override, as for `DeviceRegistrationReset`. */
+  /** API endpoint override, as for `DeviceRegistrationReset`. A change resets every selected device. */
   readonly endpoint?: pulumi.Input<string>;
   /** Follow device jobs (gateways with over 2,000 sub-devices) to their end; default false. */
   readonly waitForJob?: pulumi.Input<boolean>;
@@ -84,7 +89,9 @@ export const DEFAULT_BATCH_SIZE = 500;
 /**
  * Resets a fleet in stages. Stage membership and batches follow a stable hash of each device's identity, so
  * a pull request that raises `stage` adds exactly the newly selected devices, and adding or removing other
- * devices moves no device. Children are `DeviceBatchReset` resources.
+ * devices moves no device between stages, nor between batches while the batch count stays the same.
+ * Children are `DeviceBatchReset` resources, one per bucket (empty ones too, so that records of devices
+ * that leave the selection are kept and a device selected again is not reset twice in one campaign).
  */
 export class DeviceCohortReset extends pulumi.ComponentResource {
   /** How many devices the promoted stages select. */
@@ -106,8 +113,8 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     const stages = args.stages ?? [100];
     const stage = args.stage ?? stages.length;
     const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
-    validateCohort(name, args.devices, stages, stage, batchSize);
-    const plan = planCohort(args.devices, stages, stage, batchSize);
+    validateCohort(name, args.devices, stages, stage, batchSize, args.batchCount);
+    const plan = planCohort(args.devices, stages, stage, batchSize, args.batchCount);
     this.batches = plan.batches.map(
       ({ bucket, devices }) =>
         new DeviceBatchReset(
@@ -133,12 +140,22 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
 }
 
 /** Refuses a cohort that breaks a rule before any resource is declared, naming the argument. */
-function validateCohort(name: string, devices: readonly FleetDevice[], stages: readonly number[], stage: number, batchSize: number): void {
+function validateCohort(
+  name: string,
+  devices: readonly FleetDevice[],
+  stages: readonly number[],
+  stage: number,
+  batchSize: number,
+  batchCount: number | undefined,
+): void {
   const problems: string[] = [];
   if (!Array.isArray(devices)) problems.push("`devices` must be an array of { productKey, deviceName } or { iotId }");
   const stageProblem = checkStages(stages, stage);
   if (stageProblem) problems.push(stageProblem);
   if (!Number.isInteger(batchSize) || batchSize < 1) problems.push(`\`batchSize\` is ${batchSize}; it must be a whole number, 1 or more`);
+  if (batchCount !== undefined && !(Number.isInteger(batchCount) && batchCount >= 1 && batchCount <= 4096)) {
+    problems.push(`\`batchCount\` is ${batchCount}; it must be a whole number from 1 to 4096`);
+  }
   if (Array.isArray(devices)) {
     const seen = new Map<string, number>();
     devices.forEach((d, i) => {

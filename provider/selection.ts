@@ -60,24 +60,27 @@ export interface CohortPlan {
   readonly stageCounts: number[];
   /** Number of hash buckets. */
   readonly buckets: number;
-  /** Selected devices by bucket, only non-empty buckets, in bucket order. */
+  /** Selected devices by bucket, every bucket (empty ones too, so their records persist), in bucket order. */
   readonly batches: Array<{ readonly bucket: number; readonly devices: FleetDevice[] }>;
 }
 
-/** Plans a cohort: which devices the first `stage` stages select, and their batches. */
-export function planCohort(devices: readonly FleetDevice[], stages: readonly number[], stage: number, batchSize: number): CohortPlan {
+/**
+ * Plans a cohort: which devices the first `stage` stages select, and their batches. The bucket count is
+ * `batchCount` when given, else derived from the fleet size and `batchSize`.
+ */
+export function planCohort(
+  devices: readonly FleetDevice[],
+  stages: readonly number[],
+  stage: number,
+  batchSize: number,
+  batchCount?: number,
+): CohortPlan {
   const positions = devices.map((d) => rolloutPosition(deviceKey(d)));
   const stageCounts = stages.map((p) => positions.filter((x) => x < p).length);
   const cutoff = stage === 0 ? 0 : (stages[stage - 1] as number);
   const selected = devices.filter((_, i) => (positions[i] as number) < cutoff);
-  const buckets = bucketCount(devices.length, batchSize);
-  const byBucket = new Map<number, FleetDevice[]>();
-  for (const device of selected) {
-    const b = bucketOf(deviceKey(device), buckets);
-    let list = byBucket.get(b);
-    if (!list) byBucket.set(b, (list = []));
-    list.push(device);
-  }
-  const batches = [...byBucket.entries()].sort((a, b) => a[0] - b[0]).map(([bucket, list]) => ({ bucket, devices: list }));
+  const buckets = batchCount ?? bucketCount(devices.length, batchSize);
+  const batches = Array.from({ length: buckets }, (_, bucket) => ({ bucket, devices: [] as FleetDevice[] }));
+  for (const device of selected) (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
   return { selected, stageCounts, buckets, batches };
 }

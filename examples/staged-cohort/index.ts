@@ -13,7 +13,8 @@ const cameras = new DeviceCohortReset("cameras", {
   campaign,
   stages: [5, 25, 100],
   stage: config.getNumber("stage") ?? 1,
-  batchSize: 50,
+  // Pinned, so that batches stay the same as cameras are added (a new count would re-form them).
+  batchCount: 8,
   maxFailureRatio: 0.1,
   endpoint,
 });

@@ -58,6 +58,12 @@ describe("DeviceCohortReset through the runner", () => {
     expect(added.length).toBeGreaterThan(0);
     expect(resetKeys().sort()).toEqual(added.sort());
     for (const d of fleet) expect(emu.resetCount(d)).toBe(selectedAt(2).has(deviceKey(d)) ? 1 : 0);
+
+    // A rollback to stage 1 and a promotion again: the records stayed in their batches, nothing is resent.
+    emu.clearRequests();
+    expect((await up({ stage: "1" })).exitCode).toBe(0);
+    expect((await up({ stage: "2" })).exitCode).toBe(0);
+    expect(emu.requests()).toHaveLength(0);
   });
 
   test("a campaign change resets every selected device again, exactly once", async () => {
@@ -92,8 +98,9 @@ describe("DeviceCohortReset through the runner", () => {
   });
 
   test("all batches share one budget: no one-second window at the emulator sees more calls than it", async () => {
-    emu.setQuota("ResetThing", 40);
-    const result = await up({ stage: "3", "iotReset:resetQps": "40" });
+    // 20 calls a second leaves 50 ms between calls, more than a loaded machine's scheduling hiccups.
+    emu.setQuota("ResetThing", 20);
+    const result = await up({ stage: "3", "iotReset:resetQps": "20" });
     expect(result.errors).toEqual([]);
     const times = emu.requests({ action: "ResetThing" }).map((r) => r.time).sort((a, b) => a - b);
     expect(times).toHaveLength(N);
@@ -102,7 +109,7 @@ describe("DeviceCohortReset through the runner", () => {
       while ((times[i] as number) - (times[j] as number) >= 1000) j++;
       most = Math.max(most, i - j + 1);
     }
-    expect(most).toBeLessThanOrEqual(40);
+    expect(most).toBeLessThanOrEqual(20);
     expect(emu.requests({ outcome: "throttled" })).toHaveLength(0);
   });
 });

@@ -43,6 +43,17 @@ describe("Pacer", () => {
     };
   }
 
+  test("after a stall, overdue callers do not burst: the schedule restarts from now", async () => {
+    const clock = fakeClock();
+    const pacer = new Pacer({ ceilingQps: 40, now: clock.now, sleep: clock.sleep });
+    const sent: number[] = [];
+    const waiting = Array.from({ length: 30 }, () => pacer.acquire().then(() => sent.push(clock.now())));
+    clock.advance(500); // the event loop was busy for half a second before any grant ran
+    await Promise.all(waiting);
+    const gaps = sent.slice(1).map((t, i) => t - (sent[i] as number));
+    expect(Math.min(...gaps)).toBeCloseTo(1000 / 38, 6);
+  });
+
   test("spaces calls evenly at 97% of the quota: no one-second window holds more than the quota", async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ceilingQps: 500, now: clock.now, sleep: clock.sleep });
@@ -60,7 +71,7 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(485, 6);
   });
 
-  test("halves on throttling once per burst, then recovers by 10% of the target per second", () => {
+  test("halves on throttling once per burst, then recovers by 10% of the target per second", async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ceilingQps: 100, now: clock.now, sleep: clock.sleep });
     pacer.onThrottled();
@@ -68,10 +79,10 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(48.5, 6);
     expect(pacer.throttled).toBe(2);
     clock.advance(2000);
-    void pacer.acquire();
+    await pacer.acquire();
     expect(pacer.currentQps).toBeCloseTo(48.5 + 2 * 9.7, 6);
     clock.advance(10_000);
-    void pacer.acquire();
+    await pacer.acquire();
     expect(pacer.currentQps).toBeCloseTo(97, 6);
   });
 });

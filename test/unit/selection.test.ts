@@ -30,22 +30,29 @@ describe("stage selection", () => {
     );
   });
 
-  test("adding or removing other devices moves no device between stages or batches (within one bucket band)", () => {
-    // 201..400 devices at batchSize 100 keep 4 buckets; only crossing a power of two re-forms batches.
+  test("with a pinned batchCount, adding or removing other devices moves no device between stages or batches", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 199 }), fc.integer({ min: 1, max: 99 }), (removeFrom, removeCount) => {
+      fc.property(fc.integer({ min: 0, max: 299 }), fc.integer({ min: 1, max: 250 }), fc.integer({ min: 0, max: 500 }), (removeFrom, removeCount, added) => {
         const all = fleet(300);
-        const some = all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount);
-        const a = planCohort(all, [5, 30, 100], 2, 100);
-        const b = planCohort(some, [5, 30, 100], 2, 100);
-        expect(a.buckets).toBe(b.buckets);
+        const changed = [...all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount), ...fleet(added, "new-")];
+        const a = planCohort(all, [5, 30, 100], 2, 100, 8);
+        const b = planCohort(changed, [5, 30, 100], 2, 100, 8);
         const inA = keys(a.selected);
-        for (const d of some) expect(keys(b.selected).has(deviceKey(d))).toBe(inA.has(deviceKey(d)));
+        const inB = keys(b.selected);
+        for (const d of all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount)) {
+          expect(inB.has(deviceKey(d))).toBe(inA.has(deviceKey(d)));
+        }
         const ba = batchOf(a);
-        for (const [k, bucket] of batchOf(b)) expect(ba.get(k)).toBe(bucket);
+        for (const [k, bucket] of batchOf(b)) if (ba.has(k)) expect(ba.get(k)).toBe(bucket);
       }),
       { numRuns: 60 },
     );
+  });
+
+  test("every bucket is planned, empty ones too, so demoting and promoting again keeps each batch", () => {
+    const plan = planCohort(fleet(40), [5, 100], 1, 10, 8);
+    expect(plan.batches.map((b) => b.bucket)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(plan.batches.filter((b) => b.devices.length === 0).length).toBeGreaterThan(0);
   });
 
   test("selects a share close to the stage percentage", () => {
