@@ -14,13 +14,11 @@ import { credentialError, ProviderSettings, Target } from "./settings";
 
 /** What a successful ResetThing returned. */
 export interface ResetResult {
+  /** The RequestId of the accepted call. */
   readonly requestId: string;
   /** Present when the reset runs as an asynchronous device job (a gateway with > 2,000 sub-devices). */
   readonly jobId?: string;
 }
-
-/** Counters of one provider process, reported by the benchmark. */
-export const apiStats = { attempts: 0, retries: 0, throttled: 0 };
 
 /** Job statuses that mean "not finished yet". */
 const PENDING_JOB_STATUSES = new Set(["PLANNED", "SCHEDULED", "QUEUED", "IN_PROGRESS", "CREATED", "SENT"]);
@@ -105,7 +103,6 @@ export class IotApi {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       await pacer.acquire();
-      apiStats.attempts++;
       let body: T;
       try {
         body = await send();
@@ -113,7 +110,6 @@ export class IotApi {
         const kind = classifyFailure(err);
         if (kind.throttled) {
           pacer.onThrottled();
-          apiStats.throttled++;
         }
         if (!kind.retryable) throw toApiError(action, device, err);
         const elapsed = Date.now() - started;
@@ -121,7 +117,6 @@ export class IotApi {
         if (attempt >= policy.maxAttempts || elapsed + delay >= policy.maxElapsedMs) {
           throw new RetriesExhaustedError(action, device, attempt, elapsed, describeFailure(err));
         }
-        apiStats.retries++;
         await sleep(delay);
         continue;
       }

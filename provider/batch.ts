@@ -132,7 +132,14 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
         const device = pending[next++] as FleetDevice;
         const key = deviceKey(device);
         try {
-          records[key] = await resetOne(ctx, api, { ...device, iotInstanceId }, inputs.waitForJob === true, limits);
+          const record = await resetOne(ctx, api, { ...device, iotInstanceId }, inputs.waitForJob === true, limits);
+          records[key] = record;
+          // The reset happened and stays recorded (it is not sent again); its job's failure fails the batch.
+          if (record.jobStatus !== undefined && record.jobStatus !== "COMPLETED") {
+            failures.push(
+              `the reset of ${describeDevice(device)} was sent (RequestId: ${record.requestId}), but its device job ${record.jobId} ended ${record.jobStatus}; inspect the job in the IoT console`,
+            );
+          }
         } catch (err) {
           if (err instanceof GuardrailError) {
             stopped++;
@@ -149,14 +156,14 @@ async function resetPending(ctx: ProviderContext, id: string, inputs: Props, pre
   for (const key of ECHOED) if (inputs[key] !== undefined) outs[key] = inputs[key];
   outs.results = records;
   outs.resetCount = Object.keys(records).length;
-  const left = failures.length + stopped;
-  if (left > 0) {
+  if (failures.length + stopped > 0) {
+    const left = pending.filter((d) => !records[deviceKey(d)]).length;
     const shown = failures.slice(0, 10);
     if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
     if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
     throw new PartialResetError(
-      `${left} of ${pending.length} device resets in this batch did not happen (${pending.length - left} reset and recorded; ` +
-        `the next update resets only the ${left} left):\n  ${shown.join("\n  ")}`,
+      `${pending.length - left} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next ` +
+        `update:\n  ${shown.join("\n  ")}`,
       id,
       partialOutputs(outs, inputs),
       shown,
@@ -190,7 +197,6 @@ async function resetOne(
     log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
     return "UNKNOWN";
   });
-  if (jobStatus !== "COMPLETED") log.warn(`${describeDevice(device)}: device job ${result.jobId} ended ${jobStatus}.`);
   return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus };
 }
 

@@ -105,7 +105,9 @@ export class Pacer {
 
 /** The quota of each action the provider calls, in calls per second. */
 export interface Quotas {
+  /** ResetThing calls per second (the account quota is 500). */
   readonly ResetThing: number;
+  /** QueryJob calls per second (the account quota is 5). */
   readonly QueryJob: number;
 }
 

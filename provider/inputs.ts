@@ -8,7 +8,9 @@ export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** One failed rule, in the shape the dynamic-provider host reports. */
 export interface CheckFailure {
+  /** The property that broke a rule, e.g. `deviceName` or `devices[3].iotId`. */
   readonly property: string;
+  /** The rule it broke, in one sentence. */
   readonly reason: string;
 }
 
@@ -38,6 +40,7 @@ function isLoopbackHost(host: string): boolean {
 export interface ParsedEndpoint {
   /** `host[:port]`, as the SDK takes it. */
   readonly host: string;
+  /** The scheme: https unless `http://` was written (loopback only). */
   readonly protocol: "http" | "https";
 }
 
@@ -103,13 +106,6 @@ export function checkString(news: Record<string, unknown>, property: string, fai
     return false;
   }
   return true;
-}
-
-/** Identity of one device as declared: an IotId, or a ProductKey+DeviceName pair. */
-export interface DeviceIdentity {
-  readonly productKey?: string;
-  readonly deviceName?: string;
-  readonly iotId?: string;
 }
 
 /**

@@ -48,10 +48,15 @@ function main(argv: string[]): number {
     process.stdout.write(`${JSON.stringify({ count, resets })}\n`);
   } else {
     for (const r of resets) {
-      process.stdout.write(`# ${r.op} ${r.urn}\n`);
+      process.stdout.write(`# ${r.op} ${r.urn}${r.unknown ? " (devices unknown until apply)" : ""}\n`);
       for (const d of r.devices) process.stdout.write(`${d}\n`);
     }
     process.stdout.write(`${count} device(s) would be reset by ${resets.length} resource(s).\n`);
+  }
+  const unknown = resets.filter((r) => r.unknown).length;
+  if (max !== undefined && unknown > 0) {
+    process.stderr.write(`iot-reset-plan: ${unknown} resource(s) reset devices that are unknown until apply, so --max ${max} cannot be checked; make the device list known at preview.\n`);
+    return 1;
   }
   if (max !== undefined && count > max) {
     process.stderr.write(`iot-reset-plan: the update would reset ${count} devices, more than --max ${max}; split the rollout into smaller stages or raise --max.\n`);

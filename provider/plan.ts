@@ -16,6 +16,8 @@ export interface PlannedReset {
   readonly op: string;
   /** Device keys (`productKey/deviceName` or `iotId:<IotId>`) the step would reset. */
   readonly devices: string[];
+  /** True when the resource's devices are not known until apply: any number may be reset. */
+  readonly unknown?: boolean;
 }
 
 interface NormalizedStep {
@@ -67,10 +69,13 @@ export function plannedResets(plan: unknown): PlannedReset[] {
       out.push({ urn: step.urn, op, devices: [identityKey(step.inputs)] });
     } else if (step.type === BATCH_TYPE) {
       seen.add(step.urn);
-      const devices = Array.isArray(step.inputs.devices) ? (step.inputs.devices as FleetDevice[]) : [];
+      if (!Array.isArray(step.inputs.devices)) {
+        out.push({ urn: step.urn, op, devices: [], unknown: true });
+        continue;
+      }
       const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
-      const keys = pendingDevices(devices, results).map(deviceKey);
-      if (keys.length > 0 || !Array.isArray(step.inputs.devices)) out.push({ urn: step.urn, op, devices: keys });
+      const keys = pendingDevices(step.inputs.devices as FleetDevice[], results).map(deviceKey);
+      if (keys.length > 0) out.push({ urn: step.urn, op, devices: keys });
     }
   }
   return out;

@@ -27,13 +27,19 @@ export const CONFIG_KEYS = {
 
 /** Everything the provider process knows before it sees a resource. */
 export interface ProviderSettings {
+  /** `alicloud:region`: the region of resources that give none. */
   readonly region?: string;
-  /** Static credentials from stack config; held in memory only. */
+  /** `alicloud:accessKey`: the AccessKey ID; held in memory only. */
   readonly accessKey?: string;
+  /** `alicloud:secretKey`: the AccessKey secret; held in memory only. */
   readonly secretKey?: string;
+  /** `alicloud:securityToken`: an STS token going with the pair. */
   readonly securityToken?: string;
+  /** `alicloud:profile`: an aliyun CLI profile name. */
   readonly profile?: string;
+  /** Calls per second per action, for the shared pacers. */
   readonly quotas: Quotas;
+  /** Retry bound of one call. */
   readonly retry: RetryPolicy;
   /** How long `waitForJob` polls a device job before giving up. */
   readonly jobTimeoutMs: number;
@@ -85,9 +91,11 @@ export function readSettings(get: (key: string) => string | undefined): Provider
 
 /** Where one resource's calls go. */
 export interface Target {
+  /** The region ID, e.g. `cn-shanghai`. */
   readonly region: string;
   /** `host[:port]`, as the SDK takes it. */
   readonly endpoint: string;
+  /** The scheme; plain http only to loopback. */
   readonly protocol: "http" | "https";
 }
 

@@ -21,6 +21,7 @@ import { parseArgs } from "util";
 import { Emulator, RecordedRequest, startEmulator } from "../emulator";
 import { plannedResets } from "../provider/plan";
 import { run } from "./engine";
+import { qualifyKey, readStackConfig } from "./project";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PROGRAM = path.join(ROOT, "examples", "staged-cohort");
@@ -129,11 +130,13 @@ async function runOffline(emu: Emulator, flags: StartFlags): Promise<number> {
 function runWithCli(emu: Emulator, flags: StartFlags): number {
   const backend = path.join(ROOT, ".pulumi");
   fs.mkdirSync(backend, { recursive: true });
+  // The example's stack settings with this run's on top, in a file of its own: the tracked
+  // Pulumi.dev.yaml is never rewritten.
+  const config = readStackConfig(PROGRAM, STACK, PROJECT);
+  for (const [k, v] of Object.entries(runConfig(emu, flags))) config[qualifyKey(k, PROJECT)] = v;
   const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-config-")), `Pulumi.${STACK}.yaml`);
-  const lines = Object.entries(runConfig(emu, flags)).map(([k, v]) => `  ${k.includes(":") ? k : `${PROJECT}:${k}`}: ${JSON.stringify(v)}`);
-  const stackFile = fs.readFileSync(path.join(PROGRAM, `Pulumi.${STACK}.yaml`), "utf8");
-  // The example's own settings first, then this run's (later keys win in YAML maps).
-  fs.writeFileSync(configFile, `${stackFile.trimEnd()}\n${lines.join("\n")}\n`.replace(/^config:\n([\s\S]*)$/m, "config:\n$1"));
+  const lines = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
+  fs.writeFileSync(configFile, `config:\n${lines.join("\n")}\n`);
   const env = {
     ...process.env,
     PULUMI_BACKEND_URL: `file://${backend}`,

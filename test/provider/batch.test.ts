@@ -56,7 +56,7 @@ describe("DeviceBatchReset against the emulator", () => {
     const inputs = { campaign: "c", devices: range(0, 12), endpoint: emu.endpoint };
     const error = await batch.create(ctx, inputs).catch((e) => e);
     expect(error).toBeInstanceOf(PartialResetError);
-    expect(error.message).toMatch(/^2 of 12 device resets in this batch did not happen \(10 reset and recorded; the next update resets only the 2 left\):\n  ResetThing failed for device "a1Batch\/dev-000[37]": iot\.device\.NotExistedDevice/);
+    expect(error.message).toMatch(/^10 of 12 devices of this batch reset and recorded; 2 left for the next update:\n  ResetThing failed for device "a1Batch\/dev-000[37]": iot\.device\.NotExistedDevice/);
     expect(error.reasons).toHaveLength(2);
     expect(Object.keys(error.properties.results)).toHaveLength(10);
     emu.healDevice(dev(3));
@@ -69,12 +69,26 @@ describe("DeviceBatchReset against the emulator", () => {
     for (let i = 0; i < 12; i++) expect(emu.resetCount(dev(i))).toBe(1);
   });
 
+  test("with waitForJob, a failed device job fails the batch but the reset stays recorded and is not sent again", async () => {
+    const ctx = context(configFor(emu));
+    const gateway = { productKey: "a1DemoProduct", deviceName: "gateway-01" };
+    emu.failNextJob("FAILED");
+    const inputs = { campaign: "c", devices: [gateway, dev(0)], endpoint: emu.endpoint, waitForJob: true };
+    const error = await batch.create(ctx, inputs).catch((e) => e);
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.message).toMatch(/^2 of 2 devices of this batch reset and recorded; 0 left for the next update:\n  the reset of device "a1DemoProduct\/gateway-01" was sent \(RequestId: [^)]+\), but its device job \S+ ended FAILED; inspect the job in the IoT console$/);
+    expect(error.properties.results["a1DemoProduct/gateway-01"]).toMatchObject({ jobStatus: "FAILED" });
+    emu.clearRequests();
+    await batch.update(ctx, error.id, error.properties, inputs);
+    expect(emu.requests()).toHaveLength(0);
+  });
+
   test("maxResetsPerUpdate stops the reset past the cap before any call", async () => {
     const ctx = context(configFor(emu));
     const error = await batch.create(ctx, { campaign: "c", devices: range(0, 10), endpoint: emu.endpoint, maxResetsPerUpdate: 6 }).catch((e) => e);
     expect(sent(emu)).toHaveLength(6);
     expect(error).toBeInstanceOf(PartialResetError);
-    expect(error.message).toContain("4 of 10 device resets in this batch did not happen (6 reset and recorded; the next update resets only the 4 left)");
+    expect(error.message).toContain("6 of 10 devices of this batch reset and recorded; 4 left for the next update:");
     expect(error.reasons).toHaveLength(1);
     // How many of the 6 had answered when the 7th was refused depends on timing; the rest is exact.
     expect(error.reasons[0]).toMatch(
@@ -88,7 +102,7 @@ describe("DeviceBatchReset against the emulator", () => {
     const error = await batch.create(ctx, { campaign: "c", devices: range(0, 60), endpoint: emu.endpoint, maxFailureRatio: 0.2 }).catch((e) => e);
     // The first 20 go out together; half of them fail, so the ratio trips with no call beyond the sample.
     expect(sent(emu)).toHaveLength(20);
-    expect(error.message).toContain("50 of 60 device resets in this batch did not happen (10 reset and recorded; the next update resets only the 50 left)");
+    expect(error.message).toContain("10 of 60 devices of this batch reset and recorded; 50 left for the next update:");
     expect(error.reasons).toHaveLength(11);
     expect(error.reasons[10]).toBe(
       `40 device(s) not sent: aborted by maxFailureRatio 0.2: 10 of 20 resets in this update failed (10 devices were reset). No further device is reset in this update; fix the cause, then run it again (devices already reset are recorded and will not be reset again).`,

@@ -186,6 +186,17 @@ describe("settings and credentials", () => {
     }
   });
 
+  test("stack config that breaks a rule fails configure, and every later call, instead of running on defaults", async () => {
+    const ctx = context(configFor(emu));
+    expect(() => ctx.configure((k) => ({ ...configFor(emu), "iotReset:maxAttempts": "0" })[k])).toThrow(
+      'Stack config iotReset:maxAttempts must be a positive number, got "0".',
+    );
+    await expect(device.create(ctx, { ...pair, endpoint: emu.endpoint })).rejects.toThrow(
+      'Stack config iotReset:maxAttempts must be a positive number, got "0".',
+    );
+    expect(emu.requests()).toHaveLength(0);
+  });
+
   test("a wrong secret is a signature error naming the device, Code and RequestId, not retried", async () => {
     const ctx = context(configFor(emu, { "alicloud:secretKey": "wrong-secret" }));
     const error = await device.create(ctx, { ...pair, endpoint: emu.endpoint }).catch((e) => e);

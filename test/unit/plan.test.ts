@@ -36,6 +36,11 @@ describe("plannedResets", () => {
     expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: ["a1/cam-0007"] }]);
   });
 
+  test("a batch whose devices are unknown at preview is reported as unknown", () => {
+    const plan = { steps: [{ op: "create", urn: "u:b", newState: { type: BATCH, inputs: { devices: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } } }] };
+    expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: [], unknown: true }]);
+  });
+
   test("refuses a file that is not a plan", () => {
     expect(() => plannedResets({ resources: [] })).toThrow(
       "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
