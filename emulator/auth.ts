@@ -108,7 +108,10 @@ export class Authenticator {
     });
     const toSign = stringToSign(canonical);
     const expected = signString(key.accessKeySecret, toSign);
-    if (call.headers["x-acs-content-sha256"] !== sha256Hex(call.body) || !signaturesEqual(expected, auth.signature.toLowerCase())) {
+    if (
+      call.headers["x-acs-content-sha256"] !== sha256Hex(call.body) ||
+      !signaturesEqual(expected, auth.signature.toLowerCase())
+    ) {
       throw errors.signatureDoesNotMatch(toSign);
     }
 

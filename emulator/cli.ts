@@ -38,11 +38,21 @@ QueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests and demos.
 /** A flag the CLI cannot use; the message names it. */
 class UsageError extends Error {}
 
-function num(flag: string, value: string | undefined, opts: { min?: number; max?: number; integer?: boolean } = {}): number | undefined {
+function num(
+  flag: string,
+  value: string | undefined,
+  opts: { min?: number; max?: number; integer?: boolean } = {},
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   const min = opts.min ?? 0;
-  if (value.trim() === "" || !Number.isFinite(n) || n < min || (opts.max !== undefined && n > opts.max) || (opts.integer && !Number.isInteger(n))) {
+  if (
+    value.trim() === "" ||
+    !Number.isFinite(n) ||
+    n < min ||
+    (opts.max !== undefined && n > opts.max) ||
+    (opts.integer && !Number.isInteger(n))
+  ) {
     const range = opts.max !== undefined ? `from ${min} to ${opts.max}` : `>= ${min}`;
     throw new UsageError(`\`--${flag}\` must be ${opts.integer ? "an integer" : "a number"} ${range}, got "${value}"`);
   }
@@ -84,10 +94,12 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
   const quotas: Record<string, number> = {};
   for (const entry of values.qps ?? []) {
     const m = /^([A-Za-z]+)=(.+)$/.exec(entry);
-    if (!m || m[1] === undefined) throw new UsageError(`\`--qps\` must look like ACTION=N (e.g. ResetThing=500), got "${entry}"`);
+    if (!m || m[1] === undefined)
+      throw new UsageError(`\`--qps\` must look like ACTION=N (e.g. ResetThing=500), got "${entry}"`);
     quotas[m[1]] = num("qps", m[2], { min: 0 }) as number;
   }
-  const rate = (flag: string) => num(flag, values[flag as keyof typeof values] as string | undefined, { min: 0, max: 1 });
+  const rate = (flag: string) =>
+    num(flag, values[flag as keyof typeof values] as string | undefined, { min: 0, max: 1 });
   const faults: NonNullable<EmulatorOptions["faults"]> = {};
   const seed = num("seed", values.seed, { integer: true });
   if (seed !== undefined) faults.seed = seed;
@@ -107,7 +119,11 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
     }
   }
   if (sum > 1) throw new UsageError(`the fault rates (\`--*-rate\`) must add up to at most 1, got ${sum}`);
-  if (values["fault-actions"] !== undefined) faults.actions = values["fault-actions"].split(",").map((a) => a.trim()).filter(Boolean);
+  if (values["fault-actions"] !== undefined)
+    faults.actions = values["fault-actions"]
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean);
 
   const options: EmulatorOptions = {
     port: num("port", values.port, { min: 0, max: 65535, integer: true }) ?? DEFAULT_PORT,
@@ -118,7 +134,8 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
   if (values.fleet !== undefined) options.fleet = values.fleet;
   const fixedMs = num("latency-ms", values["latency-ms"]);
   const jitterMs = num("jitter-ms", values["jitter-ms"]);
-  if (fixedMs !== undefined || jitterMs !== undefined) options.latency = { fixedMs: fixedMs ?? 0, jitterMs: jitterMs ?? 0 };
+  if (fixedMs !== undefined || jitterMs !== undefined)
+    options.latency = { fixedMs: fixedMs ?? 0, jitterMs: jitterMs ?? 0 };
   const jobDurationMs = num("job-duration-ms", values["job-duration-ms"]);
   if (jobDurationMs !== undefined) options.jobDurationMs = jobDurationMs;
   const id = values["access-key-id"];

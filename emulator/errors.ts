@@ -100,7 +100,11 @@ export function invalidSecurityTokenMismatch(): GatewayError {
 
 /** `x-acs-action` names no API of IoT Platform 2018-01-20 that the emulator serves. */
 export function invalidActionNotFound(): GatewayError {
-  return new GatewayError(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.");
+  return new GatewayError(
+    404,
+    "InvalidAction.NotFound",
+    "Specified api is not found, please check your url and method.",
+  );
 }
 
 /** `x-acs-version` is not `2018-01-20`. */
@@ -127,7 +131,11 @@ export function throttling(): GatewayError {
 
 /** A temporary failure of the server (an injected fault). */
 export function serviceUnavailable(): GatewayError {
-  return new GatewayError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.");
+  return new GatewayError(
+    503,
+    "ServiceUnavailable",
+    "The request has failed due to a temporary failure of the server.",
+  );
 }
 
 /** An unknown server-side failure (an injected fault). */

@@ -78,7 +78,8 @@ export class FaultInjector {
     let sum = 0;
     for (const kind of FAULT_KINDS) {
       const rate = faults[kind] ?? 0;
-      if (!(rate >= 0 && rate <= 1)) throw new RangeError(`fault rate \`${kind}\` must be between 0 and 1, got ${rate}`);
+      if (!(rate >= 0 && rate <= 1))
+        throw new RangeError(`fault rate \`${kind}\` must be between 0 and 1, got ${rate}`);
       this.rates[kind] = rate;
       sum += rate;
     }
@@ -91,8 +92,10 @@ export class FaultInjector {
 
   /** The next `count` calls of `action` (`*`: of any action) get `kind`, before any random fault. */
   script(action: string, kind: FaultKind, count: number): void {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`count must be a non-negative integer, got ${count}`);
-    if (!FAULT_KINDS.includes(kind)) throw new RangeError(`unknown fault \`${kind}\`; expected one of ${FAULT_KINDS.join(", ")}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`count must be a non-negative integer, got ${count}`);
+    if (!FAULT_KINDS.includes(kind))
+      throw new RangeError(`unknown fault \`${kind}\`; expected one of ${FAULT_KINDS.join(", ")}`);
     if (count === 0) return;
     const queue = this.scripts.get(action) ?? [];
     queue.push({ kind, remaining: count });
@@ -108,7 +111,12 @@ export class FaultInjector {
   /** The fault for the next call of `action`, if any. Scripted faults come first. */
   decide(action: string): FaultDecision | undefined {
     const scripted = this.takeScripted(action) ?? this.takeScripted("*");
-    if (scripted) return { kind: scripted, scripted: true, ...(scripted === "serverError" ? { variant: "ServiceUnavailable" as const } : {}) };
+    if (scripted)
+      return {
+        kind: scripted,
+        scripted: true,
+        ...(scripted === "serverError" ? { variant: "ServiceUnavailable" as const } : {}),
+      };
     if (this.actions && !this.actions.has(action)) return undefined;
     const total = FAULT_KINDS.reduce((s, k) => s + this.rates[k], 0);
     if (total === 0) return undefined;

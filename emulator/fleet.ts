@@ -158,7 +158,8 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
     for (const flag of ["dynamicRegistration"]) {
       if (prod[flag] !== undefined && typeof prod[flag] !== "boolean") fail(`${at}.${flag}`, "must be a boolean");
     }
-    if (prod["productName"] !== undefined && typeof prod["productName"] !== "string") fail(`${at}.productName`, "must be a string");
+    if (prod["productName"] !== undefined && typeof prod["productName"] !== "string")
+      fail(`${at}.productName`, "must be a string");
     const devices = prod["devices"];
     if (devices !== undefined) {
       if (!Array.isArray(devices)) fail(`${at}.devices`, "must be an array");
@@ -169,7 +170,10 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
         if (typeof dev["deviceName"] !== "string" || !/^[A-Za-z0-9_.:@-]{4,32}$/.test(dev["deviceName"])) {
           fail(`${dAt}.deviceName`, "must be 4-32 letters, digits or `-_.:@` (the IoT Platform DeviceName rule)");
         }
-        if (dev["iotId"] !== undefined && (typeof dev["iotId"] !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(dev["iotId"]))) {
+        if (
+          dev["iotId"] !== undefined &&
+          (typeof dev["iotId"] !== "string" || !/^[A-Za-z0-9]{1,64}$/.test(dev["iotId"]))
+        ) {
           fail(`${dAt}.iotId`, "must be 1-64 letters or digits");
         }
         for (const flag of ["registered", "activated", "gateway"]) {
@@ -232,7 +236,8 @@ export function applyFleet(registry: Registry, fleet: FleetFile, source = "fleet
       });
       try {
         for (const device of product.devices ?? []) registry.addDevice(id, product.productKey, device);
-        const gens = product.generate === undefined ? [] : Array.isArray(product.generate) ? product.generate : [product.generate];
+        const gens =
+          product.generate === undefined ? [] : Array.isArray(product.generate) ? product.generate : [product.generate];
         for (const gen of gens) {
           for (const deviceName of generatedNames(gen)) {
             registry.addDevice(id, product.productKey, {

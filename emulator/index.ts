@@ -97,7 +97,14 @@ export interface Emulator {
   /** Adds devices to a product, creating the instance and product if missing (dynamic registration defaults to on). */
   addDevices(
     productKey: string,
-    devices: Array<{ deviceName: string; iotId?: string; gateway?: boolean; subDeviceCount?: number; registered?: boolean; activated?: boolean }>,
+    devices: Array<{
+      deviceName: string;
+      iotId?: string;
+      gateway?: boolean;
+      subDeviceCount?: number;
+      registered?: boolean;
+      activated?: boolean;
+    }>,
     opts?: { iotInstanceId?: string; dynamicRegistration?: boolean },
   ): void;
   /** The next `count` calls of `action` ("*": of any action) get this fault, before any random fault. */
@@ -124,7 +131,8 @@ export interface Emulator {
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`\`port\` must be an integer from 0 to 65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new RangeError(`\`port\` must be an integer from 0 to 65535, got ${port}`);
   const jobDurationMs = options.jobDurationMs ?? 3000;
   if (!(jobDurationMs >= 0)) throw new RangeError(`\`jobDurationMs\` must be >= 0, got ${jobDurationMs}`);
   const credentials: CredentialSpec[] =
@@ -173,7 +181,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     failJob: (jobId, status) => registry.failJob(jobId, status),
     jobs: () => server.jobs(),
     failDevice: (ref, code, message) =>
-      registry.failDevice(ref, new BusinessError(code, message ?? BUSINESS_MESSAGES[code] ?? "A system exception occurred.")),
+      registry.failDevice(
+        ref,
+        new BusinessError(code, message ?? BUSINESS_MESSAGES[code] ?? "A system exception occurred."),
+      ),
     healDevice: (ref) => registry.healDevice(ref),
     setQuota: (action, qps) => server.setQuota(action, qps),
     quota: (action) => server.quotaOf(action),

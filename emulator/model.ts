@@ -121,7 +121,9 @@ const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
  * (`Q7uOhVRdZRRlDnTLv****00100`).
  */
 export function iotIdFor(productKey: string, deviceName: string, iotInstanceId?: string): string {
-  const digest = createHash("sha256").update(`${iotInstanceId ?? ""}\u0000${productKey}\u0000${deviceName}`).digest();
+  const digest = createHash("sha256")
+    .update(`${iotInstanceId ?? ""}\u0000${productKey}\u0000${deviceName}`)
+    .digest();
   let id = "";
   for (let i = 0; i < 21; i++) id += BASE62[(digest[i] ?? 0) % 62];
   return `${id}00100`;
@@ -217,7 +219,10 @@ export class Registry {
 
   private lookup(ref: DeviceRef): Device | undefined {
     if ("iotId" in ref) return this.byIotId.get(ref.iotId);
-    return this.instances.get(instanceKey(ref.iotInstanceId))?.products.get(ref.productKey)?.devices.get(ref.deviceName);
+    return this.instances
+      .get(instanceKey(ref.iotInstanceId))
+      ?.products.get(ref.productKey)
+      ?.devices.get(ref.deviceName);
   }
 
   /** Number of devices across all instances. */
@@ -256,7 +261,9 @@ export class Registry {
   /** A resolved device as the API handlers read it: its state, product name and creation time. */
   view(iotId: string): (DeviceState & { readonly productName: string; readonly createdAt: number }) | undefined {
     const device = this.byIotId.get(iotId);
-    return device ? { ...snapshot(device), productName: device.product.productName, createdAt: device.createdAt } : undefined;
+    return device
+      ? { ...snapshot(device), productName: device.product.productName, createdAt: device.createdAt }
+      : undefined;
   }
 
   /** Looks a product up for RegisterDevice. */
@@ -344,7 +351,11 @@ export class Registry {
   }
 
   /** A job as QueryJob sees it from the given instance; throws iot.system.IllegalRequest for an unknown JobId. */
-  job(jobId: string, iotInstanceId: string | undefined, now: number): JobState & { readonly deviceName: string; readonly productKey: string } {
+  job(
+    jobId: string,
+    iotInstanceId: string | undefined,
+    now: number,
+  ): JobState & { readonly deviceName: string; readonly productKey: string } {
     if (!this.hasInstance(iotInstanceId)) throw errors.instanceNotFound();
     this.settle(now);
     const job = this.jobs.get(jobId);
@@ -389,5 +400,7 @@ function describeInstance(id: string | undefined): string {
 }
 
 function describeRef(ref: DeviceRef): string {
-  return "iotId" in ref ? `IotId ${ref.iotId}` : `${ref.productKey}/${ref.deviceName} in ${describeInstance(ref.iotInstanceId)}`;
+  return "iotId" in ref
+    ? `IotId ${ref.iotId}`
+    : `${ref.productKey}/${ref.deviceName} in ${describeInstance(ref.iotInstanceId)}`;
 }

@@ -86,7 +86,8 @@ export class EmulatorServer {
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
         // A bug must not leave the client hanging: answer InternalError as the gateway would.
-        if (!res.headersSent && !res.destroyed) this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.internalError());
+        if (!res.headersSent && !res.destroyed)
+          this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.internalError());
         process.emitWarning(`iot emulator: ${(err as Error).stack ?? String(err)}`);
       });
     });
@@ -125,9 +126,13 @@ export class EmulatorServer {
 
   /** The request log, optionally filtered. */
   requests(filter: { action?: string; outcome?: Outcome } = {}): RecordedRequest[] {
-    return this.log.filter(
-      (r) => (filter.action === undefined || r.action === filter.action) && (filter.outcome === undefined || r.outcome === filter.outcome),
-    ).map((r) => ({ ...r, params: { ...r.params } }));
+    return this.log
+      .filter(
+        (r) =>
+          (filter.action === undefined || r.action === filter.action) &&
+          (filter.outcome === undefined || r.outcome === filter.outcome),
+      )
+      .map((r) => ({ ...r, params: { ...r.params } }));
   }
 
   /** Empties the request log. */
@@ -248,7 +253,12 @@ export class EmulatorServer {
       this.record({ ...base, httpStatus: 200, outcome: "success", time: now });
     } catch (err) {
       if (!(err instanceof errors.BusinessError)) throw err;
-      sendJson(res, 200, requestId, { RequestId: requestId, Success: false, Code: err.code, ErrorMessage: err.message });
+      sendJson(res, 200, requestId, {
+        RequestId: requestId,
+        Success: false,
+        Code: err.code,
+        ErrorMessage: err.message,
+      });
       this.record({ ...base, httpStatus: 200, outcome: "business-error", code: err.code, time: now });
     }
   }
@@ -265,13 +275,20 @@ export class EmulatorServer {
       case "throttle":
       case "serverError": {
         const err =
-          fault.kind === "throttle" ? errors.throttling() : fault.variant === "InternalError" ? errors.internalError() : errors.serviceUnavailable();
+          fault.kind === "throttle"
+            ? errors.throttling()
+            : fault.variant === "InternalError"
+              ? errors.internalError()
+              : errors.serviceUnavailable();
         this.sendGatewayError(req, res, requestId, err);
         this.record({ ...base, httpStatus: err.status, outcome: "fault", code: err.code, fault: fault.kind, time });
         return;
       }
       case "badGateway":
-        res.writeHead(502, { "content-type": "text/html", "content-length": Buffer.byteLength(errors.BAD_GATEWAY_HTML) });
+        res.writeHead(502, {
+          "content-type": "text/html",
+          "content-length": Buffer.byteLength(errors.BAD_GATEWAY_HTML),
+        });
         res.end(errors.BAD_GATEWAY_HTML);
         this.record({ ...base, httpStatus: 502, outcome: "fault", fault: "badGateway", time });
         return;
@@ -287,7 +304,12 @@ export class EmulatorServer {
     }
   }
 
-  private sendGatewayError(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, err: errors.GatewayError): void {
+  private sendGatewayError(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    requestId: string,
+    err: errors.GatewayError,
+  ): void {
     sendJson(res, err.status, requestId, {
       RequestId: requestId,
       HostId: req.headers.host ?? "iot.cn-shanghai.aliyuncs.com",

@@ -41,7 +41,12 @@ export class IotApi {
     private readonly settings: ProviderSettings,
   ) {
     this.client = new Iot(
-      new $OpenApi.Config({ credential, endpoint: target.endpoint, protocol: target.protocol, regionId: target.region }),
+      new $OpenApi.Config({
+        credential,
+        endpoint: target.endpoint,
+        protocol: target.protocol,
+        regionId: target.region,
+      }),
     );
     // autoretry stays off: retries happen in call() below, where they share the budget and the policy.
     this.runtime = new $Util.RuntimeOptions({
@@ -59,17 +64,27 @@ export class IotApi {
       ...(device.iotId ? { iotId: device.iotId } : { productKey: device.productKey, deviceName: device.deviceName }),
       ...(device.iotInstanceId ? { iotInstanceId: device.iotInstanceId } : {}),
     });
-    const body = await this.call("ResetThing", device, async () =>
-      (await this.client.resetThingWithOptions(request, this.runtime)).body,
+    const body = await this.call(
+      "ResetThing",
+      device,
+      async () => (await this.client.resetThingWithOptions(request, this.runtime)).body,
     );
     return body.jobId ? { requestId: body.requestId ?? "", jobId: body.jobId } : { requestId: body.requestId ?? "" };
   }
 
   /** Reads a device job's status once. */
-  async queryJob(jobId: string, device: DeviceRef & { iotInstanceId?: string }): Promise<{ requestId: string; status: string }> {
-    const request = new QueryJobRequest({ jobId, ...(device.iotInstanceId ? { iotInstanceId: device.iotInstanceId } : {}) });
-    const body = await this.call("QueryJob", device, async () =>
-      (await this.client.queryJobWithOptions(request, this.runtime)).body,
+  async queryJob(
+    jobId: string,
+    device: DeviceRef & { iotInstanceId?: string },
+  ): Promise<{ requestId: string; status: string }> {
+    const request = new QueryJobRequest({
+      jobId,
+      ...(device.iotInstanceId ? { iotInstanceId: device.iotInstanceId } : {}),
+    });
+    const body = await this.call(
+      "QueryJob",
+      device,
+      async () => (await this.client.queryJobWithOptions(request, this.runtime)).body,
     );
     return { requestId: body.requestId ?? "", status: body.data?.status ?? "UNKNOWN" };
   }
@@ -121,7 +136,13 @@ export class IotApi {
         continue;
       }
       if (body.success === false) {
-        throw new IotApiError(action, device, body.code ?? "Unknown", body.errorMessage ?? "(no message)", body.requestId);
+        throw new IotApiError(
+          action,
+          device,
+          body.code ?? "Unknown",
+          body.errorMessage ?? "(no message)",
+          body.requestId,
+        );
       }
       return body;
     }
@@ -135,7 +156,8 @@ export function describeFailure(err: unknown): string {
   const status = typeof e.statusCode === "number" ? `HTTP ${e.statusCode} ` : "";
   if (e.name === "SyntaxError") return `${status}a response that is not JSON (a gateway or load-balancer error page)`;
   const code = typeof e.code === "string" ? e.code : typeof e.name === "string" ? e.name : "Error";
-  const message = typeof data.Message === "string" ? data.Message : typeof e.message === "string" ? e.message : String(err);
+  const message =
+    typeof data.Message === "string" ? data.Message : typeof e.message === "string" ? e.message : String(err);
   const requestId = typeof data.RequestId === "string" ? ` (RequestId: ${data.RequestId})` : "";
   return `${status}${code}: ${message}${requestId}`;
 }

@@ -48,7 +48,8 @@ function recordsOf(props: Props): Record<string, DeviceRecord> {
 export function check(_olds: Props, news: Props): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
   checkString(news, "campaign", failures);
-  if (news.campaign === undefined) failures.push({ property: "campaign", reason: "is required: it names the reset campaign" });
+  if (news.campaign === undefined)
+    failures.push({ property: "campaign", reason: "is required: it names the reset campaign" });
   checkCommonSettings(news, failures);
   if (!isUnknown(news.devices)) {
     if (!Array.isArray(news.devices)) {
@@ -63,7 +64,8 @@ export function check(_olds: Props, news: Props): dynamic.CheckResult {
         checkIdentity(d as Props, `devices[${i}].`, failures);
         const key = deviceKey(d as FleetDevice);
         const first = seen.get(key);
-        if (first !== undefined) failures.push({ property: `devices[${i}]`, reason: `repeats device ${key} (devices[${first}])` });
+        if (first !== undefined)
+          failures.push({ property: `devices[${i}]`, reason: `repeats device ${key} (devices[${first}])` });
         else seen.set(key, i);
       });
     }
@@ -97,14 +99,21 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
 }
 
 /** update: reset only the devices that have no record yet; removed devices send nothing. */
-export async function update(ctx: ProviderContext, id: string, olds: Props, news: Props): Promise<dynamic.UpdateResult> {
+export async function update(
+  ctx: ProviderContext,
+  id: string,
+  olds: Props,
+  news: Props,
+): Promise<dynamic.UpdateResult> {
   return { outs: await resetPending(ctx, id, news, recordsOf(olds)) };
 }
 
 /** delete: records leave state; a reset cannot be undone, so nothing is sent. */
 export function remove(_id: string, props: Props): void {
   const n = Object.keys(recordsOf(props)).length;
-  log.info(`batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`);
+  log.info(
+    `batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
+  );
 }
 
 /**
@@ -112,7 +121,12 @@ export function remove(_id: string, props: Props): void {
  * back is not reset twice in one campaign), and fails as "created but not initialized" when any device
  * failed, carrying the records of those that were reset.
  */
-async function resetPending(ctx: ProviderContext, id: string, inputs: Props, previous: Record<string, DeviceRecord>): Promise<Props> {
+async function resetPending(
+  ctx: ProviderContext,
+  id: string,
+  inputs: Props,
+  previous: Record<string, DeviceRecord>,
+): Promise<Props> {
   const records: Record<string, DeviceRecord> = { ...previous };
   const pending = devicesOf(inputs).filter((d) => !records[deviceKey(d)]);
   const failures: string[] = [];

@@ -45,11 +45,15 @@ export class Pacer {
   throttled = 0;
 
   constructor(options: PacerOptions) {
-    if (!(options.ceilingQps > 0)) throw new RangeError(`ceilingQps must be a positive number, got ${options.ceilingQps}`);
+    if (!(options.ceilingQps > 0))
+      throw new RangeError(`ceilingQps must be a positive number, got ${options.ceilingQps}`);
     this.ceilingQps = options.ceilingQps;
     // 3% under the quota, and at least 2 calls a second under it at small quotas, where one early call
     // is a larger share of the window.
-    this.target = Math.min(options.ceilingQps * (options.headroom ?? 0.97), Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8));
+    this.target = Math.min(
+      options.ceilingQps * (options.headroom ?? 0.97),
+      Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8),
+    );
     this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
     this.rate = this.target;
     this.now = options.now ?? Date.now;

@@ -48,7 +48,14 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
    * @param opts Resource options.
    */
   constructor(name: string, args: DeviceBatchResetArgs, opts?: pulumi.CustomResourceOptions) {
-    super(batchResetHandle, name, { ...args, results: undefined, resetCount: undefined }, opts, "iot", "DeviceBatchReset");
+    super(
+      batchResetHandle,
+      name,
+      { ...args, results: undefined, resetCount: undefined },
+      opts,
+      "iot",
+      "DeviceBatchReset",
+    );
   }
 }
 
@@ -152,7 +159,8 @@ function validateCohort(
   if (!Array.isArray(devices)) problems.push("`devices` must be an array of { productKey, deviceName } or { iotId }");
   const stageProblem = checkStages(stages, stage);
   if (stageProblem) problems.push(stageProblem);
-  if (!Number.isInteger(batchSize) || batchSize < 1) problems.push(`\`batchSize\` is ${batchSize}; it must be a whole number, 1 or more`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    problems.push(`\`batchSize\` is ${batchSize}; it must be a whole number, 1 or more`);
   if (batchCount !== undefined && !(Number.isInteger(batchCount) && batchCount >= 1 && batchCount <= 4096)) {
     problems.push(`\`batchCount\` is ${batchCount}; it must be a whole number from 1 to 4096`);
   }

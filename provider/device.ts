@@ -14,7 +14,15 @@ import * as log from "./log";
 export type Props = Record<string, unknown>;
 
 /** Arguments whose change means a different reset: a replace, that is, the device is reset again. */
-export const REPLACE_KEYS = ["productKey", "deviceName", "iotId", "iotInstanceId", "region", "endpoint", "triggers"] as const;
+export const REPLACE_KEYS = [
+  "productKey",
+  "deviceName",
+  "iotId",
+  "iotInstanceId",
+  "region",
+  "endpoint",
+  "triggers",
+] as const;
 
 /** Arguments that change only how the reset is followed: an update in place, no API call. */
 export const UPDATE_KEYS = ["waitForJob"] as const;
@@ -59,7 +67,12 @@ export function partialOutputs(outs: Props, inputs: Props): Props {
 /** The device identity as the API takes it. */
 function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; iotId?: string; iotInstanceId?: string } {
   const pick = (k: string) => (typeof inputs[k] === "string" ? (inputs[k] as string) : undefined);
-  return { productKey: pick("productKey"), deviceName: pick("deviceName"), iotId: pick("iotId"), iotInstanceId: pick("iotInstanceId") };
+  return {
+    productKey: pick("productKey"),
+    deviceName: pick("deviceName"),
+    iotId: pick("iotId"),
+    iotInstanceId: pick("iotInstanceId"),
+  };
 }
 
 /** check: the input rules, no network. */

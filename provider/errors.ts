@@ -21,10 +21,16 @@ export function describeDevice(device: DeviceRef): string {
 
 /** What to do about the API codes an operator is most likely to meet. */
 const ADVICE: ReadonlyArray<[RegExp, string]> = [
-  [/NotExistedDevice|InvalidIoTId|DeviceNotExist/i, "Check productKey/deviceName or iotId, and pass iotInstanceId for an instance that has an ID."],
+  [
+    /NotExistedDevice|InvalidIoTId|DeviceNotExist/i,
+    "Check productKey/deviceName or iotId, and pass iotInstanceId for an instance that has an ID.",
+  ],
   [/InstanceNotFound/i, "Check iotInstanceId and region: the instance must exist in the region the call is sent to."],
   [/InvalidFormattedParameter|InvalidParameter|MissingParameter/i, "Check the device identity arguments."],
-  [/InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken/i, "Check the Alibaba Cloud credentials (alicloud:accessKey / alicloud:secretKey, or the credential chain)."],
+  [
+    /InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken/i,
+    "Check the Alibaba Cloud credentials (alicloud:accessKey / alicloud:secretKey, or the credential chain).",
+  ],
   [/Forbidden|NoPermission|NotAuthorized/i, "Grant the RAM identity iot:ResetThing and iot:QueryJob on this instance."],
   [/Throttling/i, "The account's IoT quota was exhausted; run again later or lower iotReset:resetQps."],
 ];

@@ -30,7 +30,9 @@ export function loadFleet(file: string): FleetDevice[] {
     const failures: CheckFailure[] = [];
     checkIdentity(value, "", failures);
     if (failures.length > 0) {
-      problems.push(...failures.map((f) => `${where}: ${f.property} ${f.reason.startsWith('"') ? f.reason : `- ${f.reason}`}`));
+      problems.push(
+        ...failures.map((f) => `${where}: ${f.property} ${f.reason.startsWith('"') ? f.reason : `- ${f.reason}`}`),
+      );
       continue;
     }
     const device: FleetDevice =
@@ -93,7 +95,11 @@ function parseCsv(file: string, text: string): Row[] {
     if (line === "" || line.startsWith("#")) continue;
     const cells = line.split(",").map((c) => c.trim());
     if (cells.length !== header.length) {
-      rows.push({ where: `${file} line ${i + 1}`, value: {}, problem: `has ${cells.length} cells; the header has ${header.length}` });
+      rows.push({
+        where: `${file} line ${i + 1}`,
+        value: {},
+        problem: `has ${cells.length} cells; the header has ${header.length}`,
+      });
       continue;
     }
     const value: Record<string, unknown> = {};

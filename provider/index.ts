@@ -12,11 +12,5 @@ export {
 export { DeviceRecord } from "./batch";
 export { loadFleet, FleetFileError } from "./fleet";
 export { FleetDevice, deviceKey, planCohort, CohortPlan } from "./selection";
-export {
-  IotApiError,
-  RetriesExhaustedError,
-  ConfigurationError,
-  GuardrailError,
-  PartialResetError,
-} from "./errors";
+export { IotApiError, RetriesExhaustedError, ConfigurationError, GuardrailError, PartialResetError } from "./errors";
 export { CONFIG_KEYS } from "./settings";

@@ -25,7 +25,7 @@ function main(argv: string[]): number {
       "usage: iot-reset-plan PLAN.json [--max N] [--json]\n" +
         "  PLAN.json  output of `pulumi preview --json` (or the offline runner's --plan-json); - reads stdin\n" +
         "  --max N    exit 1 when the update would reset more than N devices\n" +
-        "  --json     print {\"count\", \"resets\": [{urn, op, devices}]} instead of lines\n",
+        '  --json     print {"count", "resets": [{urn, op, devices}]} instead of lines\n',
     );
     return values.help ? 0 : 2;
   }
@@ -55,11 +55,15 @@ function main(argv: string[]): number {
   }
   const unknown = resets.filter((r) => r.unknown).length;
   if (max !== undefined && unknown > 0) {
-    process.stderr.write(`iot-reset-plan: ${unknown} resource(s) reset devices that are unknown until apply, so --max ${max} cannot be checked; make the device list known at preview.\n`);
+    process.stderr.write(
+      `iot-reset-plan: ${unknown} resource(s) reset devices that are unknown until apply, so --max ${max} cannot be checked; make the device list known at preview.\n`,
+    );
     return 1;
   }
   if (max !== undefined && count > max) {
-    process.stderr.write(`iot-reset-plan: the update would reset ${count} devices, more than --max ${max}; split the rollout into smaller stages or raise --max.\n`);
+    process.stderr.write(
+      `iot-reset-plan: the update would reset ${count} devices, more than --max ${max}; split the rollout into smaller stages or raise --max.\n`,
+    );
     return 1;
   }
   return 0;

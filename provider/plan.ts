@@ -55,7 +55,10 @@ function identityKey(inputs: Record<string, unknown>): string {
  */
 export function plannedResets(plan: unknown): PlannedReset[] {
   const steps = Array.isArray(asRecord(plan).steps) ? (asRecord(plan).steps as unknown[]) : undefined;
-  if (!steps) throw new Error("not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)");
+  if (!steps)
+    throw new Error(
+      "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
+    );
   const seen = new Set<string>();
   const out: PlannedReset[] = [];
   for (const raw of steps) {

@@ -33,7 +33,17 @@ export interface FailureKind {
 
 /** `Throttling`, `Throttling.User`, `Throttling.Api`, …: the gateway's flow control. */
 const THROTTLING_CODES = /^Throttling(\.|$)/;
-const TRANSPORT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_SOCKET"]);
+const TRANSPORT_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNABORTED",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_SOCKET",
+]);
 
 /**
  * Classifies an error thrown by the SDK. Business failures never reach here (the API answers them with

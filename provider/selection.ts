@@ -41,7 +41,8 @@ export function checkStages(stages: readonly number[], stage: number): string | 
   if (stages.length === 0) return "`stages` must list at least one percentage, e.g. [1, 10, 100]";
   for (let i = 0; i < stages.length; i++) {
     const p = stages[i] as number;
-    if (!Number.isFinite(p) || p <= 0 || p > 100) return `\`stages[${i}]\` is ${p}; each stage is a percentage in (0, 100]`;
+    if (!Number.isFinite(p) || p <= 0 || p > 100)
+      return `\`stages[${i}]\` is ${p}; each stage is a percentage in (0, 100]`;
     if (i > 0 && p <= (stages[i - 1] as number)) {
       return `\`stages\` must increase (they are cumulative percentages), but stages[${i}] = ${p} follows ${stages[i - 1]}`;
     }
@@ -81,6 +82,7 @@ export function planCohort(
   const selected = devices.filter((_, i) => (positions[i] as number) < cutoff);
   const buckets = batchCount ?? bucketCount(devices.length, batchSize);
   const batches = Array.from({ length: buckets }, (_, bucket) => ({ bucket, devices: [] as FleetDevice[] }));
-  for (const device of selected) (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
+  for (const device of selected)
+    (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
   return { selected, stageCounts, buckets, batches };
 }

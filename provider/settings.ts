@@ -105,7 +105,8 @@ export function resolveTarget(
   settings: ProviderSettings,
   env: NodeJS.ProcessEnv = process.env,
 ): Target {
-  const region = args.region ?? settings.region ?? nonEmpty(env.ALIBABA_CLOUD_REGION_ID) ?? nonEmpty(env.ALICLOUD_REGION);
+  const region =
+    args.region ?? settings.region ?? nonEmpty(env.ALIBABA_CLOUD_REGION_ID) ?? nonEmpty(env.ALICLOUD_REGION);
   if (!region) {
     throw new ConfigurationError(
       "No region is set. Give the resource a `region` argument, or run `pulumi config set alicloud:region cn-shanghai`, " +

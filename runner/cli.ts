@@ -17,10 +17,7 @@ export class UsageError extends Error {}
 
 function keyValue(flag: string, arg: string | undefined): [string, string] {
   const i = arg?.indexOf("=") ?? -1;
-  if (arg === undefined || i <= 0)
-    throw new UsageError(
-      `\`${flag}\` expects key=value, got ${arg ?? "nothing"}`,
-    );
+  if (arg === undefined || i <= 0) throw new UsageError(`\`${flag}\` expects key=value, got ${arg ?? "nothing"}`);
   return [arg.slice(0, i), arg.slice(i + 1)];
 }
 
@@ -37,8 +34,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
   const secretConfig: Record<string, string> = {};
   const value = (i: number, flag: string): string => {
     const v = argv[i];
-    if (v === undefined || v.startsWith("--"))
-      throw new UsageError(`\`${flag}\` expects a value`);
+    if (v === undefined || v.startsWith("--")) throw new UsageError(`\`${flag}\` expects a value`);
     return v;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -56,9 +52,7 @@ export function parseArgs(argv: readonly string[]): RunOptions {
       case "--parallel": {
         const n = Number(value(++i, arg));
         if (!Number.isInteger(n) || n < 1)
-          throw new UsageError(
-            `\`--parallel\` must be a positive integer, got ${argv[i]}`,
-          );
+          throw new UsageError(`\`--parallel\` must be a positive integer, got ${argv[i]}`);
         parallel = n;
         break;
       }
@@ -77,28 +71,20 @@ export function parseArgs(argv: readonly string[]): RunOptions {
         const [k, v] = keyValue(arg, argv[++i]);
         target[k] = v;
         // Several pairs may follow one flag, as with `pulumi config set-all`.
-        while (
-          i + 1 < argv.length &&
-          !argv[i + 1]!.startsWith("--") &&
-          argv[i + 1]!.includes("=")
-        ) {
+        while (i + 1 < argv.length && !argv[i + 1]!.startsWith("--") && argv[i + 1]!.includes("=")) {
           const [k2, v2] = keyValue(arg, argv[++i]);
           target[k2] = v2;
         }
         break;
       }
       default:
-        if (arg.startsWith("--"))
-          throw new UsageError(`unknown option \`${arg}\``);
+        if (arg.startsWith("--")) throw new UsageError(`unknown option \`${arg}\``);
         if (programDir !== undefined)
-          throw new UsageError(
-            `one program directory expected, got ${programDir} and ${arg}`,
-          );
+          throw new UsageError(`one program directory expected, got ${programDir} and ${arg}`);
         programDir = arg;
     }
   }
-  if (programDir === undefined)
-    throw new UsageError("the program directory is missing");
+  if (programDir === undefined) throw new UsageError("the program directory is missing");
   if (stack === undefined) throw new UsageError("`--stack` is required");
   return {
     programDir,
@@ -140,9 +126,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      console.error(
-        `error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-      );
+      console.error(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       process.exitCode = 1;
     },
   );

@@ -7,23 +7,9 @@ import * as readline from "readline";
 import { ProviderError, ProviderHost, ResourceRef } from "./host";
 import { Limiter } from "./limiter";
 import { qualifyKey, readProject, readStackConfig } from "./project";
-import type {
-  DoneMessage,
-  RegisterMessage,
-  RegisterReply,
-  StartMessage,
-  WorkerMessage,
-} from "./protocol";
+import type { DoneMessage, RegisterMessage, RegisterReply, StartMessage, WorkerMessage } from "./protocol";
 import { loadState, saveState, StateFile, StateResource } from "./state";
-import {
-  jsonEqual,
-  markSecrets,
-  Props,
-  secretKeys,
-  toDisplay,
-  toProviderProps,
-  withoutProvider,
-} from "./wire";
+import { jsonEqual, markSecrets, Props, secretKeys, toDisplay, toProviderProps, withoutProvider } from "./wire";
 
 /** What the engine does to one resource. */
 export type Op = "create" | "update" | "replace" | "delete" | "same";
@@ -179,9 +165,7 @@ function workerScript(): string {
   if (fs.existsSync(beside)) return beside;
   const built = path.resolve(__dirname, "..", "lib", "runner", "worker.js");
   if (fs.existsSync(built)) return built;
-  throw new Error(
-    `cannot find the runner's worker (${beside} or ${built}); build with \`npx tsc -p tsconfig.json\``,
-  );
+  throw new Error(`cannot find the runner's worker (${beside} or ${built}); build with \`npx tsc -p tsconfig.json\``);
 }
 
 function programMain(programDir: string, main: string | undefined): string {
@@ -191,13 +175,8 @@ function programMain(programDir: string, main: string | undefined): string {
 }
 
 /** Orders resources so that children come before their parents (deepest first). */
-function childrenFirst(
-  resources: StateResource[],
-  all: StateResource[],
-): StateResource[][] {
-  const byUrn = new Map(
-    all.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]),
-  );
+function childrenFirst(resources: StateResource[], all: StateResource[]): StateResource[][] {
+  const byUrn = new Map(all.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]));
   const depth = (r: StateResource): number => {
     let d = 0;
     let p = r.parent;
@@ -217,8 +196,7 @@ function childrenFirst(
 }
 
 function summarize(steps: readonly StepResult[]): RunSummary {
-  const count = (op: Op) =>
-    steps.filter((s) => s.op === op && s.error === undefined).length;
+  const count = (op: Op) => steps.filter((s) => s.op === op && s.error === undefined).length;
   return {
     created: count("create"),
     updated: count("update"),
@@ -235,9 +213,7 @@ function summaryLine(s: RunSummary): string {
 
 function formatValue(v: unknown): string {
   // The placeholders read better bare; everything else prints as JSON.
-  return v === "[secret]" || v === "[unknown]"
-    ? v
-    : (JSON.stringify(v) ?? "undefined");
+  return v === "[secret]" || v === "[unknown]" ? v : (JSON.stringify(v) ?? "undefined");
 }
 
 /** One run: plan (preview), then apply, against one provider host. */
@@ -261,9 +237,7 @@ class Deployment {
     private readonly secretConfigKeys: string[],
     private readonly oldState: StateFile,
   ) {
-    this.oldByUrn = new Map(
-      oldState.resources.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]),
-    );
+    this.oldByUrn = new Map(oldState.resources.filter((r) => !r.pendingDelete).map((r) => [r.urn, r]));
     this.limiter = new Limiter(options.parallel ?? 4 * os.cpus().length);
     this.env = {
       ...process.env,
@@ -293,19 +267,11 @@ class Deployment {
     let plan: PlanStep[] = [];
     let outputs: Props = {};
     try {
-      const hostScript = resolvePulumiFile(
-        this.programDir,
-        "cmd/dynamic-provider/index.js",
-      );
-      this.host = await ProviderHost.start(
-        hostScript,
-        this.programDir,
-        this.env,
-        (line) => {
-          this.providerLog.push(line);
-          this.say(`provider: ${line}`);
-        },
-      );
+      const hostScript = resolvePulumiFile(this.programDir, "cmd/dynamic-provider/index.js");
+      this.host = await ProviderHost.start(hostScript, this.programDir, this.env, (line) => {
+        this.providerLog.push(line);
+        this.say(`provider: ${line}`);
+      });
       await this.host.configure(this.config);
       if (this.options.destroy) {
         ({ steps, plan } = await this.destroy());
@@ -318,16 +284,11 @@ class Deployment {
       await this.host?.stop();
     }
     const summary = summarize(steps);
-    this.say(
-      this.options.preview
-        ? `Plan: ${summaryLine(summary)}`
-        : `Resources: ${summaryLine(summary)}`,
-    );
+    this.say(this.options.preview ? `Plan: ${summaryLine(summary)}` : `Resources: ${summaryLine(summary)}`);
     const shown = toDisplay(outputs) as Record<string, unknown>;
     if (Object.keys(shown).length > 0) {
       this.say("Outputs:");
-      for (const [k, v] of Object.entries(shown))
-        this.say(`  ${k}: ${formatValue(v)}`);
+      for (const [k, v] of Object.entries(shown)) this.say(`  ${k}: ${formatValue(v)}`);
     }
     for (const e of this.errors) this.say(`error: ${e}`);
     const exitCode = this.errors.length > 0 ? 1 : 0;
@@ -351,21 +312,14 @@ class Deployment {
   }
 
   /** Check, then (with old state) Diff: the engine's decision for one custom resource. */
-  private async decide(
-    reg: RegisterMessage,
-    old: StateResource | undefined,
-  ): Promise<Decision> {
+  private async decide(reg: RegisterMessage, old: StateResource | undefined): Promise<Decision> {
     const host = this.providerHost();
     const secrets = secretKeys(reg.inputs);
     const news = toProviderProps(reg.inputs);
     const oldInputs = old ? toProviderProps(old.inputs) : {};
-    const checked = await this.limiter.run(() =>
-      host.check(this.ref(reg), oldInputs, news),
-    );
+    const checked = await this.limiter.run(() => host.check(this.ref(reg), oldInputs, news));
     if (checked.failures.length > 0) {
-      const why = checked.failures.map((f) =>
-        f.property ? `property \`${f.property}\`: ${f.reason}` : f.reason,
-      );
+      const why = checked.failures.map((f) => (f.property ? `property \`${f.property}\`: ${f.reason}` : f.reason));
       throw new ResourceError(`check failed: ${why.join("; ")}`);
     }
     const plain = checked.inputs;
@@ -373,21 +327,13 @@ class Deployment {
     if (!old) return { op: "create", plain, wire, secrets };
     // The engine diffs the old OUTPUTS against the new inputs.
     const diff = await this.limiter.run(() =>
-      host.diff(
-        this.ref(reg),
-        old.id ?? "",
-        toProviderProps(old.outputs),
-        plain,
-        oldInputs,
-      ),
+      host.diff(this.ref(reg), old.id ?? "", toProviderProps(old.outputs), plain, oldInputs),
     );
     let changes = diff.changes;
     if (changes === "unknown") {
       // No answer from the provider: compare inputs, leaving out the provider text, which changes
       // with every package upgrade and must not by itself update (let alone replace) anything.
-      changes = jsonEqual(withoutProvider(oldInputs), withoutProvider(plain))
-        ? "none"
-        : "some";
+      changes = jsonEqual(withoutProvider(oldInputs), withoutProvider(plain)) ? "none" : "some";
     }
     if (changes === "some" && diff.replaces.length > 0) {
       return {
@@ -396,13 +342,11 @@ class Deployment {
         wire,
         secrets,
         replaces: diff.replaces,
-        deleteBeforeReplace:
-          diff.deleteBeforeReplace || reg.deleteBeforeReplace,
+        deleteBeforeReplace: diff.deleteBeforeReplace || reg.deleteBeforeReplace,
       };
     }
     // A resource created but not initialized is updated on the next run even without changes.
-    if (changes === "some" || (old.initErrors?.length ?? 0) > 0)
-      return { op: "update", plain, wire, secrets };
+    if (changes === "some" || (old.initErrors?.length ?? 0) > 0) return { op: "update", plain, wire, secrets };
     return { op: "same", plain, wire, secrets };
   }
 
@@ -435,12 +379,8 @@ class Deployment {
         execArgv: [],
         stdio: ["ignore", "pipe", "pipe", "ipc"],
       });
-      readline
-        .createInterface({ input: child.stdout! })
-        .on("line", (l) => this.say(`program: ${l}`));
-      readline
-        .createInterface({ input: child.stderr! })
-        .on("line", (l) => this.say(`program: ${l}`));
+      readline.createInterface({ input: child.stdout! }).on("line", (l) => this.say(`program: ${l}`));
+      readline.createInterface({ input: child.stderr! }).on("line", (l) => this.say(`program: ${l}`));
       let done: DoneMessage | undefined;
       const inFlight = new Set<Promise<void>>();
       const reply = (msg: RegisterReply) => {
@@ -459,8 +399,7 @@ class Deployment {
               id: r.id,
               state: r.state,
             }),
-          (e: unknown) =>
-            reply({ kind: "rejected", seq: msg.seq, message: errorText(e) }),
+          (e: unknown) => reply({ kind: "rejected", seq: msg.seq, message: errorText(e) }),
         );
         inFlight.add(p);
         void p.finally(() => inFlight.delete(p));
@@ -480,18 +419,11 @@ class Deployment {
     });
   }
 
-  private programFailed(
-    done: DoneMessage,
-    steps: readonly { error?: string }[],
-  ): void {
+  private programFailed(done: DoneMessage, steps: readonly { error?: string }[]): void {
     if (done.error === undefined) return;
     // A failed resource makes the runtime fail the program with "failed to register new resource";
     // that resource's own error is already reported.
-    if (
-      steps.some((s) => s.error !== undefined) &&
-      done.error.startsWith("failed to register new resource")
-    )
-      return;
+    if (steps.some((s) => s.error !== undefined) && done.error.startsWith("failed to register new resource")) return;
     this.errors.push(`program failed: ${done.error}`);
   }
 
@@ -520,8 +452,7 @@ class Deployment {
     const done = await this.runProgram(true, async (reg) => {
       const old = this.oldByUrn.get(reg.urn);
       try {
-        if (seen.has(reg.urn))
-          throw new ResourceError(`duplicate resource URN ${reg.urn}`);
+        if (seen.has(reg.urn)) throw new ResourceError(`duplicate resource URN ${reg.urn}`);
         seen.add(reg.urn);
         if (!reg.custom) {
           bySeq.set(reg.seq, {
@@ -563,9 +494,7 @@ class Deployment {
         throw e;
       }
     });
-    const steps = [...bySeq.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map((e) => e[1]);
+    const steps = [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
     this.programFailed(done, steps);
     if (done.error === undefined) {
       for (const r of this.deletions(seen).flat()) {
@@ -584,9 +513,7 @@ class Deployment {
 
   /** Old resources the program no longer registers, plus replaced ones still awaiting delete. */
   private deletions(seen: ReadonlySet<string>): StateResource[][] {
-    const gone = this.oldState.resources.filter(
-      (r) => r.pendingDelete || !seen.has(r.urn),
-    );
+    const gone = this.oldState.resources.filter((r) => r.pendingDelete || !seen.has(r.urn));
     return childrenFirst(gone, this.oldState.resources);
   }
 
@@ -597,18 +524,10 @@ class Deployment {
     for (const s of steps) {
       if (s.op === "same" && s.error === undefined) continue;
       const why =
-        s.error !== undefined
-          ? `  error: ${s.error}`
-          : s.replaces
-            ? `  [replace: ${s.replaces.join(", ")}]`
-            : "";
-      this.say(
-        `  ${SYMBOL[s.op].padEnd(2)} ${s.op.padEnd(7)} ${s.type}  ${s.name}${why}`,
-      );
+        s.error !== undefined ? `  error: ${s.error}` : s.replaces ? `  [replace: ${s.replaces.join(", ")}]` : "";
+      this.say(`  ${SYMBOL[s.op].padEnd(2)} ${s.op.padEnd(7)} ${s.type}  ${s.name}${why}`);
     }
-    const unchanged = steps.filter(
-      (s) => s.op === "same" && s.error === undefined,
-    ).length;
+    const unchanged = steps.filter((s) => s.op === "same" && s.error === undefined).length;
     if (unchanged > 0) this.say(`  ${unchanged} unchanged`);
   }
 
@@ -625,11 +544,7 @@ class Deployment {
     p.done += 1;
     if (p.total < PROGRESS_MIN_OPS) return;
     const now = Date.now();
-    if (
-      p.done === p.total ||
-      now - p.lastAt >= 1000 ||
-      p.done - p.lastDone >= Math.ceil(p.total / 10)
-    ) {
+    if (p.done === p.total || now - p.lastAt >= 1000 || p.done - p.lastDone >= Math.ceil(p.total / 10)) {
       p.lastAt = now;
       p.lastDone = p.done;
       this.say(`  [${p.done}/${p.total}] operations done`);
@@ -640,13 +555,7 @@ class Deployment {
     return this.limiter.run(fn).finally(() => this.tick());
   }
 
-  private record(
-    reg: RegisterMessage,
-    d: Decision,
-    id: string,
-    outputs: Props,
-    initErrors?: string[],
-  ): StateResource {
+  private record(reg: RegisterMessage, d: Decision, id: string, outputs: Props, initErrors?: string[]): StateResource {
     // Stored as the provider returned them, as the engine does: the host adds `__provider` to successful
     // results only, so a provider whose partial outputs lack it cannot be loaded for a later Delete.
     const withProvider = outputs;
@@ -669,25 +578,19 @@ class Deployment {
       return;
     }
     const shown = outputs ? (toDisplay(outputs) as Props) : {};
-    const extra = RESULT_KEYS.filter((k) => shown[k] !== undefined).map(
-      (k) => `${k}=${formatValue(shown[k])}`,
-    );
+    const extra = RESULT_KEYS.filter((k) => shown[k] !== undefined).map((k) => `${k}=${formatValue(shown[k])}`);
     const why = s.replaces ? ` [replace: ${s.replaces.join(", ")}]` : "";
     this.say(
       `  ${SYMBOL[s.op].padEnd(2)} ${PAST[s.op].padEnd(8)} ${s.name}${why}${extra.length ? "  " + extra.join(" ") : ""}`,
     );
   }
 
-  private async applyUpdate(
-    plan: readonly PlanStep[],
-  ): Promise<{ steps: StepResult[]; outputs: Props }> {
+  private async applyUpdate(plan: readonly PlanStep[]): Promise<{ steps: StepResult[]; outputs: Props }> {
     this.say(`Updating (stack ${this.stack}):`);
     // Operations that tick: provider calls, and deletes (components leave state without one).
     this.progress = {
       done: 0,
-      total: plan.filter(
-        (s) => s.op !== "same" && (s.custom || s.op === "delete"),
-      ).length,
+      total: plan.filter((s) => s.op !== "same" && (s.custom || s.op === "delete")).length,
       lastDone: 0,
       lastAt: Date.now(),
     };
@@ -699,11 +602,7 @@ class Deployment {
 
     const done = await this.runProgram(false, async (reg) => {
       const old = this.oldByUrn.get(reg.urn);
-      const step = (
-        op: Op,
-        replaces?: string[],
-        error?: string,
-      ): StepResult => {
+      const step = (op: Op, replaces?: string[], error?: string): StepResult => {
         const s: StepResult = {
           urn: reg.urn,
           name: reg.name,
@@ -718,12 +617,10 @@ class Deployment {
       let op: Op = old ? "update" : "create";
       let replaces: string[] | undefined;
       try {
-        if (seen.has(reg.urn))
-          throw new ResourceError(`duplicate resource URN ${reg.urn}`);
+        if (seen.has(reg.urn)) throw new ResourceError(`duplicate resource URN ${reg.urn}`);
         seen.add(reg.urn);
         if (!reg.custom) {
-          if (reg.type === "pulumi:pulumi:Stack" && !reg.parent)
-            stackUrn = reg.urn;
+          if (reg.type === "pulumi:pulumi:Stack" && !reg.parent) stackUrn = reg.urn;
           newState.set(reg.urn, {
             urn: reg.urn,
             type: reg.type,
@@ -752,13 +649,10 @@ class Deployment {
       }
     });
 
-    const steps = [...bySeq.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map((e) => e[1]);
+    const steps = [...bySeq.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
     this.programFailed(done, steps);
     const stackEntry = stackUrn ? newState.get(stackUrn) : undefined;
-    if (stackUrn && stackEntry && done.outputs)
-      newState.set(stackUrn, { ...stackEntry, outputs: done.outputs });
+    if (stackUrn && stackEntry && done.outputs) newState.set(stackUrn, { ...stackEntry, outputs: done.outputs });
 
     // Like the engine, delete only after a clean run: a failed program may simply not have reached
     // the resources it did not register.
@@ -766,16 +660,12 @@ class Deployment {
     if (this.errors.length === 0) {
       for (const level of this.deletions(seen)) {
         const results = await Promise.all(level.map((r) => this.deleteOne(r)));
-        level.forEach(
-          (r, i) => results[i]!.error === undefined && deleted.add(r),
-        );
+        level.forEach((r, i) => results[i]!.error === undefined && deleted.add(r));
         steps.push(...results);
         if (results.some((s) => s.error !== undefined)) break;
       }
     }
-    const kept = this.oldState.resources.filter(
-      (r) => !deleted.has(r) && (r.pendingDelete || !seen.has(r.urn)),
-    );
+    const kept = this.oldState.resources.filter((r) => !deleted.has(r) && (r.pendingDelete || !seen.has(r.urn)));
     this.save([...newState.values(), ...kept, ...pendingDeletes]);
     return { steps, outputs: done.outputs ?? {} };
   }
@@ -799,9 +689,7 @@ class Deployment {
         if (!f) throw e;
         const reasons = f.reasons.length > 0 ? f.reasons : [errorText(e)];
         newState.set(reg.urn, this.record(reg, d, f.id, f.properties, reasons));
-        throw new ResourceError(
-          `created as ${f.id} but failed to initialize: ${reasons.join("; ")}`,
-        );
+        throw new ResourceError(`created as ${f.id} but failed to initialize: ${reasons.join("; ")}`);
       }
     };
     const result = (r: StateResource) => ({
@@ -820,18 +708,11 @@ class Deployment {
       newState.set(reg.urn, r);
       return result(r);
     }
-    if (!old)
-      throw new Error(`internal: ${d.op} of ${reg.urn} without old state`);
+    if (!old) throw new Error(`internal: ${d.op} of ${reg.urn} without old state`);
     if (d.op === "update") {
       try {
         const outs = await this.mutation(() =>
-          host.update(
-            ref,
-            old.id ?? "",
-            toProviderProps(old.outputs),
-            d.plain,
-            toProviderProps(old.inputs),
-          ),
+          host.update(ref, old.id ?? "", toProviderProps(old.outputs), d.plain, toProviderProps(old.inputs)),
         );
         const r = this.record(reg, d, old.id ?? "", outs);
         newState.set(reg.urn, r);
@@ -840,13 +721,8 @@ class Deployment {
         const f = e instanceof ProviderError ? e.initFailure : undefined;
         if (!f) throw e;
         const reasons = f.reasons.length > 0 ? f.reasons : [errorText(e)];
-        newState.set(
-          reg.urn,
-          this.record(reg, d, f.id || (old.id ?? ""), f.properties, reasons),
-        );
-        throw new ResourceError(
-          `updated but failed to initialize: ${reasons.join("; ")}`,
-        );
+        newState.set(reg.urn, this.record(reg, d, f.id || (old.id ?? ""), f.properties, reasons));
+        throw new ResourceError(`updated but failed to initialize: ${reasons.join("; ")}`);
       }
     }
     // replace
@@ -862,8 +738,7 @@ class Deployment {
       newState.set(reg.urn, r);
     } catch (e) {
       // A replacement that exists but failed to initialize supersedes the old one all the same.
-      if (newState.get(reg.urn) !== old)
-        pendingDeletes.push({ ...old, pendingDelete: true });
+      if (newState.get(reg.urn) !== old) pendingDeletes.push({ ...old, pendingDelete: true });
       throw e;
     }
     const created = newState.get(reg.urn)!;
@@ -871,21 +746,14 @@ class Deployment {
       await this.mutation(() => this.sendDelete(old));
     } catch (e) {
       pendingDeletes.push({ ...old, pendingDelete: true });
-      throw new ResourceError(
-        `replacement created, but deleting the old resource failed: ${errorText(e)}`,
-      );
+      throw new ResourceError(`replacement created, but deleting the old resource failed: ${errorText(e)}`);
     }
     return result(created);
   }
 
   private sendDelete(r: StateResource): Promise<void> {
     // The engine sends the recorded outputs; the host finds the provider in them, nowhere else.
-    return this.providerHost().delete(
-      this.ref(r),
-      r.id ?? "",
-      toProviderProps(r.outputs),
-      toProviderProps(r.inputs),
-    );
+    return this.providerHost().delete(this.ref(r), r.id ?? "", toProviderProps(r.outputs), toProviderProps(r.inputs));
   }
 
   private async deleteOne(r: StateResource): Promise<StepResult> {
@@ -909,10 +777,7 @@ class Deployment {
   }
 
   private async destroy(): Promise<{ steps: StepResult[]; plan: PlanStep[] }> {
-    const levels = childrenFirst(
-      this.oldState.resources,
-      this.oldState.resources,
-    );
+    const levels = childrenFirst(this.oldState.resources, this.oldState.resources);
     const plan: PlanStep[] = levels.flat().map((r) => ({
       urn: r.urn,
       type: r.type,
@@ -935,9 +800,7 @@ class Deployment {
     const deleted = new Set<StateResource>();
     for (const level of levels) {
       const results = await Promise.all(level.map((r) => this.deleteOne(r)));
-      level.forEach(
-        (r, i) => results[i]!.error === undefined && deleted.add(r),
-      );
+      level.forEach((r, i) => results[i]!.error === undefined && deleted.add(r));
       steps.push(...results);
       // Parents stay while a child could not be deleted.
       if (results.some((s) => s.error !== undefined)) break;
@@ -967,13 +830,9 @@ function toStepResult(p: PlanStep): StepResult {
   };
 }
 
-function qualifyAll(
-  values: Readonly<Record<string, string>> | undefined,
-  project: string,
-): Record<string, string> {
+function qualifyAll(values: Readonly<Record<string, string>> | undefined, project: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(values ?? {}))
-    out[qualifyKey(k, project)] = v;
+  for (const [k, v] of Object.entries(values ?? {})) out[qualifyKey(k, project)] = v;
   return out;
 }
 
@@ -983,11 +842,7 @@ export function banner(
   statePath: string,
   options: Pick<RunOptions, "preview" | "destroy">,
 ): string {
-  const cli = options.destroy
-    ? "pulumi destroy"
-    : options.preview
-      ? "pulumi preview"
-      : "pulumi up";
+  const cli = options.destroy ? "pulumi destroy" : options.preview ? "pulumi preview" : "pulumi up";
   return (
     `offline runner (not \`${cli}\`): runs this program with the real Pulumi runtime and dynamic-provider host, ` +
     `state in ${statePath}. With the Pulumi CLI installed, run \`${cli}\` in ${programDir} instead.`
@@ -998,8 +853,7 @@ export function banner(
 export async function run(options: RunOptions): Promise<RunResult> {
   const programDir = path.resolve(options.programDir);
   const statePath = path.resolve(
-    options.statePath ??
-      path.join(programDir, ".iot-reset", `state-${options.stack}.json`),
+    options.statePath ?? path.join(programDir, ".iot-reset", `state-${options.stack}.json`),
   );
   const first = banner(programDir, statePath, options);
   options.onOutput?.(first);
@@ -1011,9 +865,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
       ...qualifyAll(options.config, project.name),
       ...qualifyAll(options.secretConfig, project.name),
     };
-    const secretKeysOfConfig = Object.keys(
-      qualifyAll(options.secretConfig, project.name),
-    );
+    const secretKeysOfConfig = Object.keys(qualifyAll(options.secretConfig, project.name));
     const oldState = loadState(statePath, project.name, options.stack);
     deployment = new Deployment(
       options,

@@ -66,9 +66,7 @@ const HOST_START_TIMEOUT_MS = 30_000;
 const HOST_STOP_TIMEOUT_MS = 5_000;
 
 function toStruct(p: Props): structproto.Struct {
-  return structproto.Struct.fromJavaScript(
-    p as Record<string, structproto.JavaScriptValue>,
-  );
+  return structproto.Struct.fromJavaScript(p as Record<string, structproto.JavaScriptValue>);
 }
 
 function fromStruct(s: structproto.Struct | undefined): Props {
@@ -81,11 +79,8 @@ function initFailureOf(err: grpc.ServiceError): InitFailure | undefined {
   if (raw === undefined || typeof raw === "string") return undefined;
   const status = statusproto.Status.deserializeBinary(new Uint8Array(raw));
   for (const any of status.getDetailsList()) {
-    if (!any.getTypeName().endsWith("pulumirpc.ErrorResourceInitFailed"))
-      continue;
-    const detail = provproto.ErrorResourceInitFailed.deserializeBinary(
-      any.getValue_asU8(),
-    );
+    if (!any.getTypeName().endsWith("pulumirpc.ErrorResourceInitFailed")) continue;
+    const detail = provproto.ErrorResourceInitFailed.deserializeBinary(any.getValue_asU8());
     return {
       id: detail.getId(),
       properties: fromStruct(detail.getProperties()),
@@ -132,12 +127,7 @@ export class ProviderHost {
     const port = await new Promise<number>((resolve, reject) => {
       let got = false;
       const timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `dynamic-provider host printed no port within ${HOST_START_TIMEOUT_MS} ms`,
-            ),
-          ),
+        () => reject(new Error(`dynamic-provider host printed no port within ${HOST_START_TIMEOUT_MS} ms`)),
         HOST_START_TIMEOUT_MS,
       );
       stdout.on("line", (line) => {
@@ -146,21 +136,11 @@ export class ProviderHost {
         clearTimeout(timer);
         const p = Number(line.trim());
         if (Number.isInteger(p) && p > 0) resolve(p);
-        else
-          reject(
-            new Error(
-              `dynamic-provider host printed ${JSON.stringify(line)} instead of its port`,
-            ),
-          );
+        else reject(new Error(`dynamic-provider host printed ${JSON.stringify(line)} instead of its port`));
       });
       child.on("exit", (code) => {
         clearTimeout(timer);
-        if (!got)
-          reject(
-            new Error(
-              `dynamic-provider host exited with code ${code} before printing its port`,
-            ),
-          );
+        if (!got) reject(new Error(`dynamic-provider host exited with code ${code} before printing its port`));
       });
       child.on("error", (e) => {
         clearTimeout(timer);
@@ -170,16 +150,11 @@ export class ProviderHost {
       child.kill("SIGKILL");
       throw e;
     });
-    const client = new provrpc.ResourceProviderClient(
-      `127.0.0.1:${port}`,
-      grpc.credentials.createInsecure(),
-    );
+    const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     return new ProviderHost(child, client);
   }
 
-  private call<Res>(
-    send: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
-  ): Promise<Res> {
+  private call<Res>(send: (cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
     return new Promise((resolve, reject) => {
       send((err, res) => (err ? reject(toProviderError(err)) : resolve(res)));
     });
@@ -193,9 +168,7 @@ export class ProviderHost {
     req.setAcceptresources(true);
     req.setSendsOldInputs(true);
     req.setSendsOldInputsToDelete(true);
-    await this.call<provproto.ConfigureResponse>((cb) =>
-      this.client.configure(req, cb),
-    );
+    await this.call<provproto.ConfigureResponse>((cb) => this.client.configure(req, cb));
   }
 
   /** Check: `olds` are the old inputs (or `{}`), `news` the program's inputs. */
@@ -203,88 +176,47 @@ export class ProviderHost {
     const req = new provproto.CheckRequest();
     req.setUrn(r.urn).setName(r.name).setType(r.type);
     req.setOlds(toStruct(olds)).setNews(toStruct(news));
-    const res = await this.call<provproto.CheckResponse>((cb) =>
-      this.client.check(req, cb),
-    );
+    const res = await this.call<provproto.CheckResponse>((cb) => this.client.check(req, cb));
     return {
       inputs: fromStruct(res.getInputs()),
-      failures: res
-        .getFailuresList()
-        .map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
+      failures: res.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
     };
   }
 
   /** Diff: `olds` are the old OUTPUTS (as the engine sends them), `news` the checked inputs. */
-  async diff(
-    r: ResourceRef,
-    id: string,
-    olds: Props,
-    news: Props,
-    oldInputs: Props,
-  ): Promise<DiffResult> {
+  async diff(r: ResourceRef, id: string, olds: Props, news: Props, oldInputs: Props): Promise<DiffResult> {
     const req = new provproto.DiffRequest();
     req.setUrn(r.urn).setName(r.name).setType(r.type).setId(id);
-    req
-      .setOlds(toStruct(olds))
-      .setNews(toStruct(news))
-      .setOldInputs(toStruct(oldInputs));
-    const res = await this.call<provproto.DiffResponse>((cb) =>
-      this.client.diff(req, cb),
-    );
+    req.setOlds(toStruct(olds)).setNews(toStruct(news)).setOldInputs(toStruct(oldInputs));
+    const res = await this.call<provproto.DiffResponse>((cb) => this.client.diff(req, cb));
     const c = res.getChanges();
     const D = provproto.DiffResponse.DiffChanges;
     return {
-      changes:
-        c === D.DIFF_NONE ? "none" : c === D.DIFF_SOME ? "some" : "unknown",
+      changes: c === D.DIFF_NONE ? "none" : c === D.DIFF_SOME ? "some" : "unknown",
       replaces: res.getReplacesList(),
       deleteBeforeReplace: res.getDeletebeforereplace(),
     };
   }
 
   /** Create: returns the new id and outputs; throws {@link ProviderError} (maybe with initFailure). */
-  async create(
-    r: ResourceRef,
-    news: Props,
-  ): Promise<{ id: string; outputs: Props }> {
+  async create(r: ResourceRef, news: Props): Promise<{ id: string; outputs: Props }> {
     const req = new provproto.CreateRequest();
-    req
-      .setUrn(r.urn)
-      .setName(r.name)
-      .setType(r.type)
-      .setProperties(toStruct(news));
-    const res = await this.call<provproto.CreateResponse>((cb) =>
-      this.client.create(req, cb),
-    );
+    req.setUrn(r.urn).setName(r.name).setType(r.type).setProperties(toStruct(news));
+    const res = await this.call<provproto.CreateResponse>((cb) => this.client.create(req, cb));
     return { id: res.getId(), outputs: fromStruct(res.getProperties()) };
   }
 
   /** Update: `olds` are the old outputs; returns the new outputs. */
-  async update(
-    r: ResourceRef,
-    id: string,
-    olds: Props,
-    news: Props,
-    oldInputs: Props,
-  ): Promise<Props> {
+  async update(r: ResourceRef, id: string, olds: Props, news: Props, oldInputs: Props): Promise<Props> {
     const req = new provproto.UpdateRequest();
     req.setUrn(r.urn).setName(r.name).setType(r.type).setId(id);
-    req
-      .setOlds(toStruct(olds))
-      .setNews(toStruct(news))
-      .setOldInputs(toStruct(oldInputs));
-    const res = await this.call<provproto.UpdateResponse>((cb) =>
-      this.client.update(req, cb),
-    );
+    req.setOlds(toStruct(olds)).setNews(toStruct(news)).setOldInputs(toStruct(oldInputs));
+    const res = await this.call<provproto.UpdateResponse>((cb) => this.client.update(req, cb));
     return fromStruct(res.getProperties());
   }
 
   /** Delete: `outputs` are the recorded outputs, which carry the provider that created the resource. */
-  async delete(
-    r: ResourceRef,
-    id: string,
-    outputs: Props,
-    oldInputs: Props,
-  ): Promise<void> {
+  async delete(r: ResourceRef, id: string, outputs: Props, oldInputs: Props): Promise<void> {
     const req = new provproto.DeleteRequest();
     req.setUrn(r.urn).setName(r.name).setType(r.type).setId(id);
     req.setProperties(toStruct(outputs)).setOldInputs(toStruct(oldInputs));

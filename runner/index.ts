@@ -4,12 +4,5 @@
  * state in a JSON file. For development and tests; with the Pulumi CLI, use `pulumi up`.
  */
 export { banner, run } from "./engine";
-export type {
-  Op,
-  PlanStep,
-  RunOptions,
-  RunResult,
-  RunSummary,
-  StepResult,
-} from "./engine";
+export type { Op, PlanStep, RunOptions, RunResult, RunSummary, StepResult } from "./engine";
 export type { StateFile, StateResource } from "./state";

@@ -11,11 +11,7 @@ export interface ProjectFile {
 
 function unquote(s: string): string {
   const t = s.trim();
-  if (
-    t.length >= 2 &&
-    ((t.startsWith('"') && t.endsWith('"')) ||
-      (t.startsWith("'") && t.endsWith("'")))
-  ) {
+  if (t.length >= 2 && ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'")))) {
     return t.slice(1, -1);
   }
   return t;
@@ -56,11 +52,7 @@ export function qualifyKey(key: string, project: string): string {
  * Reads the `config:` map of `Pulumi.<stack>.yaml` (plain scalar values only). Returns an empty map
  * when the file does not exist, as a new stack has no config.
  */
-export function readStackConfig(
-  programDir: string,
-  stack: string,
-  project: string,
-): Record<string, string> {
+export function readStackConfig(programDir: string, stack: string, project: string): Record<string, string> {
   const file = path.join(programDir, `Pulumi.${stack}.yaml`);
   let text: string;
   try {
@@ -84,17 +76,13 @@ export function readStackConfig(
     indent ??= lead;
     // Deeper lines belong to a structured value (e.g. `secure:`), which the runner does not support.
     if (lead > indent) {
-      throw new Error(
-        `${file}: only plain \`key: value\` config entries are supported, not ${line.trim()}`,
-      );
+      throw new Error(`${file}: only plain \`key: value\` config entries are supported, not ${line.trim()}`);
     }
     // Keys hold a namespace colon (`alicloud:region`), so split on the first ": " or a trailing ":".
     const m = /^(\S+?):(?:\s+(.*))?$/.exec(line.trim());
     if (!m) throw new Error(`${file}: cannot read config line ${line.trim()}`);
     if (m[2] === undefined) {
-      throw new Error(
-        `${file}: config ${m[1]} is not a plain value (secure values are not supported)`,
-      );
+      throw new Error(`${file}: config ${m[1]} is not a plain value (secure values are not supported)`);
     }
     config[qualifyKey(m[1] ?? "", project)] = unquote(stripComment(m[2]));
   }

@@ -58,10 +58,13 @@ function readFlags(argv: string[]): StartFlags {
     },
   });
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port must be a port number, got "${values.port}"`);
-  if (values.stage !== undefined && !/^\d+$/.test(values.stage)) throw new Error(`--stage must be a whole number, got "${values.stage}"`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--port must be a port number, got "${values.port}"`);
+  if (values.stage !== undefined && !/^\d+$/.test(values.stage))
+    throw new Error(`--stage must be a whole number, got "${values.stage}"`);
   const parallel = values.parallel === undefined ? undefined : Number(values.parallel);
-  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel >= 1)) throw new Error(`--parallel must be a positive whole number, got "${values.parallel}"`);
+  if (parallel !== undefined && !(Number.isInteger(parallel) && parallel >= 1))
+    throw new Error(`--parallel must be a positive whole number, got "${values.parallel}"`);
   return {
     preview: values.preview ?? false,
     destroy: values.destroy ?? false,
@@ -113,7 +116,10 @@ async function runOffline(emu: Emulator, flags: StartFlags): Promise<number> {
     statePath: flags.state,
     planJsonPath,
     config: runConfig(emu, flags),
-    secretConfig: { "alicloud:accessKey": emu.credentials.accessKeyId, "alicloud:secretKey": emu.credentials.accessKeySecret },
+    secretConfig: {
+      "alicloud:accessKey": emu.credentials.accessKeyId,
+      "alicloud:secretKey": emu.credentials.accessKeySecret,
+    },
     onOutput: (line) => console.log(line),
   });
   if (flags.preview && fs.existsSync(planJsonPath)) {
@@ -149,18 +155,28 @@ function runWithCli(emu: Emulator, flags: StartFlags): number {
   const pulumi = (args: string[]) => spawnSync("pulumi", args, { cwd: PROGRAM, env, stdio: "inherit" }).status ?? 1;
   if (pulumi(["stack", "select", STACK, "--create"]) !== 0) return 1;
   const verb = flags.destroy ? ["destroy", "--yes"] : flags.preview ? ["preview", "--diff"] : ["up", "--yes"];
-  return pulumi([...verb, "--stack", STACK, "--config-file", configFile, ...(flags.parallel ? ["--parallel", String(flags.parallel)] : [])]);
+  return pulumi([
+    ...verb,
+    "--stack",
+    STACK,
+    "--config-file",
+    configFile,
+    ...(flags.parallel ? ["--parallel", String(flags.parallel)] : []),
+  ]);
 }
 
 function printRequestLog(emu: Emulator, verbose: boolean): void {
   const requests = emu.requests();
   const counts = new Map<string, number>();
   for (const r of requests) counts.set(`${r.action} ${r.outcome}`, (counts.get(`${r.action} ${r.outcome}`) ?? 0) + 1);
-  console.log(`\nEmulator request log: ${requests.length} request(s) over the wire${requests.length ? "" : " (nothing was sent)"}`);
+  console.log(
+    `\nEmulator request log: ${requests.length} request(s) over the wire${requests.length ? "" : " (nothing was sent)"}`,
+  );
   for (const [k, n] of [...counts.entries()].sort()) console.log(`  ${String(n).padStart(6)}  ${k}`);
   const shown = verbose ? requests : requests.slice(0, 10);
   for (const r of shown) console.log(`  ${formatRequest(r)}`);
-  if (shown.length < requests.length) console.log(`  … ${requests.length - shown.length} more (npm start -- --verbose prints them all)`);
+  if (shown.length < requests.length)
+    console.log(`  … ${requests.length - shown.length} more (npm start -- --verbose prints them all)`);
 }
 
 function formatRequest(r: RecordedRequest): string {
@@ -191,9 +207,13 @@ async function main(): Promise<number> {
   try {
     emu = await startEmulator({ port: flags.port, latency: { fixedMs: 20, jitterMs: 10 } });
   } catch (err) {
-    throw new Error(`could not start the IoT emulator on 127.0.0.1:${flags.port} (${(err as Error).message}); free the port or pass --port N (a new port resets every device once, as the endpoint is part of each reset's identity)`);
+    throw new Error(
+      `could not start the IoT emulator on 127.0.0.1:${flags.port} (${(err as Error).message}); free the port or pass --port N (a new port resets every device once, as the endpoint is part of each reset's identity)`,
+    );
   }
-  console.log(`IoT Platform emulator on ${emu.endpoint} (demo fleet: emulator/fleets/demo.json; test AccessKey ${emu.credentials.accessKeyId})`);
+  console.log(
+    `IoT Platform emulator on ${emu.endpoint} (demo fleet: emulator/fleets/demo.json; test AccessKey ${emu.credentials.accessKeyId})`,
+  );
   const stop = watchProgress(emu);
   try {
     const useCli = !flags.offline && hasPulumiCli();
@@ -201,7 +221,10 @@ async function main(): Promise<number> {
     stop();
     if (!flags.preview && !flags.destroy) console.log(`\n${deviceSummary(emu)}`);
     printRequestLog(emu, flags.verbose);
-    if (code !== 0) console.error(`\nThe run failed (exit ${code}); the errors are above. Devices reset before the failure are recorded in state.`);
+    if (code !== 0)
+      console.error(
+        `\nThe run failed (exit ${code}); the errors are above. Devices reset before the failure are recorded in state.`,
+      );
     return code;
   } finally {
     stop();

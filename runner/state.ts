@@ -40,29 +40,20 @@ export interface StateFile {
 }
 
 /** Reads a state file, or returns an empty state when the file does not exist. */
-export function loadState(
-  file: string,
-  project: string,
-  stack: string,
-): StateFile {
+export function loadState(file: string, project: string, stack: string): StateFile {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT")
-      return { version: 1, project, stack, resources: [] };
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { version: 1, project, stack, resources: [] };
     throw e;
   }
   const parsed = JSON.parse(text) as StateFile;
   if (parsed.version !== 1 || !Array.isArray(parsed.resources)) {
-    throw new Error(
-      `state file ${file} is not a version 1 offline-runner state`,
-    );
+    throw new Error(`state file ${file} is not a version 1 offline-runner state`);
   }
   if (parsed.stack !== stack || parsed.project !== project) {
-    throw new Error(
-      `state file ${file} belongs to ${parsed.project}/${parsed.stack}, not ${project}/${stack}`,
-    );
+    throw new Error(`state file ${file} belongs to ${parsed.project}/${parsed.stack}, not ${project}/${stack}`);
   }
   return parsed;
 }

@@ -94,19 +94,12 @@ export function toDisplay(v: unknown): unknown {
 export function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a)) {
-    return (
-      Array.isArray(b) &&
-      a.length === b.length &&
-      a.every((x, i) => jsonEqual(x, b[i]))
-    );
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
   }
   if (isObject(a) && isObject(b)) {
     const ka = Object.keys(a);
     const kb = Object.keys(b);
-    return (
-      ka.length === kb.length &&
-      ka.every((k) => k in b && jsonEqual(a[k], b[k]))
-    );
+    return ka.length === kb.length && ka.every((k) => k in b && jsonEqual(a[k], b[k]));
   }
   return false;
 }

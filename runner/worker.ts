@@ -6,12 +6,7 @@
 import * as fs from "fs";
 import * as path from "path";
 
-import type {
-  DoneMessage,
-  RegisterMessage,
-  RegisterReply,
-  StartMessage,
-} from "./protocol";
+import type { DoneMessage, RegisterMessage, RegisterReply, StartMessage } from "./protocol";
 import type { Props } from "./wire";
 
 /* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-explicit-any */
@@ -28,13 +23,8 @@ function installTypeScriptHook(programDir: string): void {
   const tsconfig = path.join(programDir, "tsconfig.json");
   if (fs.existsSync(tsconfig)) {
     const read = ts.readConfigFile(tsconfig, (f) => fs.readFileSync(f, "utf8"));
-    const raw =
-      (read.config as { compilerOptions?: unknown } | undefined)
-        ?.compilerOptions ?? {};
-    compilerOptions = ts.convertCompilerOptionsFromJson(
-      raw,
-      programDir,
-    ).options;
+    const raw = (read.config as { compilerOptions?: unknown } | undefined)?.compilerOptions ?? {};
+    compilerOptions = ts.convertCompilerOptionsFromJson(raw, programDir).options;
   }
   const options: import("typescript").CompilerOptions = {
     target: ts.ScriptTarget.ES2020,
@@ -51,10 +41,7 @@ function installTypeScriptHook(programDir: string): void {
       _extensions: Record<string, (m: any, f: string) => void>;
     }
   )._extensions;
-  extensions[".ts"] = (
-    module: { _compile(code: string, file: string): void },
-    filename: string,
-  ) => {
+  extensions[".ts"] = (module: { _compile(code: string, file: string): void }, filename: string) => {
     const source = fs.readFileSync(filename, "utf8");
     const out = ts.transpileModule(source, {
       compilerOptions: options,
@@ -70,16 +57,9 @@ function qualifiedTypeOf(urn: string): string {
 }
 
 /** Builds a URN the way the engine does: the whole parent type chain, except the root stack. */
-function makeUrn(
-  stack: string,
-  project: string,
-  parent: string,
-  type: string,
-  name: string,
-): string {
+function makeUrn(stack: string, project: string, parent: string, type: string, name: string): string {
   const parentType = parent ? qualifiedTypeOf(parent) : "";
-  const qualified =
-    parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
+  const qualified = parentType && parentType !== STACK_TYPE ? `${parentType}$${type}` : type;
   return `urn:pulumi:${stack}::${project}::${qualified}::${name}`;
 }
 
@@ -90,9 +70,7 @@ function send(msg: RegisterMessage | DoneMessage): void {
 let seq = 0;
 const pending = new Map<number, (reply: RegisterReply) => void>();
 
-function register(
-  msg: Omit<RegisterMessage, "kind" | "seq">,
-): Promise<RegisterReply> {
+function register(msg: Omit<RegisterMessage, "kind" | "seq">): Promise<RegisterReply> {
   seq += 1;
   const mine = seq;
   return new Promise((resolve) => {
@@ -129,9 +107,7 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
         throw new Error("unreachable: registrations go to the runner");
       },
       call: (args: { token: string }) => {
-        throw new Error(
-          `invoke ${args.token} is unsupported by the offline runner`,
-        );
+        throw new Error(`invoke ${args.token} is unsupported by the offline runner`);
       },
     },
     start.project,
@@ -146,10 +122,7 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
   const monitor = settings.getMonitor();
   // Replace the mock's registration with one that asks the runner, which runs the engine's steps
   // against the real provider host; the mock's own URNs chain only the last parent type.
-  monitor.registerResource = (
-    req: any,
-    callback: (err: unknown, resp?: unknown) => void,
-  ) => {
+  monitor.registerResource = (req: any, callback: (err: unknown, resp?: unknown) => void) => {
     const type: string = req.getType();
     const name: string = req.getName();
     const parent: string = req.getParent();
@@ -174,19 +147,13 @@ async function runProgram(start: StartMessage): Promise<DoneMessage> {
       return callback(null, resp);
     }, callback);
   };
-  monitor.registerResourceOutputs = (
-    req: any,
-    callback: (err: unknown, resp?: unknown) => void,
-  ) => {
-    if (req.getUrn() === stackUrn)
-      stackOutputs = (req.getOutputs()?.toJavaScript() ?? {}) as Props;
+  monitor.registerResourceOutputs = (req: any, callback: (err: unknown, resp?: unknown) => void) => {
+    if (req.getUrn() === stackUrn) stackOutputs = (req.getOutputs()?.toJavaScript() ?? {}) as Props;
     callback(null, {});
   };
   monitor.readResource = (req: any, callback: (err: unknown) => void) => {
     callback(
-      new Error(
-        `reading existing resource ${req.getName()} [${req.getType()}] is unsupported by the offline runner`,
-      ),
+      new Error(`reading existing resource ${req.getName()} [${req.getType()}] is unsupported by the offline runner`),
     );
   };
 

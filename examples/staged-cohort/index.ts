@@ -31,5 +31,12 @@ const gateway = new DeviceRegistrationReset("gateway-01", {
 export const campaignName = cameras.campaign;
 export const selectedCameras = cameras.selectedCount;
 export const camerasPerStage = cameras.stageCounts;
-export const camerasReset = pulumi.all(cameras.batches.map((b) => b.resetCount)).apply((counts) => counts.reduce((a, b) => a + b, 0));
-export const gatewayReset = { requestId: gateway.requestId, jobId: gateway.jobId, jobStatus: gateway.jobStatus, resetAt: gateway.resetAt };
+export const camerasReset = pulumi
+  .all(cameras.batches.map((b) => b.resetCount))
+  .apply((counts) => counts.reduce((a, b) => a + b, 0));
+export const gatewayReset = {
+  requestId: gateway.requestId,
+  jobId: gateway.jobId,
+  jobStatus: gateway.jobStatus,
+  resetAt: gateway.resetAt,
+};

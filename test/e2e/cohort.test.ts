@@ -12,14 +12,20 @@ import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 
 const PROGRAM = path.resolve(__dirname, "..", "fixtures", "e2e", "cohort");
 const N = 120;
-const fleet = Array.from({ length: N }, (_, i) => ({ productKey: "a1Cohort", deviceName: `dev-${String(i).padStart(5, "0")}` }));
+const fleet = Array.from({ length: N }, (_, i) => ({
+  productKey: "a1Cohort",
+  deviceName: `dev-${String(i).padStart(5, "0")}`,
+}));
 const selectedAt = (stage: number) => new Set(planCohort(fleet, [10, 50, 100], stage, 20).selected.map(deviceKey));
 
 let emu: Emulator;
 let statePath: string;
 beforeEach(async () => {
   emu = await emulator();
-  emu.addDevices("a1Cohort", fleet.map((d) => ({ deviceName: d.deviceName })));
+  emu.addDevices(
+    "a1Cohort",
+    fleet.map((d) => ({ deviceName: d.deviceName })),
+  );
   statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "e2e-cohort-")), "state.json");
 });
 afterEach(() => emu.stop());
@@ -29,14 +35,23 @@ function up(config: Record<string, string>): Promise<RunResult> {
     programDir: PROGRAM,
     stack: "test",
     statePath,
-    config: { "alicloud:region": "cn-shanghai", endpoint: emu.endpoint, devices: String(N), campaign: "c1", stage: "1", ...config },
+    config: {
+      "alicloud:region": "cn-shanghai",
+      endpoint: emu.endpoint,
+      devices: String(N),
+      campaign: "c1",
+      stage: "1",
+      ...config,
+    },
     secretConfig: { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
   });
 }
 
 /** Device keys of the successful ResetThing calls since the last clearRequests(). */
 function resetKeys(): string[] {
-  return emu.requests({ action: "ResetThing", outcome: "success" }).map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
+  return emu
+    .requests({ action: "ResetThing", outcome: "success" })
+    .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
 }
 
 describe("DeviceCohortReset through the runner", () => {
@@ -83,7 +98,9 @@ describe("DeviceCohortReset through the runner", () => {
     const first = await up({ stage: "3" });
     expect(first.exitCode).toBe(1);
     for (const d of failing) {
-      expect(first.errors.join("\n")).toContain(`ResetThing failed for device "${deviceKey(d)}": iot.device.NotExistedDevice: The specified device does not exist.`);
+      expect(first.errors.join("\n")).toContain(
+        `ResetThing failed for device "${deviceKey(d)}": iot.device.NotExistedDevice: The specified device does not exist.`,
+      );
     }
     expect(resetKeys()).toHaveLength(N - 3);
     for (const d of failing) emu.healDevice(d);
@@ -102,7 +119,10 @@ describe("DeviceCohortReset through the runner", () => {
     emu.setQuota("ResetThing", 20);
     const result = await up({ stage: "3", "iotReset:resetQps": "20" });
     expect(result.errors).toEqual([]);
-    const times = emu.requests({ action: "ResetThing" }).map((r) => r.time).sort((a, b) => a - b);
+    const times = emu
+      .requests({ action: "ResetThing" })
+      .map((r) => r.time)
+      .sort((a, b) => a - b);
     expect(times).toHaveLength(N);
     let most = 0;
     for (let i = 0, j = 0; i < times.length; i++) {

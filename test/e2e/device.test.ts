@@ -21,7 +21,10 @@ beforeEach(async () => {
 afterEach(() => emu.stop());
 
 /** One `pulumi up` (or preview/destroy) of the fixture with the given config. */
-function up(config: Record<string, string>, options: { preview?: boolean; destroy?: boolean } = {}): Promise<RunResult> {
+function up(
+  config: Record<string, string>,
+  options: { preview?: boolean; destroy?: boolean } = {},
+): Promise<RunResult> {
   return run({
     programDir: PROGRAM,
     stack: "test",
@@ -40,7 +43,8 @@ function up(config: Record<string, string>, options: { preview?: boolean; destro
 }
 
 const resets = () => emu.requests({ action: "ResetThing" });
-const deviceStep = (r: RunResult) => r.steps.find((s) => s.type === "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset");
+const deviceStep = (r: RunResult) =>
+  r.steps.find((s) => s.type === "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset");
 
 describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provider host", () => {
   test("create sends one reset; an unchanged second run sends nothing", async () => {
@@ -87,7 +91,9 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
   test("a check failure names the property and sends nothing", async () => {
     const result = await up({ deviceName: "ab" });
     expect(result.exitCode).toBe(1);
-    expect(result.errors).toEqual(['device: check failed: property `deviceName`: "ab" must be 4 to 32 characters of letters, digits and -_@.:']);
+    expect(result.errors).toEqual([
+      'device: check failed: property `deviceName`: "ab" must be 4 to 32 characters of letters, digits and -_@.:',
+    ]);
     expect(emu.requests()).toHaveLength(0);
   });
 
@@ -115,7 +121,9 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     const failed = await up(gateway);
     expect(failed.exitCode).toBe(1);
     expect(failed.errors.join("\n")).toMatch(/device job \S+ ended FAILED\. The JobId is recorded/);
-    const recorded = JSON.parse(fs.readFileSync(statePath, "utf8")).resources.find((r: { type: string }) => r.type.endsWith(":DeviceRegistrationReset"));
+    const recorded = JSON.parse(fs.readFileSync(statePath, "utf8")).resources.find((r: { type: string }) =>
+      r.type.endsWith(":DeviceRegistrationReset"),
+    );
     expect(recorded.outputs).toMatchObject({ jobStatus: "FAILED", jobId: expect.any(String), success: true });
     expect(recorded.outputs.__provider).toEqual(expect.any(String));
     const retried = await up({ ...gateway, trigger: "2" });
@@ -130,7 +138,8 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     const state = JSON.parse(fs.readFileSync(statePath, "utf8"));
     for (const r of state.resources) {
       for (const bag of [r.inputs, r.outputs]) {
-        if (bag && typeof bag.__provider === "string") bag.__provider = `${bag.__provider}\n// written by version 0.0.1`;
+        if (bag && typeof bag.__provider === "string")
+          bag.__provider = `${bag.__provider}\n// written by version 0.0.1`;
       }
     }
     fs.writeFileSync(statePath, JSON.stringify(state));
@@ -144,9 +153,17 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     await up({});
     const again = await up({ trigger: "2" });
     const state = fs.readFileSync(statePath, "utf8");
-    const everything = [state, again.stdout, JSON.stringify(again.outputs), again.providerLog.join("\n"), again.errors.join("\n")].join("\n");
+    const everything = [
+      state,
+      again.stdout,
+      JSON.stringify(again.outputs),
+      again.providerLog.join("\n"),
+      again.errors.join("\n"),
+    ].join("\n");
     expect(everything).not.toContain(TEST_SECRET);
-    const device = JSON.parse(state).resources.find((r: { type: string }) => r.type.endsWith(":DeviceRegistrationReset"));
+    const device = JSON.parse(state).resources.find((r: { type: string }) =>
+      r.type.endsWith(":DeviceRegistrationReset"),
+    );
     expect(Buffer.byteLength(device.outputs.__provider)).toBeLessThan(4096);
     expect(device.outputs.__provider).toContain('require("pulumi-alicloud-iot-reset/provider-host")');
   });

@@ -20,12 +20,18 @@ let emu: Emulator;
 beforeAll(() => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-pack-"));
   // lib/ is already built by `npm test`; --ignore-scripts packs it as it is.
-  const tarball = npm(["pack", "--ignore-scripts", "--silent", "--pack-destination", work], ROOT).trim().split("\n").pop() as string;
+  const tarball = npm(["pack", "--ignore-scripts", "--silent", "--pack-destination", work], ROOT)
+    .trim()
+    .split("\n")
+    .pop() as string;
   scratch = path.join(work, "project");
   fs.mkdirSync(scratch);
   fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true }));
   for (const f of ["Pulumi.yaml", "index.ts"]) fs.copyFileSync(path.join(FIXTURE, f), path.join(scratch, f));
-  npm(["install", path.join(work, tarball), "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], scratch);
+  npm(
+    ["install", path.join(work, tarball), "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
+    scratch,
+  );
 }, 180_000);
 beforeEach(async () => {
   emu = await emulator();
@@ -38,18 +44,27 @@ test("installed from the tarball: resets once, then nothing; __provider under 4 
   const options = {
     programDir: scratch,
     stack: "dev",
-    config: { "alicloud:region": "cn-shanghai", endpoint: emu.endpoint, productKey: "a1DemoProduct", deviceName: "sensor-002" },
+    config: {
+      "alicloud:region": "cn-shanghai",
+      endpoint: emu.endpoint,
+      productKey: "a1DemoProduct",
+      deviceName: "sensor-002",
+    },
     secretConfig: { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
   };
   const first = await run(options);
   expect(first.errors).toEqual([]);
-  expect(emu.requests().map((r) => [r.action, r.params])).toEqual([["ResetThing", { ProductKey: "a1DemoProduct", DeviceName: "sensor-002" }]]);
+  expect(emu.requests().map((r) => [r.action, r.params])).toEqual([
+    ["ResetThing", { ProductKey: "a1DemoProduct", DeviceName: "sensor-002" }],
+  ]);
   const second = await run(options);
   expect(second.exitCode).toBe(0);
   expect(emu.requests()).toHaveLength(1);
   const stateText = fs.readFileSync(first.statePath, "utf8");
   expect([stateText, first.stdout, second.stdout, first.providerLog.join("\n")].join("\n")).not.toContain(TEST_SECRET);
-  const resource = JSON.parse(stateText).resources.find((r: { type: string }) => r.type.endsWith(":DeviceRegistrationReset"));
+  const resource = JSON.parse(stateText).resources.find((r: { type: string }) =>
+    r.type.endsWith(":DeviceRegistrationReset"),
+  );
   const provider: string = resource.outputs.__provider;
   expect(Buffer.byteLength(provider)).toBeLessThan(4096);
   // Only the stable entry point is required; no build path and no inlined module.

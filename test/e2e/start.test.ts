@@ -24,9 +24,14 @@ function freePort(): Promise<number> {
 
 function start(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [START, "--offline", ...args], { cwd: ROOT, env: process.env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
-    });
+    execFile(
+      process.execPath,
+      [START, "--offline", ...args],
+      { cwd: ROOT, env: process.env, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr });
+      },
+    );
   });
 }
 
@@ -35,12 +40,16 @@ test("npm start resets the first stage and the gateway; a second run sends nothi
   const port = String(await freePort());
   const first = await start(["--port", port, "--state", state]);
   expect(first.code).toBe(0);
-  expect(first.out.split("\n")[0]).toBe(`IoT Platform emulator on http://127.0.0.1:${port} (demo fleet: emulator/fleets/demo.json; test AccessKey LTAIEmulatorTestKey01)`);
+  expect(first.out.split("\n")[0]).toBe(
+    `IoT Platform emulator on http://127.0.0.1:${port} (demo fleet: emulator/fleets/demo.json; test AccessKey LTAIEmulatorTestKey01)`,
+  );
   expect(first.out).toContain("offline runner (not `pulumi up`)");
   // Stage 1 of 3 selects 5% of the 240 cameras: 10 of them, plus the gateway (whose job is followed to COMPLETED).
   expect(first.out).toContain("Devices: 11 reset, 0 failed in this run (every other selected device unchanged).");
   expect(first.out).toContain('"jobStatus":"COMPLETED"');
-  expect(first.out).toMatch(/Emulator request log: \d+ request\(s\) over the wire\n\s+\d+  QueryJob success\n\s+11  ResetThing success\n/);
+  expect(first.out).toMatch(
+    /Emulator request log: \d+ request\(s\) over the wire\n\s+\d+  QueryJob success\n\s+11  ResetThing success\n/,
+  );
 
   const second = await start(["--port", port, "--state", state]);
   expect(second.code).toBe(0);

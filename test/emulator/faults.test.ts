@@ -21,7 +21,11 @@ describe("scripted faults", () => {
     const client = sdkClient(emu);
     for (let i = 0; i < 2; i++) {
       const err = await sdkError(client.resetThing(req()));
-      expect([err.statusCode, err.code, err.data.Message]).toEqual([400, "Throttling", "Request was denied due to request throttling."]);
+      expect([err.statusCode, err.code, err.data.Message]).toEqual([
+        400,
+        "Throttling",
+        "Request was denied due to request throttling.",
+      ]);
     }
     expect(emu.resetCount(ref)).toBe(0);
     expect(emu.device(ref)?.registered).toBe(true);
@@ -57,26 +61,35 @@ describe("scripted faults", () => {
     emu.scriptFaults("ResetThing", "drop", 1);
     const err = (await sdkError(sdkClient(emu).resetThing(req()))) as unknown as { code: string; message: string };
     expect(err.code).toBe("ECONNRESET");
-    expect(err.message).toBe(`socket hang upPOST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`);
+    expect(err.message).toBe(
+      `socket hang upPOST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`,
+    );
     expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "drop", httpStatus: 0 });
     expect(emu.resetCount(ref)).toBe(0);
   });
 
   test("timeout: the request is never answered; the SDK's read timeout fires", async () => {
     emu.scriptFaults("ResetThing", "timeout", 1);
-    const err = (await sdkError(sdkClient(emu, { readTimeout: 200 }).resetThing(req()))) as unknown as { name: string; message: string };
+    const err = (await sdkError(sdkClient(emu, { readTimeout: 200 }).resetThing(req()))) as unknown as {
+      name: string;
+      message: string;
+    };
     expect(err.name).toBe("RequestTimeoutError");
-    expect(err.message).toBe(`ReadTimeout(200). POST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`);
+    expect(err.message).toBe(
+      `ReadTimeout(200). POST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`,
+    );
     expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "timeout", httpStatus: 0 });
     expect(emu.resetCount(ref)).toBe(0);
   });
 
   test("a held timeout socket does not keep stop() waiting", async () => {
     emu.scriptFaults("*", "timeout", 1);
-    const pending = sdkClient(emu, { readTimeout: 60_000 }).resetThing(req()).then(
-      () => "answered",
-      (e: { code?: string }) => e.code,
-    );
+    const pending = sdkClient(emu, { readTimeout: 60_000 })
+      .resetThing(req())
+      .then(
+        () => "answered",
+        (e: { code?: string }) => e.code,
+      );
     while (emu.requests().length === 0) await new Promise((r) => setTimeout(r, 5));
     await emu.stop();
     // The client sees its connection reset by the stopping server rather than waiting out its timeout.
@@ -113,14 +126,20 @@ describe("random faults and latency", () => {
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
     expect(new Set(a.map((s) => s.split(":")[0]))).toEqual(new Set(["success", "fault"]));
-    expect(a.some((s) => s === "fault:serverError:InternalError") || a.some((s) => s === "fault:serverError:ServiceUnavailable")).toBe(true);
+    expect(
+      a.some((s) => s === "fault:serverError:InternalError") ||
+        a.some((s) => s === "fault:serverError:ServiceUnavailable"),
+    ).toBe(true);
   });
 
   test("faults.actions limits random faults to the listed actions; faulted resets change nothing", async () => {
     const emu = await startEmulator({ faults: { seed: 3, serverError: 1, actions: ["ResetThing"] } });
     try {
       const client = sdkClient(emu);
-      expect((await client.queryDeviceDetail({ productKey: "a1DemoProduct", deviceName: "sensor-001" } as never)).body?.success).toBe(true);
+      expect(
+        (await client.queryDeviceDetail({ productKey: "a1DemoProduct", deviceName: "sensor-001" } as never)).body
+          ?.success,
+      ).toBe(true);
       const err = await sdkError(client.resetThing(req()));
       expect(["InternalError", "ServiceUnavailable"]).toContain(err.code);
       expect(emu.totalResets()).toBe(0);

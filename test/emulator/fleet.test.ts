@@ -20,14 +20,23 @@ test("the bundled demo fleet has what the README promises", () => {
 
 test("generate creates padded names for 100,000 devices", async () => {
   const emu = await startEmulator({
-    fleet: { instances: [{ iotInstanceId: "iot-cn-bench", products: [{ productKey: "a1Bench", generate: { prefix: "dev-", count: 100_000, pad: 5 } }] }] },
+    fleet: {
+      instances: [
+        {
+          iotInstanceId: "iot-cn-bench",
+          products: [{ productKey: "a1Bench", generate: { prefix: "dev-", count: 100_000, pad: 5 } }],
+        },
+      ],
+    },
   });
   try {
     expect(emu.device({ productKey: "a1Bench", deviceName: "dev-00000", iotInstanceId: "iot-cn-bench" })?.iotId).toBe(
       iotIdFor("a1Bench", "dev-00000", "iot-cn-bench"),
     );
     expect(emu.device({ productKey: "a1Bench", deviceName: "dev-99999", iotInstanceId: "iot-cn-bench" })).toBeDefined();
-    expect(emu.device({ productKey: "a1Bench", deviceName: "dev-100000", iotInstanceId: "iot-cn-bench" })).toBeUndefined();
+    expect(
+      emu.device({ productKey: "a1Bench", deviceName: "dev-100000", iotInstanceId: "iot-cn-bench" }),
+    ).toBeUndefined();
   } finally {
     await emu.stop();
   }
@@ -42,7 +51,9 @@ test("iotIdFor is stable, 26 letters/digits, and depends on the instance", () =>
 });
 
 test("a fleet-given IotId is used as is", async () => {
-  const emu = await startEmulator({ fleet: { products: [{ productKey: "a1P", devices: [{ deviceName: "dev-1x", iotId: "FixedIotId0000000000100" }] }] } });
+  const emu = await startEmulator({
+    fleet: { products: [{ productKey: "a1P", devices: [{ deviceName: "dev-1x", iotId: "FixedIotId0000000000100" }] }] },
+  });
   try {
     expect(emu.device({ iotId: "FixedIotId0000000000100" })?.deviceName).toBe("dev-1x");
   } finally {
@@ -52,20 +63,27 @@ test("a fleet-given IotId is used as is", async () => {
 
 test("validation errors name the source and the JSON path", () => {
   expect(() => validateFleet({}, "f.json")).toThrow("f.json: `(root)` must have `instances` or `products`");
-  expect(() => validateFleet({ products: [{ productKey: "a1P", generate: { prefix: "d-", count: 0 } }] }, "f.json")).toThrow(
-    "f.json: `products[0].generate.count` must be an integer from 1 to 1000000",
-  );
-  expect(() => validateFleet({ instances: [{ products: [{ productKey: "a1P", devices: [{ deviceName: "ab" }] }] }] }, "f.json")).toThrow(
+  expect(() =>
+    validateFleet({ products: [{ productKey: "a1P", generate: { prefix: "d-", count: 0 } }] }, "f.json"),
+  ).toThrow("f.json: `products[0].generate.count` must be an integer from 1 to 1000000");
+  expect(() =>
+    validateFleet({ instances: [{ products: [{ productKey: "a1P", devices: [{ deviceName: "ab" }] }] }] }, "f.json"),
+  ).toThrow(
     "f.json: `instances[0].products[0].devices[0].deviceName` must be 4-32 letters, digits or `-_.:@` (the IoT Platform DeviceName rule)",
   );
-  expect(() => validateFleet({ products: [{ productKey: "a1P", devices: [{ deviceName: "abcd", subDeviceCount: 3 }] }] }, "f.json")).toThrow(
-    "f.json: `products[0].devices[0].subDeviceCount` needs `gateway: true`",
-  );
+  expect(() =>
+    validateFleet(
+      { products: [{ productKey: "a1P", devices: [{ deviceName: "abcd", subDeviceCount: 3 }] }] },
+      "f.json",
+    ),
+  ).toThrow("f.json: `products[0].devices[0].subDeviceCount` needs `gateway: true`");
 });
 
 test("a duplicate device is refused at start", async () => {
   await expect(
-    startEmulator({ fleet: { products: [{ productKey: "a1P", devices: [{ deviceName: "dup-1" }, { deviceName: "dup-1" }] }] } }),
+    startEmulator({
+      fleet: { products: [{ productKey: "a1P", devices: [{ deviceName: "dup-1" }, { deviceName: "dup-1" }] }] },
+    }),
   ).rejects.toThrow("fleet option: device a1P/dup-1 already exists in the public instance");
 });
 

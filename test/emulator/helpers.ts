@@ -66,7 +66,10 @@ export interface ForgeOptions {
 }
 
 /** Sends a request signed with the emulator's own signature module and returns status and JSON body. */
-export async function forge(emu: Emulator, o: ForgeOptions = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function forge(
+  emu: Emulator,
+  o: ForgeOptions = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const url = new URL(emu.endpoint);
   const host = url.host;
   const query = o.query ?? { ProductKey: "a1DemoProduct", DeviceName: "sensor-001" };
@@ -82,7 +85,13 @@ export async function forge(emu: Emulator, o: ForgeOptions = {}): Promise<{ stat
   if (body) headers["content-type"] = "application/x-www-form-urlencoded";
   if (o.securityToken !== undefined) headers["x-acs-security-token"] = o.securityToken;
   const signed = signRequest(
-    { method: o.method ?? "POST", pathname: "/", query, headers, hashedPayload: headers["x-acs-content-sha256"] as string },
+    {
+      method: o.method ?? "POST",
+      pathname: "/",
+      query,
+      headers,
+      hashedPayload: headers["x-acs-content-sha256"] as string,
+    },
     o.accessKeyId ?? emu.credentials.accessKeyId,
     o.accessKeySecret ?? emu.credentials.accessKeySecret,
   );

@@ -30,7 +30,11 @@ describe("ResetThing", () => {
     expect(res.body?.success).toBe(true);
     expect(res.body?.jobId).toBeUndefined();
     expect(res.body?.requestId).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
-    expect(emu.device({ productKey: DEMO, deviceName: "sensor-001" })).toMatchObject({ registered: false, activated: true, resetCount: 1 });
+    expect(emu.device({ productKey: DEMO, deviceName: "sensor-001" })).toMatchObject({
+      registered: false,
+      activated: true,
+      resetCount: 1,
+    });
     expect(emu.resetCount({ productKey: DEMO, deviceName: "sensor-001" })).toBe(1);
     expect(emu.totalResets()).toBe(1);
   });
@@ -53,15 +57,25 @@ describe("ResetThing", () => {
   });
 
   test("an unknown pair is iot.device.NotExistedDevice with HTTP 200", async () => {
-    const res = await sdkClient(emu).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "no-such-device" }));
+    const res = await sdkClient(emu).resetThing(
+      new ResetThingRequest({ productKey: DEMO, deviceName: "no-such-device" }),
+    );
     expect(res.statusCode).toBe(200);
-    expect(res.body).toMatchObject({ success: false, code: "iot.device.NotExistedDevice", errorMessage: "The specified device does not exist." });
+    expect(res.body).toMatchObject({
+      success: false,
+      code: "iot.device.NotExistedDevice",
+      errorMessage: "The specified device does not exist.",
+    });
     expect(emu.totalResets()).toBe(0);
   });
 
   test("an unknown IotId is iot.device.InvalidIoTId", async () => {
     const res = await sdkClient(emu).resetThing(new ResetThingRequest({ iotId: "NoSuchIotIdAAAAAAAAAA00100" }));
-    expect(res.body).toMatchObject({ success: false, code: "iot.device.InvalidIoTId", errorMessage: "The device IotId is incorrect." });
+    expect(res.body).toMatchObject({
+      success: false,
+      code: "iot.device.InvalidIoTId",
+      errorMessage: "The device IotId is incorrect.",
+    });
   });
 
   test("a ProductKey without DeviceName is iot.common.InvalidFormattedParameter", async () => {
@@ -75,15 +89,21 @@ describe("ResetThing", () => {
 
   test("a device of an instance with an ID is found only when IotInstanceId is passed", async () => {
     const client = sdkClient(emu);
-    const without = await client.resetThing(new ResetThingRequest({ productKey: "a1EntProduct", deviceName: "tracker-001" }));
+    const without = await client.resetThing(
+      new ResetThingRequest({ productKey: "a1EntProduct", deviceName: "tracker-001" }),
+    );
     expect(without.body).toMatchObject({ success: false, code: "iot.device.NotExistedDevice" });
-    const byIotId = await client.resetThing(new ResetThingRequest({ iotId: iotIdFor("a1EntProduct", "tracker-001", "iot-cn-demo01") }));
+    const byIotId = await client.resetThing(
+      new ResetThingRequest({ iotId: iotIdFor("a1EntProduct", "tracker-001", "iot-cn-demo01") }),
+    );
     expect(byIotId.body).toMatchObject({ success: false, code: "iot.device.InvalidIoTId" });
     const withId = await client.resetThing(
       new ResetThingRequest({ iotInstanceId: "iot-cn-demo01", productKey: "a1EntProduct", deviceName: "tracker-001" }),
     );
     expect(withId.body?.success).toBe(true);
-    expect(emu.resetCount({ productKey: "a1EntProduct", deviceName: "tracker-001", iotInstanceId: "iot-cn-demo01" })).toBe(1);
+    expect(
+      emu.resetCount({ productKey: "a1EntProduct", deviceName: "tracker-001", iotInstanceId: "iot-cn-demo01" }),
+    ).toBe(1);
   });
 
   test("an unknown IotInstanceId is iot.system.InstanceNotFound", async () => {
@@ -113,7 +133,9 @@ describe("ResetThing", () => {
     expect(res.body?.jobId).toBeUndefined();
     expect(emu.device(ref)).toMatchObject({ subDeviceCount: 0, registered: false, resetCount: 1 });
     emu.addDevices(DEMO, [{ deviceName: "gateway-2000", gateway: true, subDeviceCount: 2000 }]);
-    const edge = await sdkClient(emu).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "gateway-2000" }));
+    const edge = await sdkClient(emu).resetThing(
+      new ResetThingRequest({ productKey: DEMO, deviceName: "gateway-2000" }),
+    );
     expect(edge.body?.jobId).toBeUndefined();
     expect(emu.device({ productKey: DEMO, deviceName: "gateway-2000" })?.subDeviceCount).toBe(0);
   });
@@ -165,7 +187,11 @@ describe("ResetThing", () => {
 
   test("QueryJob of an unknown JobId is iot.system.IllegalRequest", async () => {
     const res = await sdkClient(emu).queryJob(new QueryJobRequest({ jobId: "0123456789abcdef0123456789abcdef" }));
-    expect(res.body).toMatchObject({ success: false, code: "iot.system.IllegalRequest", errorMessage: "The request parameter is invalid." });
+    expect(res.body).toMatchObject({
+      success: false,
+      code: "iot.system.IllegalRequest",
+      errorMessage: "The request parameter is invalid.",
+    });
   });
 
   test("failDevice makes ResetThing answer the scripted business error and leaves the device unchanged", async () => {
@@ -173,10 +199,17 @@ describe("ResetThing", () => {
     emu.failDevice(ref, "iot.device.InactiveDevice");
     const client = sdkClient(emu);
     const res = await client.resetThing(new ResetThingRequest(ref));
-    expect(res.body).toMatchObject({ success: false, code: "iot.device.InactiveDevice", errorMessage: "The device is inactive." });
+    expect(res.body).toMatchObject({
+      success: false,
+      code: "iot.device.InactiveDevice",
+      errorMessage: "The device is inactive.",
+    });
     expect(emu.device(ref)).toMatchObject({ registered: true, resetCount: 0 });
     emu.failDevice(ref, "iot.custom.Whatever", "Custom words.");
-    expect((await client.resetThing(new ResetThingRequest(ref))).body).toMatchObject({ code: "iot.custom.Whatever", errorMessage: "Custom words." });
+    expect((await client.resetThing(new ResetThingRequest(ref))).body).toMatchObject({
+      code: "iot.custom.Whatever",
+      errorMessage: "Custom words.",
+    });
     emu.healDevice(ref);
     expect((await client.resetThing(new ResetThingRequest(ref))).body?.success).toBe(true);
   });
@@ -200,20 +233,43 @@ describe("QueryDeviceDetail and RegisterDevice", () => {
     await client.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "gateway-01" }));
     const after = await client.queryDeviceDetail(req);
     expect(after.body?.data?.status).toBe("OFFLINE");
-    const missing = await client.queryDeviceDetail(new QueryDeviceDetailRequest({ productKey: DEMO, deviceName: "ghost-01" }));
+    const missing = await client.queryDeviceDetail(
+      new QueryDeviceDetailRequest({ productKey: DEMO, deviceName: "ghost-01" }),
+    );
     expect(missing.body).toMatchObject({ success: false, code: "iot.device.NotExistedDevice" });
   });
 
   test("RegisterDevice adds an unregistered, inactive device; a repeated name is refused", async () => {
     const client = sdkClient(emu);
-    const res = await client.registerDevice(new RegisterDeviceRequest({ productKey: DEMO, deviceName: "new-device-1" }));
+    const res = await client.registerDevice(
+      new RegisterDeviceRequest({ productKey: DEMO, deviceName: "new-device-1" }),
+    );
     expect(res.body?.success).toBe(true);
-    expect(res.body?.data).toMatchObject({ productKey: DEMO, deviceName: "new-device-1", iotId: iotIdFor(DEMO, "new-device-1") });
-    expect(emu.device({ productKey: DEMO, deviceName: "new-device-1" })).toMatchObject({ registered: false, activated: false });
-    const again = await client.registerDevice(new RegisterDeviceRequest({ productKey: DEMO, deviceName: "new-device-1" }));
-    expect(again.body).toMatchObject({ success: false, code: "iot.device.AlreadyExistedDeviceName", errorMessage: "The device name already exists." });
-    const noProduct = await client.registerDevice(new RegisterDeviceRequest({ productKey: "a1Missing", deviceName: "x-device" }));
-    expect(noProduct.body).toMatchObject({ success: false, code: "iot.prod.NotExistedProduct", errorMessage: "The specified product does not exist." });
+    expect(res.body?.data).toMatchObject({
+      productKey: DEMO,
+      deviceName: "new-device-1",
+      iotId: iotIdFor(DEMO, "new-device-1"),
+    });
+    expect(emu.device({ productKey: DEMO, deviceName: "new-device-1" })).toMatchObject({
+      registered: false,
+      activated: false,
+    });
+    const again = await client.registerDevice(
+      new RegisterDeviceRequest({ productKey: DEMO, deviceName: "new-device-1" }),
+    );
+    expect(again.body).toMatchObject({
+      success: false,
+      code: "iot.device.AlreadyExistedDeviceName",
+      errorMessage: "The device name already exists.",
+    });
+    const noProduct = await client.registerDevice(
+      new RegisterDeviceRequest({ productKey: "a1Missing", deviceName: "x-device" }),
+    );
+    expect(noProduct.body).toMatchObject({
+      success: false,
+      code: "iot.prod.NotExistedProduct",
+      errorMessage: "The specified product does not exist.",
+    });
   });
 });
 
@@ -222,7 +278,11 @@ describe("observability", () => {
     const client = sdkClient(emu);
     const ok = await client.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-006" }));
     await client.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "nobody-here" }));
-    await sdkError(sdkClient(emu, { accessKeySecret: "wrong-secret" }).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-006" })));
+    await sdkError(
+      sdkClient(emu, { accessKeySecret: "wrong-secret" }).resetThing(
+        new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-006" }),
+      ),
+    );
     const log = emu.requests();
     expect(log.map((r) => [r.action, r.outcome, r.httpStatus, r.code])).toEqual([
       ["ResetThing", "success", 200, undefined],
@@ -247,21 +307,33 @@ describe("observability", () => {
 describe("STS credentials", () => {
   test("a configured STS triple is accepted with its token and refused without or with another", async () => {
     const sts = await startEmulator({
-      credentials: [{ accessKeyId: "STS.NUemuTestKey", accessKeySecret: "stsSecret123", securityToken: "CAIS-token-abc" }],
+      credentials: [
+        { accessKeyId: "STS.NUemuTestKey", accessKeySecret: "stsSecret123", securityToken: "CAIS-token-abc" },
+      ],
     });
     try {
       const good = sdkClient(sts, { securityToken: "CAIS-token-abc" });
-      expect((await good.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" }))).body?.success).toBe(true);
+      expect(
+        (await good.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" }))).body?.success,
+      ).toBe(true);
       const wrong = await sdkError(
-        sdkClient(sts, { securityToken: "CAIS-other" }).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" })),
+        sdkClient(sts, { securityToken: "CAIS-other" }).resetThing(
+          new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" }),
+        ),
       );
       expect([wrong.statusCode, wrong.code, wrong.data.Message]).toEqual([
         400,
         "InvalidSecurityToken.MismatchWithAccessKey",
         "Specified SecurityToken mismatch with the AccessKey.",
       ]);
-      const none = await sdkError(sdkClient(sts).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" })));
-      expect([none.statusCode, none.code, none.data.Message]).toEqual([400, "MissingSecurityToken", "SecurityToken is mandatory for this action."]);
+      const none = await sdkError(
+        sdkClient(sts).resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "sensor-001" })),
+      );
+      expect([none.statusCode, none.code, none.data.Message]).toEqual([
+        400,
+        "MissingSecurityToken",
+        "SecurityToken is mandatory for this action.",
+      ]);
       expect(sts.resetCount({ productKey: DEMO, deviceName: "sensor-001" })).toBe(1);
     } finally {
       await sts.stop();

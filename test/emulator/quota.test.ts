@@ -55,7 +55,9 @@ test("a burst of 1,000 ResetThing calls: the excess gets Throttling.User, never 
     const client = sdkClient(emu);
     const results = await Promise.allSettled(
       Array.from({ length: 1000 }, (_, i) =>
-        client.resetThing(new ResetThingRequest({ productKey: "a1Bench", deviceName: `dev-${String(i).padStart(5, "0")}` })),
+        client.resetThing(
+          new ResetThingRequest({ productKey: "a1Bench", deviceName: `dev-${String(i).padStart(5, "0")}` }),
+        ),
       ),
     );
     const all = emu.requests({ action: "ResetThing" });
@@ -64,7 +66,10 @@ test("a burst of 1,000 ResetThing calls: the excess gets Throttling.User, never 
     const throttled = emu.requests({ action: "ResetThing", outcome: "throttled" });
     // The SDK fires the burst over roughly a second; the exact number admitted follows from the arrival
     // times, and the first second alone admits 500 and throttles the rest of it.
-    const expected = strictWindowAdmits(all.map((r) => r.time), 500);
+    const expected = strictWindowAdmits(
+      all.map((r) => r.time),
+      500,
+    );
     expect(expected).toBeGreaterThanOrEqual(500);
     expect(expected).toBeLessThan(1000);
     expect(successes).toHaveLength(expected);
@@ -75,11 +80,19 @@ test("a burst of 1,000 ResetThing calls: the excess gets Throttling.User, never 
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(rejected).toHaveLength(1000 - expected);
     const reason = rejected[0]?.reason as { code: string; statusCode: number; data: { Message: string } };
-    expect([reason.code, reason.statusCode, reason.data.Message]).toEqual(["Throttling.User", 400, "Request was denied due to user flow control."]);
+    expect([reason.code, reason.statusCode, reason.data.Message]).toEqual([
+      "Throttling.User",
+      400,
+      "Request was denied due to user flow control.",
+    ]);
     // A throttled call changed nothing: exactly the successful devices were reset.
     const resetDevices = successes.map((r) => r.params["DeviceName"] as string);
     expect(resetDevices.every((name) => emu.resetCount({ productKey: "a1Bench", deviceName: name }) === 1)).toBe(true);
-    expect(throttled.every((r) => emu.resetCount({ productKey: "a1Bench", deviceName: r.params["DeviceName"] as string }) === 0)).toBe(true);
+    expect(
+      throttled.every(
+        (r) => emu.resetCount({ productKey: "a1Bench", deviceName: r.params["DeviceName"] as string }) === 0,
+      ),
+    ).toBe(true);
   } finally {
     await emu.stop();
   }
@@ -90,14 +103,18 @@ test("QueryJob allows 5 calls per second per account, and a quota set at run tim
   try {
     const client = sdkClient(emu);
     const outcomes = await Promise.allSettled(
-      Array.from({ length: 7 }, () => client.queryJob(new QueryJobRequest({ jobId: "0123456789abcdef0123456789abcdef" }))),
+      Array.from({ length: 7 }, () =>
+        client.queryJob(new QueryJobRequest({ jobId: "0123456789abcdef0123456789abcdef" })),
+      ),
     );
     // Business errors (an unknown JobId) still count against the quota, as at the gateway.
     expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(5);
     expect(emu.requests({ outcome: "throttled" })).toHaveLength(2);
     expect(emu.quota("QueryJob")).toBe(5);
     emu.setQuota("ResetThing", 0);
-    const err = await sdkError(client.resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" })));
+    const err = await sdkError(
+      client.resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" })),
+    );
     expect([err.statusCode, err.code]).toEqual([400, "Throttling.User"]);
     expect(emu.resetCount({ productKey: "a1DemoProduct", deviceName: "sensor-001" })).toBe(0);
   } finally {
@@ -118,7 +135,10 @@ test("keys of one account share the quota; another account has its own", async (
     const call = (id: string, secret: string) =>
       sdkClient(emu, { accessKeyId: id, accessKeySecret: secret })
         .resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }))
-        .then(() => "ok", (e: { code: string }) => e.code);
+        .then(
+          () => "ok",
+          (e: { code: string }) => e.code,
+        );
     expect(await call("LTAIramUserA", "secretA")).toBe("ok");
     expect(await call("LTAIramUserB", "secretB")).toBe("ok");
     expect(await call("LTAIramUserA", "secretA")).toBe("Throttling.User");

@@ -57,7 +57,13 @@ describe("signature module", () => {
         accept: "application/json",
       } as Record<string, string>,
     };
-    const sdk = OpenApiUtil.getAuthorization(request as never, "ACS3-HMAC-SHA256", EMPTY_PAYLOAD_SHA256, "AKID", "secret");
+    const sdk = OpenApiUtil.getAuthorization(
+      request as never,
+      "ACS3-HMAC-SHA256",
+      EMPTY_PAYLOAD_SHA256,
+      "AKID",
+      "secret",
+    );
     expect(signRequest({ ...request, hashedPayload: EMPTY_PAYLOAD_SHA256 }, "AKID", "secret").authorization).toBe(sdk);
   });
 
@@ -115,24 +121,38 @@ describe("gateway signature checks", () => {
           "x-acs-signature-nonce": nonce,
           "x-acs-content-sha256": EMPTY_PAYLOAD_SHA256,
         },
-        signedHeaders: ["host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"],
+        signedHeaders: [
+          "host",
+          "x-acs-action",
+          "x-acs-content-sha256",
+          "x-acs-date",
+          "x-acs-signature-nonce",
+          "x-acs-version",
+        ],
         hashedPayload: EMPTY_PAYLOAD_SHA256,
       }),
     );
     expect(res.status).toBe(400);
     expect(res.body).toEqual(
-      gatewayBody("SignatureDoesNotMatch", `Specified signature does not match our calculation. server StringToSign is [${expectedToSign}]`),
+      gatewayBody(
+        "SignatureDoesNotMatch",
+        `Specified signature does not match our calculation. server StringToSign is [${expectedToSign}]`,
+      ),
     );
     expect(emu.totalResets()).toBe(0);
   });
 
   test("the SDK with a wrong secret throws SignatureDoesNotMatch with status 400", async () => {
     const err = await sdkError(
-      sdkClient(emu, { accessKeySecret: "wrong" }).resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" })),
+      sdkClient(emu, { accessKeySecret: "wrong" }).resetThing(
+        new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }),
+      ),
     );
     expect(err.statusCode).toBe(400);
     expect(err.code).toBe("SignatureDoesNotMatch");
-    expect(err.data.Message).toMatch(/^Specified signature does not match our calculation\. server StringToSign is \[ACS3-HMAC-SHA256\n[0-9a-f]{64}\]$/);
+    expect(err.data.Message).toMatch(
+      /^Specified signature does not match our calculation\. server StringToSign is \[ACS3-HMAC-SHA256\n[0-9a-f]{64}\]$/,
+    );
   });
 
   test("an unknown AccessKey ID is 404 InvalidAccessKeyId.NotFound", async () => {
@@ -146,7 +166,11 @@ describe("gateway signature checks", () => {
     const ok = await forge(emu, { query: {}, body });
     expect(ok.status).toBe(200);
     expect(emu.resetCount({ productKey: "a1DemoProduct", deviceName: "sensor-002" })).toBe(1);
-    const res = await forge(emu, { query: {}, body, contentSha256: sha256Hex("ProductKey=a1DemoProduct&DeviceName=sensor-003") });
+    const res = await forge(emu, {
+      query: {},
+      body,
+      contentSha256: sha256Hex("ProductKey=a1DemoProduct&DeviceName=sensor-003"),
+    });
     expect(res.status).toBe(400);
     expect(res.body["Code"]).toBe("SignatureDoesNotMatch");
     expect(emu.resetCount({ productKey: "a1DemoProduct", deviceName: "sensor-003" })).toBe(0);
@@ -155,7 +179,9 @@ describe("gateway signature checks", () => {
   test("an x-acs-date more than 15 minutes off is 400 InvalidTimeStamp.Expired; 14 minutes is accepted", async () => {
     const stale = await forge(emu, { date: acsDate(Date.now() - 16 * 60_000) });
     expect(stale.status).toBe(400);
-    expect(stale.body).toEqual(gatewayBody("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."));
+    expect(stale.body).toEqual(
+      gatewayBody("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired."),
+    );
     const future = await forge(emu, { date: acsDate(Date.now() + 16 * 60_000) });
     expect(future.body["Code"]).toBe("InvalidTimeStamp.Expired");
     const near = await forge(emu, { date: acsDate(Date.now() - 14 * 60_000) });
@@ -165,7 +191,9 @@ describe("gateway signature checks", () => {
   test("a malformed x-acs-date is 400 InvalidTimeStamp.Format", async () => {
     const res = await forge(emu, { date: "Mon, 01 Jan 2024 00:00:00 GMT" });
     expect(res.status).toBe(400);
-    expect(res.body).toEqual(gatewayBody("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."));
+    expect(res.body).toEqual(
+      gatewayBody("InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted."),
+    );
   });
 
   test("a reused x-acs-signature-nonce is 400 SignatureNonceUsed and does not reset again", async () => {
@@ -178,17 +206,25 @@ describe("gateway signature checks", () => {
   });
 
   test("a missing or non-ACS3 Authorization is 400 IncompleteSignature", async () => {
-    for (const authorization of ["", "acs LTAIEmulatorTestKey01:abc", "ACS3-HMAC-SHA256 Credential=LTAIEmulatorTestKey01,Signature=00"]) {
+    for (const authorization of [
+      "",
+      "acs LTAIEmulatorTestKey01:abc",
+      "ACS3-HMAC-SHA256 Credential=LTAIEmulatorTestKey01,Signature=00",
+    ]) {
       const res = await forge(emu, { authorization });
       expect(res.status).toBe(400);
-      expect(res.body).toEqual(gatewayBody("IncompleteSignature", "The request signature does not conform to Aliyun standards."));
+      expect(res.body).toEqual(
+        gatewayBody("IncompleteSignature", "The request signature does not conform to Aliyun standards."),
+      );
     }
   });
 
   test("an unknown action is 404 InvalidAction.NotFound and a wrong version 400 InvalidVersion", async () => {
     const action = await forge(emu, { action: "DeleteEverything" });
     expect(action.status).toBe(404);
-    expect(action.body).toEqual(gatewayBody("InvalidAction.NotFound", "Specified api is not found, please check your url and method."));
+    expect(action.body).toEqual(
+      gatewayBody("InvalidAction.NotFound", "Specified api is not found, please check your url and method."),
+    );
     const version = await forge(emu, { version: "2017-01-01" });
     expect(version.status).toBe(400);
     expect(version.body).toEqual(gatewayBody("InvalidVersion", "Specified parameter Version is not valid."));

@@ -7,7 +7,10 @@ import { configFor, context, emulator, sent } from "./support";
 let emu: Emulator;
 beforeEach(async () => {
   emu = await emulator();
-  emu.addDevices("a1Batch", Array.from({ length: 60 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(4, "0")}` })));
+  emu.addDevices(
+    "a1Batch",
+    Array.from({ length: 60 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(4, "0")}` })),
+  );
   // Each test is one update: a fresh guard, as a fresh provider process would have.
   Object.assign(batch.updateGuard, new UpdateGuard());
 });
@@ -23,10 +26,13 @@ describe("DeviceBatchReset against the emulator", () => {
     const result = await batch.create(ctx, { campaign: "rotation-1", devices: range(0, 20), endpoint: emu.endpoint });
     const calls = emu.requests({ action: "ResetThing" });
     expect(calls).toHaveLength(20);
-    expect(new Set(calls.map((c) => `${c.params.ProductKey}/${c.params.DeviceName}`))).toEqual(new Set(range(0, 20).map(keyOf)));
+    expect(new Set(calls.map((c) => `${c.params.ProductKey}/${c.params.DeviceName}`))).toEqual(
+      new Set(range(0, 20).map(keyOf)),
+    );
     const results = result.outs.results as Record<string, { requestId: string }>;
     expect(Object.keys(results).sort()).toEqual(range(0, 20).map(keyOf).sort());
-    for (const c of calls) expect(results[`${c.params.ProductKey}/${c.params.DeviceName}`]?.requestId).toBe(c.requestId);
+    for (const c of calls)
+      expect(results[`${c.params.ProductKey}/${c.params.DeviceName}`]?.requestId).toBe(c.requestId);
     expect(result.outs.resetCount).toBe(20);
     for (let i = 0; i < 20; i++) expect(emu.resetCount(dev(i))).toBe(1);
   });
@@ -39,14 +45,20 @@ describe("DeviceBatchReset against the emulator", () => {
     expect(batch.diff("id", created.outs, news)).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
     const updated = await batch.update(ctx, "id", created.outs, news);
     expect(sent(emu)).toHaveLength(4);
-    expect(new Set(sent(emu).map((p) => p.DeviceName))).toEqual(new Set(["dev-0010", "dev-0011", "dev-0012", "dev-0013"]));
+    expect(new Set(sent(emu).map((p) => p.DeviceName))).toEqual(
+      new Set(["dev-0010", "dev-0011", "dev-0012", "dev-0013"]),
+    );
     expect(Object.keys(updated.outs?.results as object)).toHaveLength(14);
   });
 
   test("a campaign change replaces the batch; nothing changed is no change", () => {
     const olds = { campaign: "c", devices: range(0, 2), results: { [keyOf(dev(0))]: {}, [keyOf(dev(1))]: {} } };
     expect(batch.diff("id", olds, { campaign: "c2", devices: range(0, 2) }).replaces).toEqual(["campaign"]);
-    expect(batch.diff("id", olds, { campaign: "c", devices: range(0, 2) })).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+    expect(batch.diff("id", olds, { campaign: "c", devices: range(0, 2) })).toEqual({
+      changes: false,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
   });
 
   test("partial failure keeps the reset devices; the next update resets only the rest, so each device is reset exactly once", async () => {
@@ -56,7 +68,9 @@ describe("DeviceBatchReset against the emulator", () => {
     const inputs = { campaign: "c", devices: range(0, 12), endpoint: emu.endpoint };
     const error = await batch.create(ctx, inputs).catch((e) => e);
     expect(error).toBeInstanceOf(PartialResetError);
-    expect(error.message).toMatch(/^10 of 12 devices of this batch reset and recorded; 2 left for the next update:\n  ResetThing failed for device "a1Batch\/dev-000[37]": iot\.device\.NotExistedDevice/);
+    expect(error.message).toMatch(
+      /^10 of 12 devices of this batch reset and recorded; 2 left for the next update:\n  ResetThing failed for device "a1Batch\/dev-000[37]": iot\.device\.NotExistedDevice/,
+    );
     expect(error.reasons).toHaveLength(2);
     expect(Object.keys(error.properties.results)).toHaveLength(10);
     emu.healDevice(dev(3));
@@ -64,7 +78,11 @@ describe("DeviceBatchReset against the emulator", () => {
     emu.clearRequests();
     expect(batch.diff(error.id, error.properties, inputs).changes).toBe(true);
     const next = await batch.update(ctx, error.id, error.properties, inputs);
-    expect(sent(emu).map((p) => p.DeviceName).sort()).toEqual(["dev-0003", "dev-0007"]);
+    expect(
+      sent(emu)
+        .map((p) => p.DeviceName)
+        .sort(),
+    ).toEqual(["dev-0003", "dev-0007"]);
     expect(next.outs?.resetCount).toBe(12);
     for (let i = 0; i < 12; i++) expect(emu.resetCount(dev(i))).toBe(1);
   });
@@ -76,7 +94,9 @@ describe("DeviceBatchReset against the emulator", () => {
     const inputs = { campaign: "c", devices: [gateway, dev(0)], endpoint: emu.endpoint, waitForJob: true };
     const error = await batch.create(ctx, inputs).catch((e) => e);
     expect(error).toBeInstanceOf(PartialResetError);
-    expect(error.message).toMatch(/^2 of 2 devices of this batch reset and recorded; 0 left for the next update:\n  the reset of device "a1DemoProduct\/gateway-01" was sent \(RequestId: [^)]+\), but its device job \S+ ended FAILED; inspect the job in the IoT console$/);
+    expect(error.message).toMatch(
+      /^2 of 2 devices of this batch reset and recorded; 0 left for the next update:\n  the reset of device "a1DemoProduct\/gateway-01" was sent \(RequestId: [^)]+\), but its device job \S+ ended FAILED; inspect the job in the IoT console$/,
+    );
     expect(error.properties.results["a1DemoProduct/gateway-01"]).toMatchObject({ jobStatus: "FAILED" });
     emu.clearRequests();
     await batch.update(ctx, error.id, error.properties, inputs);
@@ -85,7 +105,9 @@ describe("DeviceBatchReset against the emulator", () => {
 
   test("maxResetsPerUpdate stops the reset past the cap before any call", async () => {
     const ctx = context(configFor(emu));
-    const error = await batch.create(ctx, { campaign: "c", devices: range(0, 10), endpoint: emu.endpoint, maxResetsPerUpdate: 6 }).catch((e) => e);
+    const error = await batch
+      .create(ctx, { campaign: "c", devices: range(0, 10), endpoint: emu.endpoint, maxResetsPerUpdate: 6 })
+      .catch((e) => e);
     expect(sent(emu)).toHaveLength(6);
     expect(error).toBeInstanceOf(PartialResetError);
     expect(error.message).toContain("6 of 10 devices of this batch reset and recorded; 4 left for the next update:");
@@ -99,7 +121,9 @@ describe("DeviceBatchReset against the emulator", () => {
   test("maxFailureRatio aborts the rest once failures exceed it after 20 tries", async () => {
     const ctx = context(configFor(emu));
     for (let i = 0; i < 60; i += 2) emu.failDevice(dev(i), "iot.device.NotExistedDevice");
-    const error = await batch.create(ctx, { campaign: "c", devices: range(0, 60), endpoint: emu.endpoint, maxFailureRatio: 0.2 }).catch((e) => e);
+    const error = await batch
+      .create(ctx, { campaign: "c", devices: range(0, 60), endpoint: emu.endpoint, maxFailureRatio: 0.2 })
+      .catch((e) => e);
     // The first 20 go out together; half of them fail, so the ratio trips with no call beyond the sample.
     expect(sent(emu)).toHaveLength(20);
     expect(error.message).toContain("10 of 60 devices of this batch reset and recorded; 50 left for the next update:");

@@ -45,7 +45,9 @@ describe("DeviceRegistrationReset create against the emulator", () => {
 
   test("Success: false is an error naming the device, Code, message and RequestId, never retried", async () => {
     const ctx = context(configFor(emu));
-    const error = await device.create(ctx, { productKey: "a1DemoProduct", deviceName: "ghost-001", endpoint: emu.endpoint }).catch((e) => e);
+    const error = await device
+      .create(ctx, { productKey: "a1DemoProduct", deviceName: "ghost-001", endpoint: emu.endpoint })
+      .catch((e) => e);
     const [request] = emu.requests();
     expect(emu.requests()).toHaveLength(1);
     expect(error).toBeInstanceOf(IotApiError);
@@ -59,7 +61,9 @@ describe("DeviceRegistrationReset create against the emulator", () => {
     const ctx = context(configFor(emu));
     emu.addDevices("a1InstProd", [{ deviceName: "inst-dev-1" }], { iotInstanceId: "iot-cn-test01" });
     const target = { productKey: "a1InstProd", deviceName: "inst-dev-1", endpoint: emu.endpoint };
-    await expect(device.create(ctx, target)).rejects.toThrow(/^ResetThing failed for device "a1InstProd\/inst-dev-1": iot\.device\.NotExistedDevice/);
+    await expect(device.create(ctx, target)).rejects.toThrow(
+      /^ResetThing failed for device "a1InstProd\/inst-dev-1": iot\.device\.NotExistedDevice/,
+    );
     await device.create(ctx, { ...target, iotInstanceId: "iot-cn-test01" });
     await expect(device.create(ctx, { ...target, iotInstanceId: "iot-cn-nope" })).rejects.toThrow(
       /^ResetThing failed for device "a1InstProd\/inst-dev-1" in instance "iot-cn-nope": iot\.system\.InstanceNotFound: The specified instance ID does not exist\. \(RequestId: [^)]+\)\. Check iotInstanceId and region/,
@@ -111,7 +115,12 @@ describe("DeviceRegistrationReset create against the emulator", () => {
     const result = await device.create(ctx, { ...gateway, endpoint: emu.endpoint, waitForJob: true });
     const [reset] = emu.requests({ action: "ResetThing" });
     const polls = emu.requests({ action: "QueryJob" });
-    expect(result.outs).toMatchObject({ success: true, jobId: expect.any(String), jobStatus: "COMPLETED", waitForJob: true });
+    expect(result.outs).toMatchObject({
+      success: true,
+      jobId: expect.any(String),
+      jobStatus: "COMPLETED",
+      waitForJob: true,
+    });
     expect(polls.length).toBeGreaterThanOrEqual(2);
     expect(polls.every((p) => p.params.JobId === result.outs.jobId)).toBe(true);
     expect(reset?.params).toEqual({ ProductKey: "a1DemoProduct", DeviceName: "gateway-01" });
@@ -119,7 +128,11 @@ describe("DeviceRegistrationReset create against the emulator", () => {
 
   test("without waitForJob the JobId is recorded and nothing is polled", async () => {
     const ctx = context(configFor(emu));
-    const result = await device.create(ctx, { productKey: "a1DemoProduct", deviceName: "gateway-01", endpoint: emu.endpoint });
+    const result = await device.create(ctx, {
+      productKey: "a1DemoProduct",
+      deviceName: "gateway-01",
+      endpoint: emu.endpoint,
+    });
     expect(result.outs.jobId).toEqual(expect.any(String));
     expect(result.outs.jobStatus).toBeUndefined();
     expect(emu.requests({ action: "QueryJob" })).toHaveLength(0);
@@ -134,7 +147,12 @@ describe("DeviceRegistrationReset create against the emulator", () => {
     const [reset] = emu.requests({ action: "ResetThing" });
     expect(error).toBeInstanceOf(PartialResetError);
     expect(error.id).toBe(reset?.requestId);
-    expect(error.properties).toMatchObject({ jobId: expect.any(String), jobStatus: "FAILED", requestId: reset?.requestId, success: true });
+    expect(error.properties).toMatchObject({
+      jobId: expect.any(String),
+      jobStatus: "FAILED",
+      requestId: reset?.requestId,
+      success: true,
+    });
     expect(error.properties.__provider).toBeUndefined();
     expect(error.message).toBe(
       `The reset of device "a1DemoProduct/gateway-01" was sent (RequestId: ${reset?.requestId}), but its device job ` +
@@ -176,7 +194,9 @@ describe("settings and credentials", () => {
       delete config["alicloud:secretKey"];
       const error = await device.create(context(config), { ...pair, endpoint: emu.endpoint }).catch((e) => e);
       expect(error).toBeInstanceOf(ConfigurationError);
-      expect(error.message).toMatch(/^No usable Alibaba Cloud credentials \(.+\)\. Provide credentials in one of these ways: `pulumi config set alicloud:accessKey <id>`/);
+      expect(error.message).toMatch(
+        /^No usable Alibaba Cloud credentials \(.+\)\. Provide credentials in one of these ways: `pulumi config set alicloud:accessKey <id>`/,
+      );
       expect(error.message).toContain("ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET");
       expect(error.message).toContain("OIDC/RRSA");
       expect(error.message).toContain("ECS instance RAM role");
@@ -204,13 +224,19 @@ describe("settings and credentials", () => {
     expect(calls).toHaveLength(1);
     expect(error).toBeInstanceOf(IotApiError);
     expect(error.message).toMatch(
-      new RegExp(`^ResetThing failed for device "a1DemoProduct/sensor-001": SignatureDoesNotMatch: Specified signature does not match our calculation\\.[\\s\\S]* \\(RequestId: ${calls[0]?.requestId}\\)\\. Check the Alibaba Cloud credentials`),
+      new RegExp(
+        `^ResetThing failed for device "a1DemoProduct/sensor-001": SignatureDoesNotMatch: Specified signature does not match our calculation\\.[\\s\\S]* \\(RequestId: ${calls[0]?.requestId}\\)\\. Check the Alibaba Cloud credentials`,
+      ),
     );
   });
 
   test("the environment's region and the @pulumi/alicloud key variables are used when config has none", async () => {
     const { ProviderContext } = await import("../../provider/context");
-    const ctx = new ProviderContext({ ALIBABA_CLOUD_REGION_ID: "cn-hangzhou", ALICLOUD_ACCESS_KEY: TEST_KEY_ID, ALICLOUD_SECRET_KEY: configFor(emu)["alicloud:secretKey"] });
+    const ctx = new ProviderContext({
+      ALIBABA_CLOUD_REGION_ID: "cn-hangzhou",
+      ALICLOUD_ACCESS_KEY: TEST_KEY_ID,
+      ALICLOUD_SECRET_KEY: configFor(emu)["alicloud:secretKey"],
+    });
     await device.create(ctx, { ...pair, endpoint: emu.endpoint });
     expect(emu.requests({ outcome: "success" })).toHaveLength(1);
   });

@@ -51,18 +51,14 @@ test("parseArgs reads every option, with several key=value pairs after one --con
 
 test("parseArgs names the argument it cannot use", () => {
   expect(() => parseArgs(["prog"])).toThrow("`--stack` is required");
-  expect(() => parseArgs(["--stack", "dev"])).toThrow(
-    "the program directory is missing",
+  expect(() => parseArgs(["--stack", "dev"])).toThrow("the program directory is missing");
+  expect(() => parseArgs(["prog", "--stack", "dev", "--parallel", "0"])).toThrow(
+    "`--parallel` must be a positive integer, got 0",
   );
-  expect(() =>
-    parseArgs(["prog", "--stack", "dev", "--parallel", "0"]),
-  ).toThrow("`--parallel` must be a positive integer, got 0");
-  expect(() =>
-    parseArgs(["prog", "--stack", "dev", "--config", "novalue"]),
-  ).toThrow("`--config` expects key=value, got novalue");
-  expect(() => parseArgs(["prog", "--stack", "dev", "--force"])).toThrow(
-    "unknown option `--force`",
+  expect(() => parseArgs(["prog", "--stack", "dev", "--config", "novalue"])).toThrow(
+    "`--config` expects key=value, got novalue",
   );
+  expect(() => parseArgs(["prog", "--stack", "dev", "--force"])).toThrow("unknown option `--force`");
 });
 
 function cli(...args: string[]) {
@@ -116,8 +112,6 @@ test("the CLI exits 1 with the resource's error, and a --config flag wins over t
   );
 
   expect(out.status).toBe(1);
-  expect(out.stdout.split("\n")).toContain(
-    'error: g: check failed: property `value`: must not be "invalid"',
-  );
+  expect(out.stdout.split("\n")).toContain('error: g: check failed: property `value`: must not be "invalid"');
   expect(fs.existsSync(ws.statePath)).toBe(false);
 });

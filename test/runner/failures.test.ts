@@ -18,12 +18,8 @@ test("a check failure names the property and the rule, exits 1 and creates nothi
 
   expect(result.exitCode).toBe(1);
   expect(ws.counts()).toEqual({ configure: 1, check: 2 });
-  expect(result.errors).toEqual([
-    'bad: check failed: property `value`: must not be "invalid"',
-  ]);
-  expect(result.stdout).toContain(
-    '\nerror: bad: check failed: property `value`: must not be "invalid"\n',
-  );
+  expect(result.errors).toEqual(['bad: check failed: property `value`: must not be "invalid"']);
+  expect(result.stdout).toContain('\nerror: bad: check failed: property `value`: must not be "invalid"\n');
   expect(fs.existsSync(ws.statePath)).toBe(false);
 });
 
@@ -63,9 +59,7 @@ test("an init failure is recorded with its partial outputs, and the next run upd
   const first = await ws.run([spec]);
 
   expect(first.exitCode).toBe(1);
-  expect(first.errors).toEqual([
-    "a: created as id-a but failed to initialize: a did not come up",
-  ]);
+  expect(first.errors).toEqual(["a: created as id-a but failed to initialize: a did not come up"]);
   expect(ws.customs()).toEqual({
     a: {
       id: "id-a",

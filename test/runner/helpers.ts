@@ -9,21 +9,9 @@ import type { StateFile } from "../../runner/state";
 const ROOT = path.resolve(__dirname, "..", "..");
 
 /** The fixture program whose provider records every call. */
-export const RECORDER = path.join(
-  ROOT,
-  "test",
-  "fixtures",
-  "runner",
-  "recorder",
-);
+export const RECORDER = path.join(ROOT, "test", "fixtures", "runner", "recorder");
 /** The fixture program with a non-dynamic custom resource. */
-export const UNSUPPORTED = path.join(
-  ROOT,
-  "test",
-  "fixtures",
-  "runner",
-  "unsupported",
-);
+export const UNSUPPORTED = path.join(ROOT, "test", "fixtures", "runner", "unsupported");
 
 /**
  * The runner forks its compiled worker from `lib/runner`; build it when it is missing or older than
@@ -34,26 +22,15 @@ export function ensureRunnerBuilt(): void {
   const sources = fs
     .readdirSync(path.join(ROOT, "runner"))
     .map((f) => fs.statSync(path.join(ROOT, "runner", f)).mtimeMs);
-  if (
-    fs.existsSync(built) &&
-    fs.statSync(built).mtimeMs >= Math.max(...sources)
-  )
-    return;
+  if (fs.existsSync(built) && fs.statSync(built).mtimeMs >= Math.max(...sources)) return;
   try {
-    execFileSync(
-      process.execPath,
-      [
-        require.resolve("typescript/bin/tsc"),
-        "-p",
-        path.join(ROOT, "tsconfig.json"),
-      ],
-      { stdio: "ignore" },
-    );
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", path.join(ROOT, "tsconfig.json")], {
+      stdio: "ignore",
+    });
   } catch {
     // Errors elsewhere in the checkout do not stop the emit; the check below is what matters.
   }
-  if (!fs.existsSync(built))
-    throw new Error(`building the runner did not produce ${built}`);
+  if (!fs.existsSync(built)) throw new Error(`building the runner did not produce ${built}`);
 }
 
 /** One call the recorder's provider received. */
@@ -113,9 +90,7 @@ export class Workspace {
   /** `op label` of the last run's calls that change something (create, update, delete). */
   mutations(): string[] {
     return this.calls()
-      .filter(
-        (c) => c.op === "create" || c.op === "update" || c.op === "delete",
-      )
+      .filter((c) => c.op === "create" || c.op === "update" || c.op === "delete")
       .map((c) => `${c.op} ${c.label}`);
   }
 
@@ -131,14 +106,8 @@ export class Workspace {
   }
 
   /** The state's custom resources by name, without the bulky serialized provider. */
-  customs(): Record<
-    string,
-    { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }
-  > {
-    const out: Record<
-      string,
-      { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }
-    > = {};
+  customs(): Record<string, { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }> {
+    const out: Record<string, { id?: string; outputs: Record<string, unknown>; initErrors?: string[] }> = {};
     for (const r of this.state().resources.filter((x) => x.custom)) {
       const { __provider, ...outputs } = r.outputs;
       expect(typeof __provider).toBe("string");

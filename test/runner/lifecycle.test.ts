@@ -1,15 +1,7 @@
 import * as fs from "fs";
 
 import { banner } from "../../runner";
-import {
-  changes,
-  ensureRunnerBuilt,
-  RECORDED,
-  RECORDER,
-  Spec,
-  urn,
-  Workspace,
-} from "./helpers";
+import { changes, ensureRunnerBuilt, RECORDED, RECORDER, Spec, urn, Workspace } from "./helpers";
 
 const A: Spec = { label: "a", value: "1" };
 const B: Spec = { label: "b", value: "2", group: "outer/inner", withJob: true };
@@ -37,19 +29,13 @@ test("the first run configures the host once, checks each resource in preview an
     failed: 0,
   });
   expect(result.stdout.split("\n")[0]).toBe(banner(RECORDER, ws.statePath, {}));
-  expect(result.stdout).toContain(
-    "\nResources: 5 created, 0 updated, 0 replaced, 0 deleted, 0 unchanged, 0 failed\n",
-  );
-  expect(result.stdout).toContain(
-    '\n  +  created  b  success=true requestId="req-b-create" jobId="job-b"\n',
-  );
+  expect(result.stdout).toContain("\nResources: 5 created, 0 updated, 0 replaced, 0 deleted, 0 unchanged, 0 failed\n");
+  expect(result.stdout).toContain('\n  +  created  b  success=true requestId="req-b-create" jobId="job-b"\n');
   expect(result.outputs).toEqual({
     count: 2,
     requestIds: ["req-a-create", "req-b-create"],
   });
-  expect(result.stdout).toContain(
-    '\nOutputs:\n  count: 2\n  requestIds: ["req-a-create","req-b-create"]\n',
-  );
+  expect(result.stdout).toContain('\nOutputs:\n  count: 2\n  requestIds: ["req-a-create","req-b-create"]\n');
 });
 
 test("URNs chain the parent types as Pulumi does, leaving out the root stack", async () => {
@@ -66,9 +52,7 @@ test("URNs chain the parent types as Pulumi does, leaving out the root stack", a
     ].sort(),
   );
   const b = ws.state().resources.find((r) => r.name === "b")!;
-  expect(b.parent).toBe(
-    urn("fixture:index:Group$fixture:index:Group", "inner"),
-  );
+  expect(b.parent).toBe(urn("fixture:index:Group$fixture:index:Group", "inner"));
   expect(ws.customs()).toEqual({
     a: {
       id: "id-a",
@@ -125,17 +109,11 @@ test("a change the diff marks as replace creates the new resource, then deletes 
 
   expect(result.exitCode).toBe(0);
   expect(ws.mutations()).toEqual(["create b", "delete b"]);
-  const [create, del] = ws
-    .calls()
-    .filter((c) => c.op === "create" || c.op === "delete");
+  const [create, del] = ws.calls().filter((c) => c.op === "create" || c.op === "delete");
   expect(create!.end).toBeLessThanOrEqual(del!.start);
   expect(changes(result)).toEqual(["replace b"]);
-  expect(result.steps.find((s) => s.name === "b")!.replaces).toEqual([
-    "trigger",
-  ]);
-  expect(result.stdout).toContain(
-    "\n  +- replace pulumi-nodejs:dynamic/fixture:Recorded  b  [replace: trigger]\n",
-  );
+  expect(result.steps.find((s) => s.name === "b")!.replaces).toEqual(["trigger"]);
+  expect(result.stdout).toContain("\n  +- replace pulumi-nodejs:dynamic/fixture:Recorded  b  [replace: trigger]\n");
   expect(result.summary).toEqual({
     created: 0,
     updated: 0,
@@ -186,9 +164,7 @@ test("--preview after a change plans exactly the changed resources and sends no 
   expect(result.exitCode).toBe(0);
   expect(ws.counts()).toEqual({ configure: 1, check: 3, diff: 2 });
   expect(changes(result)).toEqual(
-    ["update a", "create c", "replace b"].sort(
-      (x, y) => order(result, x) - order(result, y),
-    ),
+    ["update a", "create c", "replace b"].sort((x, y) => order(result, x) - order(result, y)),
   );
   expect(fs.readFileSync(ws.statePath, "utf8")).toBe(before);
   const plan = JSON.parse(fs.readFileSync(planJson, "utf8")) as {
@@ -199,26 +175,15 @@ test("--preview after a change plans exactly the changed resources and sends no 
       inputs?: Record<string, unknown>;
     }>;
   };
-  expect(
-    plan.steps
-      .filter((s) => s.op !== "same")
-      .map((s) => [s.name, s.op, s.replaces ?? null]),
-  ).toEqual(
-    result.steps
-      .filter((s) => s.op !== "same")
-      .map((s) => [s.name, s.op, s.replaces ?? null]),
+  expect(plan.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op, s.replaces ?? null])).toEqual(
+    result.steps.filter((s) => s.op !== "same").map((s) => [s.name, s.op, s.replaces ?? null]),
   );
   expect(plan.steps.find((s) => s.name === "a")!.inputs!["value"]).toBe("9");
-  expect(result.stdout.split("\n")[0]).toContain(
-    "offline runner (not `pulumi preview`)",
-  );
+  expect(result.stdout.split("\n")[0]).toContain("offline runner (not `pulumi preview`)");
 });
 
 /** Position of a `op name` change among the run's steps (the program registers in parallel). */
-function order(
-  result: { steps: Array<{ name: string }> },
-  change: string,
-): number {
+function order(result: { steps: Array<{ name: string }> }, change: string): number {
   return result.steps.findIndex((s) => s.name === change.split(" ")[1]);
 }
 
@@ -242,10 +207,7 @@ test("resources the program no longer registers are deleted after the creates, c
   // By depth: b (under outer/inner), then inner, then a and outer (both directly under the stack).
   expect(steps.slice(0, 3)).toEqual(["create c", "delete b", "delete inner"]);
   expect(steps.slice(3).sort()).toEqual(["delete a", "delete outer"]);
-  expect(ws.state().resources.map((r) => r.name)).toEqual([
-    "recorder-dev",
-    "c",
-  ]);
+  expect(ws.state().resources.map((r) => r.name)).toEqual(["recorder-dev", "c"]);
 });
 
 test("--destroy deletes every resource and leaves an empty state", async () => {
@@ -269,7 +231,5 @@ test("--destroy deletes every resource and leaves an empty state", async () => {
     stack: "dev",
     resources: [],
   });
-  expect(result.stdout.split("\n")[0]).toContain(
-    "offline runner (not `pulumi destroy`)",
-  );
+  expect(result.stdout.split("\n")[0]).toContain("offline runner (not `pulumi destroy`)");
 });

@@ -46,7 +46,7 @@ test("a long apply prints progress every 10% of its operations", async () => {
   const result = await ws.run(specs);
 
   expect(result.exitCode).toBe(0);
-  expect(
-    result.stdout.split("\n").filter((l) => l.includes("operations done")),
-  ).toEqual([2, 4, 6, 8, 10, 12].map((k) => `  [${k}/12] operations done`));
+  expect(result.stdout.split("\n").filter((l) => l.includes("operations done"))).toEqual(
+    [2, 4, 6, 8, 10, 12].map((k) => `  [${k}/12] operations done`),
+  );
 });

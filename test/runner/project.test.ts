@@ -32,10 +32,7 @@ test("readStackConfig reads plain values, qualifies bare keys with the project a
 });
 
 test("readStackConfig refuses secure values, which the offline runner cannot decrypt", () => {
-  fs.writeFileSync(
-    path.join(dir, "Pulumi.dev.yaml"),
-    "config:\n  resets:token:\n    secure: AAABAB==\n",
-  );
+  fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config:\n  resets:token:\n    secure: AAABAB==\n");
   expect(() => readStackConfig(dir, "dev", "resets")).toThrow(
     `${path.join(dir, "Pulumi.dev.yaml")}: config resets:token is not a plain value (secure values are not supported)`,
   );

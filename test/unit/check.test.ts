@@ -39,7 +39,14 @@ describe("DeviceRegistrationReset check", () => {
   ])("DeviceName %j valid: %s", (deviceName, valid) => {
     const failures = failuresOf({ productKey: "a1Demo", deviceName });
     expect(failures).toEqual(
-      valid ? [] : [{ property: "deviceName", reason: `"${deviceName}" must be 4 to 32 characters of letters, digits and -_@.:` }],
+      valid
+        ? []
+        : [
+            {
+              property: "deviceName",
+              reason: `"${deviceName}" must be 4 to 32 characters of letters, digits and -_@.:`,
+            },
+          ],
     );
   });
 
@@ -48,11 +55,15 @@ describe("DeviceRegistrationReset check", () => {
     expect(failuresOf({ iotId: "x1", iotInstanceId: " " })).toEqual([
       { property: "iotInstanceId", reason: "must be a non-empty string" },
     ]);
-    expect(failuresOf({ iotId: "x1", region: 7 })).toEqual([{ property: "region", reason: "must be a non-empty string" }]);
+    expect(failuresOf({ iotId: "x1", region: 7 })).toEqual([
+      { property: "region", reason: "must be a non-empty string" },
+    ]);
     expect(failuresOf({ iotId: "x1", region: "Shanghai" })).toEqual([
       { property: "region", reason: '"Shanghai" is not a region ID such as cn-shanghai' },
     ]);
-    expect(failuresOf({ iotId: "x1", waitForJob: "yes" })).toEqual([{ property: "waitForJob", reason: "must be a boolean" }]);
+    expect(failuresOf({ iotId: "x1", waitForJob: "yes" })).toEqual([
+      { property: "waitForJob", reason: "must be a boolean" },
+    ]);
   });
 
   test("plain http only to a loopback endpoint", () => {
@@ -70,11 +81,15 @@ describe("DeviceRegistrationReset check", () => {
     expect(failuresOf({ iotId: "x1", endpoint: "https://host/path" })).toEqual([
       {
         property: "endpoint",
-        reason: '"https://host/path" must be host[:port] or an http(s):// URL with no path, e.g. iot.cn-shanghai.aliyuncs.com',
+        reason:
+          '"https://host/path" must be host[:port] or an http(s):// URL with no path, e.g. iot.cn-shanghai.aliyuncs.com',
       },
     ]);
     expect(parseEndpoint("http://[::1]:9000")).toEqual({ host: "[::1]:9000", protocol: "http" });
-    expect(parseEndpoint("iot.cn-shanghai.aliyuncs.com")).toEqual({ host: "iot.cn-shanghai.aliyuncs.com", protocol: "https" });
+    expect(parseEndpoint("iot.cn-shanghai.aliyuncs.com")).toEqual({
+      host: "iot.cn-shanghai.aliyuncs.com",
+      protocol: "https",
+    });
   });
 
   test("triggers must be JSON values", () => {

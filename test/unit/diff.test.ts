@@ -10,7 +10,12 @@ const recorded = {
   resetAt: "2026-11-26T09:00:00.000Z",
   __provider: "exports.handler = __f0; // version 0.1.0",
 };
-const inputs = { productKey: "a1Demo", deviceName: "sensor-001", triggers: ["wave-1", { m: 2, n: 1 }], __provider: "x" };
+const inputs = {
+  productKey: "a1Demo",
+  deviceName: "sensor-001",
+  triggers: ["wave-1", { m: 2, n: 1 }],
+  __provider: "x",
+};
 
 describe("DeviceRegistrationReset diff", () => {
   test("nothing changed: no change, even when __provider differs (package upgrade)", () => {

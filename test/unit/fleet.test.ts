@@ -20,15 +20,20 @@ describe("loadFleet", () => {
   });
 
   test("reads a CSV of IotIds and a JSON array", () => {
-    expect(loadFleet(write("f.csv", "iotId\nQ7u0001\nQ7u0002\n"))).toEqual([{ iotId: "Q7u0001" }, { iotId: "Q7u0002" }]);
-    expect(loadFleet(write("f.json", '[{"productKey":"a1Demo","deviceName":"sensor-001"},{"iotId":"Q7u0001"}]'))).toEqual([
-      { productKey: "a1Demo", deviceName: "sensor-001" },
+    expect(loadFleet(write("f.csv", "iotId\nQ7u0001\nQ7u0002\n"))).toEqual([
       { iotId: "Q7u0001" },
+      { iotId: "Q7u0002" },
     ]);
+    expect(
+      loadFleet(write("f.json", '[{"productKey":"a1Demo","deviceName":"sensor-001"},{"iotId":"Q7u0001"}]')),
+    ).toEqual([{ productKey: "a1Demo", deviceName: "sensor-001" }, { iotId: "Q7u0001" }]);
   });
 
   test("names every malformed row and every duplicate", () => {
-    const file = write("f.csv", "productKey,deviceName\na1Demo,sensor-001\na1Demo,ab\na1Demo\n,sensor-004\na1Demo,sensor-001\n");
+    const file = write(
+      "f.csv",
+      "productKey,deviceName\na1Demo,sensor-001\na1Demo,ab\na1Demo\n,sensor-004\na1Demo,sensor-001\n",
+    );
     expect(() => loadFleet(file)).toThrow(
       `Fleet file ${file} has 4 bad row(s):\n` +
         `  ${file} line 3: deviceName "ab" must be 4 to 32 characters of letters, digits and -_@.:\n` +
@@ -40,7 +45,9 @@ describe("loadFleet", () => {
 
   test("refuses unknown columns and non-array JSON", () => {
     const csv = write("f.csv", "productKey,name\n");
-    expect(() => loadFleet(csv)).toThrow(`Fleet file ${csv} line 1: unknown column(s) "name"; the header names productKey,deviceName or iotId.`);
+    expect(() => loadFleet(csv)).toThrow(
+      `Fleet file ${csv} line 1: unknown column(s) "name"; the header names productKey,deviceName or iotId.`,
+    );
     const json = write("f.json", '{"devices":[]}');
     expect(() => loadFleet(json)).toThrow(`Fleet file ${json} must hold a JSON array of devices.`);
   });

@@ -17,9 +17,17 @@ describe("plannedResets", () => {
           oldState: { type: BATCH, outputs: { results: { "a1/cam-0004": { requestId: "R" } } } },
         },
         { op: "replace", urn: "u:dev", newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "gw-01" } } },
-        { op: "create-replacement", urn: "u:dev", newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "gw-01" } } },
+        {
+          op: "create-replacement",
+          urn: "u:dev",
+          newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "gw-01" } },
+        },
         { op: "update", urn: "u:dev2", newState: { type: DEVICE, inputs: { iotId: "Q1" } } },
-        { op: "create", urn: "u:dev3", newState: { type: DEVICE, inputs: { iotId: "Q2", productKey: "a1", deviceName: "x-001" } } },
+        {
+          op: "create",
+          urn: "u:dev3",
+          newState: { type: DEVICE, inputs: { iotId: "Q2", productKey: "a1", deviceName: "x-001" } },
+        },
         { op: "delete", urn: "u:gone", oldState: { type: BATCH, outputs: {} } },
       ],
     };
@@ -32,12 +40,22 @@ describe("plannedResets", () => {
   });
 
   test("reads the offline runner's plan", () => {
-    const plan = { steps: [{ urn: "u:b", type: BATCH, name: "b", op: "create", custom: true, inputs: { devices: [d(7)] } }] };
+    const plan = {
+      steps: [{ urn: "u:b", type: BATCH, name: "b", op: "create", custom: true, inputs: { devices: [d(7)] } }],
+    };
     expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: ["a1/cam-0007"] }]);
   });
 
   test("a batch whose devices are unknown at preview is reported as unknown", () => {
-    const plan = { steps: [{ op: "create", urn: "u:b", newState: { type: BATCH, inputs: { devices: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } } }] };
+    const plan = {
+      steps: [
+        {
+          op: "create",
+          urn: "u:b",
+          newState: { type: BATCH, inputs: { devices: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } },
+        },
+      ],
+    };
     expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: [], unknown: true }]);
   });
 

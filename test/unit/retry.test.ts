@@ -3,16 +3,43 @@ import { Pacer } from "../../provider/budget";
 
 describe("classifyFailure", () => {
   test.each([
-    [{ code: "Throttling.User", statusCode: 400 }, { retryable: true, throttled: true }],
-    [{ code: "Throttling", statusCode: 503 }, { retryable: true, throttled: true }],
-    [{ code: "ServiceUnavailable", statusCode: 503 }, { retryable: true, throttled: false }],
-    [{ code: "InternalError", statusCode: 500 }, { retryable: true, throttled: false }],
-    [{ name: "RequestTimeoutError", message: "ReadTimeout(100). POST http://127.0.0.1 failed." }, { retryable: true, throttled: false }],
-    [{ code: "ECONNRESET", message: "socket hang up" }, { retryable: true, throttled: false }],
+    [
+      { code: "Throttling.User", statusCode: 400 },
+      { retryable: true, throttled: true },
+    ],
+    [
+      { code: "Throttling", statusCode: 503 },
+      { retryable: true, throttled: true },
+    ],
+    [
+      { code: "ServiceUnavailable", statusCode: 503 },
+      { retryable: true, throttled: false },
+    ],
+    [
+      { code: "InternalError", statusCode: 500 },
+      { retryable: true, throttled: false },
+    ],
+    [
+      { name: "RequestTimeoutError", message: "ReadTimeout(100). POST http://127.0.0.1 failed." },
+      { retryable: true, throttled: false },
+    ],
+    [
+      { code: "ECONNRESET", message: "socket hang up" },
+      { retryable: true, throttled: false },
+    ],
     [new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON"), { retryable: true, throttled: false }],
-    [{ code: "SignatureDoesNotMatch", statusCode: 400 }, { retryable: false, throttled: false }],
-    [{ code: "InvalidAccessKeyId.NotFound", statusCode: 404 }, { retryable: false, throttled: false }],
-    [new Error("unable to get credentials from any of the providers in the chain"), { retryable: false, throttled: false }],
+    [
+      { code: "SignatureDoesNotMatch", statusCode: 400 },
+      { retryable: false, throttled: false },
+    ],
+    [
+      { code: "InvalidAccessKeyId.NotFound", statusCode: 404 },
+      { retryable: false, throttled: false },
+    ],
+    [
+      new Error("unable to get credentials from any of the providers in the chain"),
+      { retryable: false, throttled: false },
+    ],
   ])("%j → %j", (err, kind) => {
     expect(classifyFailure(err)).toEqual(kind);
   });

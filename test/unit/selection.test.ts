@@ -2,7 +2,10 @@ import fc from "fast-check";
 import { bucketCount, checkStages, deviceKey, FleetDevice, planCohort } from "../../provider/selection";
 
 const fleet = (n: number, prefix = "dev-"): FleetDevice[] =>
-  Array.from({ length: n }, (_, i) => ({ productKey: "a1Bench", deviceName: `${prefix}${String(i).padStart(5, "0")}` }));
+  Array.from({ length: n }, (_, i) => ({
+    productKey: "a1Bench",
+    deviceName: `${prefix}${String(i).padStart(5, "0")}`,
+  }));
 const keys = (devices: readonly FleetDevice[]) => new Set(devices.map(deviceKey));
 const batchOf = (plan: ReturnType<typeof planCohort>) => {
   const m = new Map<string, number>();
@@ -17,34 +20,46 @@ describe("stage selection", () => {
 
   test("promoting a stage only adds devices", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 400 }), fc.uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 }), (n, raw) => {
-        const stages = [...raw].sort((a, b) => a - b);
-        const devices = fleet(n);
-        for (let s = 1; s < stages.length; s++) {
-          const before = keys(planCohort(devices, stages, s, 100).selected);
-          const after = keys(planCohort(devices, stages, s + 1, 100).selected);
-          for (const k of before) expect(after.has(k)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 400 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 100 }), { minLength: 1, maxLength: 5 }),
+        (n, raw) => {
+          const stages = [...raw].sort((a, b) => a - b);
+          const devices = fleet(n);
+          for (let s = 1; s < stages.length; s++) {
+            const before = keys(planCohort(devices, stages, s, 100).selected);
+            const after = keys(planCohort(devices, stages, s + 1, 100).selected);
+            for (const k of before) expect(after.has(k)).toBe(true);
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   test("with a pinned batchCount, adding or removing other devices moves no device between stages or batches", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 299 }), fc.integer({ min: 1, max: 250 }), fc.integer({ min: 0, max: 500 }), (removeFrom, removeCount, added) => {
-        const all = fleet(300);
-        const changed = [...all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount), ...fleet(added, "new-")];
-        const a = planCohort(all, [5, 30, 100], 2, 100, 8);
-        const b = planCohort(changed, [5, 30, 100], 2, 100, 8);
-        const inA = keys(a.selected);
-        const inB = keys(b.selected);
-        for (const d of all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount)) {
-          expect(inB.has(deviceKey(d))).toBe(inA.has(deviceKey(d)));
-        }
-        const ba = batchOf(a);
-        for (const [k, bucket] of batchOf(b)) if (ba.has(k)) expect(ba.get(k)).toBe(bucket);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 299 }),
+        fc.integer({ min: 1, max: 250 }),
+        fc.integer({ min: 0, max: 500 }),
+        (removeFrom, removeCount, added) => {
+          const all = fleet(300);
+          const changed = [
+            ...all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount),
+            ...fleet(added, "new-"),
+          ];
+          const a = planCohort(all, [5, 30, 100], 2, 100, 8);
+          const b = planCohort(changed, [5, 30, 100], 2, 100, 8);
+          const inA = keys(a.selected);
+          const inB = keys(b.selected);
+          for (const d of all.filter((_, i) => i < removeFrom || i >= removeFrom + removeCount)) {
+            expect(inB.has(deviceKey(d))).toBe(inA.has(deviceKey(d)));
+          }
+          const ba = batchOf(a);
+          for (const [k, bucket] of batchOf(b)) if (ba.has(k)) expect(ba.get(k)).toBe(bucket);
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -83,7 +98,9 @@ describe("stage selection", () => {
 
   test("stages and stage break rules with a message naming them", () => {
     expect(checkStages([], 1)).toBe("`stages` must list at least one percentage, e.g. [1, 10, 100]");
-    expect(checkStages([10, 5], 1)).toBe("`stages` must increase (they are cumulative percentages), but stages[1] = 5 follows 10");
+    expect(checkStages([10, 5], 1)).toBe(
+      "`stages` must increase (they are cumulative percentages), but stages[1] = 5 follows 10",
+    );
     expect(checkStages([0, 100], 1)).toBe("`stages[0]` is 0; each stage is a percentage in (0, 100]");
     expect(checkStages([10, 100], 3)).toBe("`stage` is 3; it counts promoted stages, an integer from 0 to 2");
     expect(checkStages([10, 100], 2)).toBeUndefined();
