@@ -1,0 +1,36 @@
+/**
+ * Benchmark program: one `DeviceCohortReset` over a generated fleet of `devices` devices named
+ * `<prefix><zero-padded index>` in product `productKey`, all in one stage, `batchSize` devices per batch.
+ * Every argument comes from stack config, so the benchmark points it at a fresh emulator per scenario.
+ */
+import * as pulumi from "@pulumi/pulumi";
+// Typed against the package's sources but loaded by its name, as a user's program loads it. (The root
+// tsconfig compiles bench/**; a type import of "pulumi-alicloud-iot-reset" would make tsc read the lib/
+// declarations it also writes, TS5055.)
+import type * as iotReset from "../../../provider";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { DeviceCohortReset } = require("pulumi-alicloud-iot-reset") as typeof iotReset;
+
+const config = new pulumi.Config();
+const count = config.requireNumber("devices");
+const productKey = config.get("productKey") ?? "a1Bench";
+const prefix = config.get("prefix") ?? "dev-";
+const pad = config.getNumber("pad") ?? 5;
+
+const devices = Array.from({ length: count }, (_, i) => ({
+  productKey,
+  deviceName: `${prefix}${String(i).padStart(pad, "0")}`,
+}));
+
+const cohort = new DeviceCohortReset("bench", {
+  devices,
+  campaign: config.get("campaign") ?? "bench",
+  batchSize: config.getNumber("batchSize") ?? 500,
+  endpoint: config.require("endpoint"),
+});
+
+export const selected = cohort.selectedCount;
+export const batches = cohort.batches.length;
+export const resetCount = pulumi
+  .all(cohort.batches.map((b) => b.resetCount))
+  .apply((counts) => counts.reduce((a, b) => a + b, 0));

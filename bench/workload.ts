@@ -1,0 +1,418 @@
+/**
+ * One benchmark workload, run in its own process (forked by bench.ts as the leader of a new process group,
+ * so that a timeout can stop it together with the runner's program and provider processes). The emulator
+ * stays in the parent: client and server never share an event loop, as in production.
+ *
+ * The parent sends one `Job`; this process answers with progress lines and one `JobResult`, then exits.
+ */
+import { OFFLINE_ENV } from "./env";
+import type { RunResult } from "../runner";
+import { devices } from "./devices";
+
+/** Credentials and address of the emulator a job talks to. */
+export interface Target {
+  /** `http://127.0.0.1:PORT`. */
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+}
+
+/** What the parent asks for. */
+export type Job =
+  | {
+      /** The offline runner applies a bench program (the real runtime, host and provider). */
+      readonly kind: "runner";
+      readonly programDir: string;
+      readonly statePath: string;
+      readonly config: Record<string, string>;
+      readonly secretConfig: Record<string, string>;
+    }
+  | {
+      /** Bare SDK, one call after the other, over the first `count` devices of a fleet of `fleetSize`. */
+      readonly kind: "sdk-sequential";
+      readonly target: Target;
+      readonly count: number;
+      readonly fleetSize: number;
+    }
+  | {
+      /** Bare SDK, every call at once (`Promise.all`), no retries. */
+      readonly kind: "sdk-unbounded";
+      readonly target: Target;
+      readonly count: number;
+    }
+  | {
+      /** Bare SDK, evenly paced at `qps` with `concurrency` workers, no retries: the provider's pacing without the provider. */
+      readonly kind: "sdk-paced";
+      readonly target: Target;
+      readonly count: number;
+      readonly qps: number;
+      readonly concurrency: number;
+    }
+  | {
+      /**
+       * Per-call overhead: `calls` sequential resets through the provider's own create (the handler the
+       * dynamic-provider host runs) against `provider`, and `calls` bare SDK calls against `sdk`, in
+       * alternating blocks. The two emulators have the same latency seed, so the k-th call of each side
+       * waits exactly as long at the server.
+       */
+      readonly kind: "overhead";
+      readonly provider: Target;
+      readonly sdk: Target;
+      readonly calls: number;
+      readonly warmup: number;
+      readonly block: number;
+    };
+
+/** Summary of a runner run, small enough for IPC. */
+export interface RunnerOutcome {
+  readonly exitCode: number;
+  readonly errors: string[];
+  readonly errorCount: number;
+  readonly summary: RunResult["summary"];
+  readonly outputs: Record<string, unknown>;
+  readonly providerLogLines: number;
+  readonly providerLogTail: string[];
+}
+
+/** Calls the user's code saw fail, by Code (`Throttling.User`, `SyntaxError`, `ECONNRESET`, …). */
+export type ErrorsByCode = Record<string, number>;
+
+/** Latency of calls as the client saw them, in ms. */
+export interface LatencyStats {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** What the child answers. */
+export type JobResult =
+  | {
+      readonly ok: true;
+      /** Epoch ms when the measured work started and ended (same clock as the emulator's request times). */
+      readonly startedAt: number;
+      readonly endedAt: number;
+      readonly wallMs: number;
+      readonly runner?: RunnerOutcome;
+      readonly calls?: {
+        readonly succeeded: number;
+        readonly failed: number;
+        readonly errorsByCode: ErrorsByCode;
+        readonly latency: LatencyStats;
+      };
+      readonly overhead?: {
+        readonly provider: LatencyStats & { readonly cpuUsPerCall: number };
+        readonly sdk: LatencyStats & { readonly cpuUsPerCall: number };
+        readonly failures: number;
+      };
+    }
+  | { readonly ok: false; readonly error: string };
+
+/** Messages from the child. */
+export type ChildMessage =
+  { readonly kind: "progress"; readonly line: string } | { readonly kind: "result"; readonly result: JobResult };
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+
+const REGION = "cn-shanghai";
+/** The provider's own call options (provider/api.ts): no SDK retries, 10 s read, 5 s connect timeout. */
+const RUNTIME_OPTIONS = { autoretry: false, readTimeout: 10_000, connectTimeout: 5_000 };
+
+function send(msg: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(msg, () => resolve());
+  });
+}
+
+function progress(line: string): void {
+  void send({ kind: "progress", line });
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? (e.stack ?? e.message) : String(e);
+}
+
+/** The Code a user would read off an SDK exception. */
+function codeOf(err: unknown): string {
+  const e = (err ?? {}) as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof e.code === "string" && e.code !== "") return e.code;
+  if (typeof e.name === "string" && e.name !== "Error") return e.name;
+  return typeof e.message === "string" ? e.message.slice(0, 60) : "Error";
+}
+
+/** A bare SDK client, as the emulator's README shows it: static keys, plain http, host:port. */
+function bareClient(target: Target) {
+  const Iot = require("@alicloud/iot20180120").default as typeof import("@alicloud/iot20180120").default;
+  const $OpenApi = require("@alicloud/openapi-client") as typeof import("@alicloud/openapi-client");
+  const $Util = require("@alicloud/tea-util") as typeof import("@alicloud/tea-util");
+  const { ResetThingRequest } = require("@alicloud/iot20180120") as typeof import("@alicloud/iot20180120");
+  const client = new Iot(
+    new $OpenApi.Config({
+      accessKeyId: target.accessKeyId,
+      accessKeySecret: target.accessKeySecret,
+      endpoint: target.endpoint.replace(/^http:\/\//, ""),
+      protocol: "http",
+      regionId: REGION,
+    }),
+  );
+  const runtime = new $Util.RuntimeOptions(RUNTIME_OPTIONS);
+  /** One ResetThing; throws what the SDK throws, and for `Success: false` an error with the body's Code. */
+  return async (device: { productKey: string; deviceName: string }): Promise<void> => {
+    const res = await client.resetThingWithOptions(new ResetThingRequest(device), runtime);
+    if (res.body?.success === false)
+      throw Object.assign(new Error(res.body.errorMessage ?? "Success: false"), { code: res.body.code ?? "Unknown" });
+  };
+}
+
+function stats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return {
+    count: sorted.length,
+    meanMs: sorted.length ? sum / sorted.length : 0,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    maxMs: sorted[sorted.length - 1] ?? 0,
+  };
+}
+
+async function runRunner(job: Extract<Job, { kind: "runner" }>): Promise<JobResult> {
+  const { run } = require("../runner") as typeof import("../runner");
+  let lastProgressAt = 0;
+  const startedAt = Date.now();
+  const result = await run({
+    programDir: job.programDir,
+    stack: "bench",
+    statePath: job.statePath,
+    config: job.config,
+    secretConfig: job.secretConfig,
+    env: { ...OFFLINE_ENV },
+    onOutput: (line) => {
+      // The runner's own progress, at most one line every 2 s, plus every error line.
+      const now = Date.now();
+      if (/^error:|!\s+failed/.test(line.trim()) || (/operations done/.test(line) && now - lastProgressAt >= 2000)) {
+        lastProgressAt = now;
+        progress(`runner: ${line.trim().slice(0, 300)}`);
+      }
+    },
+  });
+  const endedAt = Date.now();
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    runner: {
+      exitCode: result.exitCode,
+      errors: result.errors.slice(0, 20).map((e) => e.slice(0, 2000)),
+      errorCount: result.errors.length,
+      summary: result.summary,
+      outputs: result.outputs,
+      providerLogLines: result.providerLog.length,
+      providerLogTail: result.providerLog.slice(-10).map((l) => l.slice(0, 500)),
+    },
+  };
+}
+
+async function runSequential(job: Extract<Job, { kind: "sdk-sequential" }>): Promise<JobResult> {
+  const call = bareClient(job.target);
+  const list = devices(job.count, job.fleetSize);
+  const errorsByCode: ErrorsByCode = {};
+  const latencies: number[] = [];
+  let succeeded = 0;
+  const startedAt = Date.now();
+  for (const [i, device] of list.entries()) {
+    const t0 = performance.now();
+    try {
+      await call(device);
+      succeeded++;
+    } catch (err) {
+      const code = codeOf(err);
+      errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+    }
+    latencies.push(performance.now() - t0);
+    if ((i + 1) % 100 === 0) progress(`sequential SDK: ${i + 1}/${list.length} calls`);
+  }
+  const endedAt = Date.now();
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
+  };
+}
+
+async function runUnbounded(job: Extract<Job, { kind: "sdk-unbounded" }>): Promise<JobResult> {
+  const call = bareClient(job.target);
+  const list = devices(job.count);
+  const latencies: number[] = [];
+  const startedAt = Date.now();
+  // What a user writes first: every call at once. `allSettled` so that every failure is counted (with
+  // `Promise.all` the user would see the first rejection while the rest still run).
+  const settled = await Promise.allSettled(
+    list.map(async (device) => {
+      const t0 = performance.now();
+      try {
+        await call(device);
+      } finally {
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const endedAt = Date.now();
+  const errorsByCode: ErrorsByCode = {};
+  let succeeded = 0;
+  for (const s of settled) {
+    if (s.status === "fulfilled") succeeded++;
+    else errorsByCode[codeOf(s.reason)] = (errorsByCode[codeOf(s.reason)] ?? 0) + 1;
+  }
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
+  };
+}
+
+async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobResult> {
+  const call = bareClient(job.target);
+  const list = devices(job.count);
+  const errorsByCode: ErrorsByCode = {};
+  const latencies: number[] = [];
+  let succeeded = 0;
+  let next = 0;
+  // The provider's pacing (provider/budget.ts) without the provider: evenly spaced slots in call order.
+  const spacing = 1000 / job.qps;
+  let nextSlot = 0;
+  const acquire = async () => {
+    const now = Date.now();
+    const slot = Math.max(nextSlot, now);
+    nextSlot = slot + spacing;
+    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+  };
+  const startedAt = Date.now();
+  const worker = async () => {
+    while (next < list.length) {
+      const device = list[next++];
+      if (!device) break;
+      await acquire();
+      const t0 = performance.now();
+      try {
+        await call(device);
+        succeeded++;
+      } catch (err) {
+        const code = codeOf(err);
+        errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+      }
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: job.concurrency }, worker));
+  const endedAt = Date.now();
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
+  };
+}
+
+async function runOverhead(job: Extract<Job, { kind: "overhead" }>): Promise<JobResult> {
+  // The handler set the dynamic-provider host runs for DeviceRegistrationReset, configured as the host
+  // configures it (stack config with namespaced keys).
+  const host = require("pulumi-alicloud-iot-reset/provider-host") as typeof import("../provider/host");
+  const config: Record<string, string> = {
+    "alicloud:region": REGION,
+    "alicloud:accessKey": job.provider.accessKeyId,
+    "alicloud:secretKey": job.provider.accessKeySecret,
+  };
+  await host.deviceReset.configure!({ config: { get: (k: string) => config[k] } } as never);
+  const viaProvider = async (device: { productKey: string; deviceName: string }) => {
+    await host.deviceReset.create!({ ...device, endpoint: job.provider.endpoint });
+  };
+  const viaSdk = bareClient(job.sdk);
+  const list = devices(job.warmup + job.calls);
+  const samples = { provider: [] as number[], sdk: [] as number[] };
+  const cpu = { provider: 0, sdk: 0 };
+  let failures = 0;
+  const startedAt = Date.now();
+  // Warm-up (JIT, connection, credential) on both sides, not measured; then alternating blocks, so that a
+  // change in machine load hits both sides alike.
+  for (let i = 0; i < job.warmup; i++) {
+    const device = list[i]!;
+    await viaProvider(device).catch(() => failures++);
+    await viaSdk(device).catch(() => failures++);
+  }
+  for (let start = job.warmup; start < list.length; start += job.block) {
+    const block = list.slice(start, start + job.block);
+    for (const side of ["provider", "sdk"] as const) {
+      const fn = side === "provider" ? viaProvider : viaSdk;
+      const cpu0 = process.cpuUsage();
+      for (const device of block) {
+        const t0 = performance.now();
+        try {
+          await fn(device);
+        } catch {
+          failures++;
+        }
+        samples[side].push(performance.now() - t0);
+      }
+      const used = process.cpuUsage(cpu0);
+      cpu[side] += used.user + used.system;
+    }
+    if ((start - job.warmup + job.block) % 100 === 0)
+      progress(`overhead: ${start - job.warmup + job.block}/${job.calls} calls per side`);
+  }
+  const endedAt = Date.now();
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    overhead: {
+      provider: { ...stats(samples.provider), cpuUsPerCall: cpu.provider / Math.max(1, samples.provider.length) },
+      sdk: { ...stats(samples.sdk), cpuUsPerCall: cpu.sdk / Math.max(1, samples.sdk.length) },
+      failures,
+    },
+  };
+}
+
+async function runJob(job: Job): Promise<JobResult> {
+  switch (job.kind) {
+    case "runner":
+      return runRunner(job);
+    case "sdk-sequential":
+      return runSequential(job);
+    case "sdk-unbounded":
+      return runUnbounded(job);
+    case "sdk-paced":
+      return runPaced(job);
+    case "overhead":
+      return runOverhead(job);
+  }
+}
+
+// Without the parent nobody reads the result, and the runner's processes would outlive us: end this
+// process group (this process and the program and provider processes the runner started).
+process.on("disconnect", () => {
+  try {
+    process.kill(-process.pid, "SIGKILL");
+  } catch {
+    process.exit(1);
+  }
+});
+
+process.once("message", (job: Job) => {
+  runJob(job)
+    .catch((e: unknown): JobResult => ({ ok: false, error: errorText(e) }))
+    .then(async (result) => {
+      await send({ kind: "result", result });
+      process.exit(0);
+    });
+});
