@@ -123,9 +123,7 @@ export class IotApi {
         body = await send();
       } catch (err) {
         const kind = classifyFailure(err);
-        if (kind.throttled) {
-          pacer.onThrottled();
-        }
+        pacer.onAnswer(kind.throttled);
         if (!kind.retryable) throw toApiError(action, device, err);
         const elapsed = Date.now() - started;
         const delay = backoffDelay(attempt, policy);
@@ -135,6 +133,7 @@ export class IotApi {
         await sleep(delay);
         continue;
       }
+      pacer.onAnswer(false);
       if (body.success === false) {
         throw new IotApiError(
           action,

@@ -3,8 +3,9 @@
  *
  * IoT Platform quotas are per account (ResetThing: 500 calls per second for all RAM users together), while
  * Pulumi runs many resource operations at once in one provider process. So the process paces its calls
- * itself: one pacer per API action, spacing calls evenly at a rate just under the quota, halving when the
- * service throttles anyway (another pipeline may share the account) and creeping back up after.
+ * itself: one pacer per API action, spacing calls evenly at a rate just under the quota, slowing down when
+ * the service throttles a real share of the calls (another pipeline may share the account) and climbing back
+ * after. A stray throttle (a gateway hiccup) is retried without slowing the whole update down.
  */
 
 /** Rates and shapes of one pacer. */
@@ -37,8 +38,12 @@ export class Pacer {
   private nextSlot = 0;
   /** The tail of the grant queue: each acquire waits for the one before it. */
   private queue: Promise<void> = Promise.resolve();
-  private lastThrottle = -Infinity;
+  private lastCut = -Infinity;
   private lastRaise: number;
+  /** Answers and throttles of the current one-second window. */
+  private windowStart = -Infinity;
+  private windowAnswers = 0;
+  private windowThrottles = 0;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Calls the service throttled, for the benchmark and progress lines. */
@@ -87,22 +92,34 @@ export class Pacer {
     this.nextSlot = Math.max(this.nextSlot, now - interval) + interval;
   }
 
-  /** The service throttled a call: halve the rate, at most once per half second (one burst, one cut). */
-  onThrottled(): void {
-    this.throttled++;
+  /**
+   * Records one answer. When more than 2% of this second's answers (and at least 3) were throttled, the
+   * account is over its quota: the rate drops by a fifth, at most once a second, down to the floor.
+   */
+  onAnswer(throttled: boolean): void {
     const now = this.now();
-    if (now - this.lastThrottle < 500) return;
-    this.lastThrottle = now;
-    this.rate = Math.max(this.floor, this.rate / 2);
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowAnswers = 0;
+      this.windowThrottles = 0;
+    }
+    this.windowAnswers++;
+    if (!throttled) return;
+    this.throttled++;
+    this.windowThrottles++;
+    const overrun = this.windowThrottles >= 3 && this.windowThrottles > this.windowAnswers * 0.02;
+    if (!overrun || now - this.lastCut < 1000) return;
+    this.lastCut = now;
+    this.rate = Math.max(this.floor, this.rate * 0.8);
     this.lastRaise = now;
   }
 
-  /** Additive recovery: +10% of the target for each second without throttling. */
+  /** Additive recovery: +20% of the target for each second without a cut. */
   private recover(now: number): void {
     if (this.rate >= this.target) return;
     const seconds = Math.floor((now - this.lastRaise) / 1000);
     if (seconds <= 0) return;
-    this.rate = Math.min(this.target, this.rate + seconds * this.target * 0.1);
+    this.rate = Math.min(this.target, this.rate + seconds * this.target * 0.2);
     this.lastRaise += seconds * 1000;
   }
 }

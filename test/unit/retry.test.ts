@@ -98,17 +98,24 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(485, 6);
   });
 
-  test("halves on throttling once per burst, then recovers by 10% of the target per second", async () => {
+  test("a stray throttle does not slow down; a real share cuts by a fifth once a second, then it recovers", async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ceilingQps: 100, now: clock.now, sleep: clock.sleep });
-    pacer.onThrottled();
-    pacer.onThrottled();
-    expect(pacer.currentQps).toBeCloseTo(48.5, 6);
-    expect(pacer.throttled).toBe(2);
-    clock.advance(2000);
+    // 1% of answers throttled (a gateway hiccup): retried, no slowdown.
+    for (let i = 0; i < 300; i++) pacer.onAnswer(i % 100 === 0);
+    expect(pacer.currentQps).toBeCloseTo(97, 6);
+    clock.advance(1000);
+    // 10 of 60 answers throttled in one second: over quota, one cut only.
+    for (let i = 0; i < 60; i++) pacer.onAnswer(i % 6 === 0);
+    expect(pacer.currentQps).toBeCloseTo(77.6, 6);
+    expect(pacer.throttled).toBe(13);
+    clock.advance(1000);
+    for (let i = 0; i < 10; i++) pacer.onAnswer(true);
+    expect(pacer.currentQps).toBeCloseTo(62.08, 6);
+    clock.advance(1000);
     await pacer.acquire();
-    expect(pacer.currentQps).toBeCloseTo(48.5 + 2 * 9.7, 6);
-    clock.advance(10_000);
+    expect(pacer.currentQps).toBeCloseTo(62.08 + 19.4, 6);
+    clock.advance(5000);
     await pacer.acquire();
     expect(pacer.currentQps).toBeCloseTo(97, 6);
   });
