@@ -243,12 +243,11 @@ describe("settings and credentials", () => {
 });
 
 describe("lifecycle verbs that send nothing", () => {
-  test("update, delete, diff and check never call the API", async () => {
+  // check, diff and update take no provider context, so they cannot reach the API at all; the end-to-end
+  // tests prove the same of every verb through the host. Here: delete's log line, and a read with nothing to refresh.
+  test("delete logs that a reset cannot be undone; read of a finished reset sends nothing", async () => {
     const ctx = context(configFor(emu));
     const olds = { ...pair, success: true, requestId: "R1", resetAt: "2026-01-01T00:00:00.000Z" };
-    device.check({}, { ...pair });
-    device.diff("R1", olds, { ...pair, waitForJob: true });
-    device.update("R1", olds, { ...pair, waitForJob: true });
     const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
     device.remove("R1", olds);
     expect(stderr).toHaveBeenCalledWith(
@@ -257,5 +256,19 @@ describe("lifecycle verbs that send nothing", () => {
     stderr.mockRestore();
     await device.read(ctx, "R1", olds);
     expect(emu.requests()).toHaveLength(0);
+  });
+
+  test("refresh re-reads a job recorded as still running, once, and keeps the rest of the record", async () => {
+    const ctx = context(configFor(emu));
+    const created = await device.create(ctx, {
+      productKey: "a1DemoProduct",
+      deviceName: "gateway-01",
+      endpoint: emu.endpoint,
+    });
+    const recorded = { ...created.outs, jobStatus: "IN_PROGRESS" };
+    await new Promise((r) => setTimeout(r, 400)); // the emulator's job lasts 300 ms
+    const refreshed = await device.read(ctx, created.id, recorded);
+    expect(emu.requests({ action: "QueryJob" }).map((r) => r.params)).toEqual([{ JobId: created.outs.jobId }]);
+    expect(refreshed).toEqual({ id: created.id, props: { ...recorded, jobStatus: "COMPLETED" } });
   });
 });
