@@ -88,6 +88,16 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     );
   });
 
+  test("both identities: the program warns that the IotId wins, and only the IotId is sent", async () => {
+    const iotId = emu.device({ productKey: "a1DemoProduct", deviceName: "sensor-003" })?.iotId as string;
+    const result = await up({ iotId });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(
+      `both iotId and productKey/deviceName are set; IoT Platform resets the device with IotId "${iotId}" and ignores the pair.`,
+    );
+    expect(resets().map((r) => r.params)).toEqual([{ IotId: iotId }]);
+  });
+
   test("a check failure names the property and sends nothing", async () => {
     const result = await up({ deviceName: "ab" });
     expect(result.exitCode).toBe(1);
