@@ -61,3 +61,49 @@ test("npm start resets the first stage and the gateway; a second run sends nothi
   expect(preview.out).toContain("This update would reset 46 device(s):");
   expect(preview.out).toContain("Emulator request log: 0 request(s) over the wire (nothing was sent)");
 }, 120_000);
+
+test("with the Pulumi CLI on PATH, npm start runs `pulumi up` on stack dev with a file backend in the repo, no login", async () => {
+  // A stand-in `pulumi` that records how it was called: the real CLI cannot be installed on this machine.
+  const bin = fs.mkdtempSync(path.join(os.tmpdir(), "fake-pulumi-"));
+  const log = path.join(bin, "calls.log");
+  fs.writeFileSync(
+    path.join(bin, "pulumi"),
+    `#!/bin/sh
+echo "ARGS $*" >> "${log}"
+echo "ENV $PULUMI_BACKEND_URL $ALIBABA_CLOUD_ACCESS_KEY_ID passphrase=\${PULUMI_CONFIG_PASSPHRASE:+set}" >> "${log}"
+prev=""
+for a in "$@"; do [ "$prev" = "--config-file" ] && cat "$a" >> "${log}"; prev="$a"; done
+exit 0
+`,
+    { mode: 0o755 },
+  );
+  const port = String(await freePort());
+  const out = await new Promise<{ code: number; text: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [START, "--port", port, "--stage", "2"],
+      { cwd: ROOT, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+      (err, stdout, stderr) => resolve({ code: err ? 1 : 0, text: stdout + stderr }),
+    );
+  });
+  expect(out.code).toBe(0);
+  const calls = fs.readFileSync(log, "utf8");
+  const configFile = /--config-file (\S+)/.exec(calls)?.[1];
+  expect(calls.split("\n").filter((l) => l.startsWith("ARGS "))).toEqual([
+    "ARGS version",
+    "ARGS stack select dev --create",
+    `ARGS up --yes --stack dev --config-file ${configFile}`,
+  ]);
+  expect(calls).toContain(`ENV file://${path.join(ROOT, ".pulumi")} LTAIEmulatorTestKey01 passphrase=set`);
+  expect(calls).toContain(
+    [
+      "config:",
+      '  iot-reset-staged-cohort:stage: "2"',
+      '  iot-reset-staged-cohort:campaign: "rotation-2026-11"',
+      '  alicloud:region: "cn-shanghai"',
+      `  iot-reset-staged-cohort:endpoint: "http://127.0.0.1:${port}"`,
+    ].join("\n"),
+  );
+  // Credentials go to the CLI's environment only, never into a config file.
+  expect(calls).not.toContain("secretKey");
+}, 60_000);
