@@ -122,6 +122,16 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
     validateCohort(name, args.devices, stages, stage, batchSize, args.batchCount);
     const plan = planCohort(args.devices, stages, stage, batchSize, args.batchCount);
+    if (args.batchCount === undefined) {
+      // Derived from the fleet size, the count changes when the fleet crosses a power of two times batchSize,
+      // and a new count re-forms every batch: say so before it happens, where the operator reads the preview.
+      void pulumi.log.warn(
+        `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${args.devices.length} devices at batchSize ` +
+          `${batchSize}); a fleet outside ${plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1}..${plan.buckets * batchSize} devices would re-form the batches ` +
+          `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`,
+        this,
+      );
+    }
     this.batches = plan.batches.map(
       ({ bucket, devices }) =>
         new DeviceBatchReset(

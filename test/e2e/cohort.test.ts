@@ -59,6 +59,9 @@ describe("DeviceCohortReset through the runner", () => {
     const first = await up({});
     expect(first.errors).toEqual([]);
     expect(first.outputs.selected).toBe(selectedAt(1).size);
+    expect(first.stdout).toContain(
+      "batchCount is not set, so it follows the fleet size (8 for 120 devices at batchSize 20); a fleet outside 81..160 devices would re-form the batches and reset their devices again. Pin `batchCount: 8` to keep them.",
+    );
     expect(new Set(resetKeys())).toEqual(selectedAt(1));
     expect(resetKeys()).toHaveLength(selectedAt(1).size);
 
