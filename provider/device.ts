@@ -88,8 +88,15 @@ export function check(_olds: Props, news: Props): dynamic.CheckResult {
 
 /** diff: old outputs against new inputs; `__provider` is never compared, so a package upgrade resets nothing. */
 export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult {
-  const replaces = REPLACE_KEYS.filter((k) => changed(olds, news, k));
-  const updates = UPDATE_KEYS.filter((k) => Boolean(olds[k]) !== Boolean(news[k]) || isUnknown(news[k]));
+  // The API resets by IotId when one is given, so with the same known IotId the pair names no other device:
+  // editing it is an update of the record, not a new reset.
+  const sameIotId = typeof news.iotId === "string" && !isUnknown(news.iotId) && !changed(olds, news, "iotId");
+  const pairChanged = (k: string) => (k === "productKey" || k === "deviceName") && sameIotId;
+  const replaces = REPLACE_KEYS.filter((k) => changed(olds, news, k) && !pairChanged(k));
+  const updates = [
+    ...UPDATE_KEYS.filter((k) => Boolean(olds[k]) !== Boolean(news[k]) || isUnknown(news[k])),
+    ...(["productKey", "deviceName"] as const).filter((k) => changed(olds, news, k) && pairChanged(k)),
+  ];
   return {
     changes: replaces.length > 0 || updates.length > 0,
     replaces,

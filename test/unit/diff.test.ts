@@ -41,6 +41,18 @@ describe("DeviceRegistrationReset diff", () => {
     expect(result.replaces).toEqual([key]);
   });
 
+  test("with the same IotId, a change of the pair is an update: the API resets by IotId", () => {
+    const byId = { iotId: "Q7u1", productKey: "a1Demo", deviceName: "sensor-001", success: true, requestId: "R" };
+    expect(diff("R", byId, { iotId: "Q7u1", productKey: "a1Demo", deviceName: "sensor-009" })).toMatchObject({
+      changes: true,
+      replaces: [],
+    });
+    expect(diff("R", byId, { iotId: "Q7u2", productKey: "a1Demo", deviceName: "sensor-001" }).replaces).toEqual([
+      "iotId",
+    ]);
+    expect(diff("R", byId, { productKey: "a1Demo", deviceName: "sensor-001" }).replaces).toEqual(["iotId"]);
+  });
+
   test("only waitForJob changed: an update, no replace", () => {
     expect(diff("REQ-1", recorded, { ...inputs, waitForJob: true })).toEqual({
       changes: true,
