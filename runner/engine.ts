@@ -558,7 +558,6 @@ class Deployment {
   private record(reg: RegisterMessage, d: Decision, id: string, outputs: Props, initErrors?: string[]): StateResource {
     // Stored as the provider returned them, as the engine does: the host adds `__provider` to successful
     // results only, so a provider whose partial outputs lack it cannot be loaded for a later Delete.
-    const withProvider = outputs;
     return {
       urn: reg.urn,
       type: reg.type,
@@ -567,7 +566,7 @@ class Deployment {
       custom: true,
       id,
       inputs: d.wire,
-      outputs: markSecrets(withProvider, d.secrets),
+      outputs: markSecrets(outputs, d.secrets),
       ...(initErrors && initErrors.length > 0 ? { initErrors } : {}),
     };
   }
