@@ -16,6 +16,7 @@ export const CONFIG_KEYS = {
   secretKey: "alicloud:secretKey",
   securityToken: "alicloud:securityToken",
   profile: "alicloud:profile",
+  ecsRoleName: "alicloud:ecsRoleName",
   resetQps: "iotReset:resetQps",
   queryJobQps: "iotReset:queryJobQps",
   jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
@@ -37,6 +38,8 @@ export interface ProviderSettings {
   readonly securityToken?: string;
   /** `alicloud:profile`: an aliyun CLI profile name. */
   readonly profile?: string;
+  /** `alicloud:ecsRoleName`: the RAM role of the ECS instance the update runs on. */
+  readonly ecsRoleName?: string;
   /** Calls per second per action, for the shared pacers. */
   readonly quotas: Quotas;
   /** Retry bound of one call. */
@@ -73,6 +76,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     secretKey: nonEmpty(get(CONFIG_KEYS.secretKey)),
     securityToken: nonEmpty(get(CONFIG_KEYS.securityToken)),
     profile: nonEmpty(get(CONFIG_KEYS.profile)),
+    ecsRoleName: nonEmpty(get(CONFIG_KEYS.ecsRoleName)),
     quotas: {
       ResetThing: positiveNumber(get, CONFIG_KEYS.resetQps, DEFAULT_QUOTAS.ResetThing),
       QueryJob: positiveNumber(get, CONFIG_KEYS.queryJobQps, DEFAULT_QUOTAS.QueryJob),
@@ -132,7 +136,7 @@ const CREDENTIAL_HELP =
 
 /**
  * Builds the credential for API calls: static keys from stack config, then the `@pulumi/alicloud`
- * environment variables, then a named CLI profile, then Alibaba's default chain.
+ * environment variables, then a named CLI profile, then a named ECS RAM role, then Alibaba's default chain.
  */
 export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Credential {
   const accessKeyId = settings.accessKey ?? nonEmpty(env.ALICLOUD_ACCESS_KEY);
@@ -154,6 +158,15 @@ export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessE
   }
   if (settings.profile) {
     return new Credential(null, CLIProfileCredentialsProvider.builder().withProfileName(settings.profile).build());
+  }
+  const roleName = settings.ecsRoleName ?? nonEmpty(env.ALICLOUD_ECS_ROLE_NAME);
+  if (roleName) {
+    try {
+      return new Credential(new CredentialConfig({ type: "ecs_ram_role", roleName }));
+    } catch (err) {
+      // e.g. "IMDS credentials is disabled" when ALIBABA_CLOUD_ECS_METADATA_DISABLED is set
+      throw credentialError(err);
+    }
   }
   return new Credential();
 }

@@ -1,0 +1,55 @@
+import { buildCredential, readSettings, resolveTarget } from "../../provider/settings";
+
+const settings = (config: Record<string, string>) => readSettings((k) => config[k]);
+
+describe("credential sources, in order (nothing here calls a credential service)", () => {
+  test("stack config keys, with an STS token when given", () => {
+    expect(buildCredential(settings({ "alicloud:accessKey": "AK", "alicloud:secretKey": "SK" }), {}).getType()).toBe(
+      "access_key",
+    );
+    expect(
+      buildCredential(
+        settings({ "alicloud:accessKey": "AK", "alicloud:secretKey": "SK", "alicloud:securityToken": "T" }),
+        {},
+      ).getType(),
+    ).toBe("sts");
+  });
+
+  test("the @pulumi/alicloud environment variables", () => {
+    expect(buildCredential(settings({}), { ALICLOUD_ACCESS_KEY: "AK", ALICLOUD_SECRET_KEY: "SK" }).getType()).toBe(
+      "access_key",
+    );
+  });
+
+  test("half a key pair is refused, naming the missing key", () => {
+    expect(() => buildCredential(settings({ "alicloud:accessKey": "AK" }), {})).toThrow(
+      /^Only one half of an AccessKey pair is set \(alicloud:secretKey is missing\)\. Provide credentials in one of these ways:/,
+    );
+  });
+
+  test("a named ECS RAM role (config or ALICLOUD_ECS_ROLE_NAME) goes to the metadata service, which tests keep disabled", () => {
+    // test/setup-env.ts sets ALIBABA_CLOUD_ECS_METADATA_DISABLED, so the SDK refuses before any request.
+    const refused =
+      /^No usable Alibaba Cloud credentials \(IMDS credentials is disabled\)\. Provide credentials in one of these ways:/;
+    expect(() => buildCredential(settings({ "alicloud:ecsRoleName": "pipeline" }), {})).toThrow(refused);
+    expect(() => buildCredential(settings({}), { ALICLOUD_ECS_ROLE_NAME: "pipeline" })).toThrow(refused);
+  });
+});
+
+describe("resolveTarget", () => {
+  test("args, then config, then the environment; the default endpoint is the regional HTTPS one", () => {
+    expect(resolveTarget({ region: "cn-beijing" }, settings({ "alicloud:region": "cn-shanghai" }), {})).toEqual({
+      region: "cn-beijing",
+      endpoint: "iot.cn-beijing.aliyuncs.com",
+      protocol: "https",
+    });
+    expect(resolveTarget({}, settings({}), { ALICLOUD_REGION: "cn-hangzhou" }).region).toBe("cn-hangzhou");
+    expect(
+      resolveTarget({ endpoint: "http://127.0.0.1:9000" }, settings({ "alicloud:region": "cn-shanghai" }), {}),
+    ).toEqual({
+      region: "cn-shanghai",
+      endpoint: "127.0.0.1:9000",
+      protocol: "http",
+    });
+  });
+});
