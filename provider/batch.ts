@@ -87,7 +87,7 @@ export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult 
   const updates = BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k));
   // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
   const records = recordsOf(olds);
-  const pending = !isUnknown(news.devices) && devicesOf(news).some((d) => !records[deviceKey(d)]);
+  const pending = !isUnknown(news.devices) && pendingDevices(devicesOf(news), records).length > 0;
   return { changes: replaces.length > 0 || updates.length > 0 || pending, replaces, deleteBeforeReplace: false };
 }
 
@@ -128,7 +128,7 @@ async function resetPending(
   previous: Record<string, DeviceRecord>,
 ): Promise<Props> {
   const records: Record<string, DeviceRecord> = { ...previous };
-  const pending = devicesOf(inputs).filter((d) => !records[deviceKey(d)]);
+  const pending = pendingDevices(devicesOf(inputs), records);
   const failures: string[] = [];
   // Devices a guardrail kept from being sent share one reason; it is reported once, with their count.
   let stopped = 0;
@@ -171,7 +171,7 @@ async function resetPending(
   outs.results = records;
   outs.resetCount = Object.keys(records).length;
   if (failures.length + stopped > 0) {
-    const left = pending.filter((d) => !records[deviceKey(d)]).length;
+    const left = pendingDevices(pending, records).length;
     const shown = failures.slice(0, 10);
     if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
     if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
@@ -214,7 +214,7 @@ async function resetOne(
   return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus };
 }
 
-/** Exposed for the plan script: which devices of a batch an update would reset. */
+/** The devices of a batch without a recorded reset: what an update resets (also what `iot-reset-plan` lists). */
 export function pendingDevices(newDevices: readonly FleetDevice[], oldResults: Record<string, unknown>): FleetDevice[] {
   return newDevices.filter((d) => !Object.prototype.hasOwnProperty.call(oldResults, deviceKey(d)));
 }
