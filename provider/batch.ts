@@ -5,7 +5,8 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { IotApi } from "./api";
 import { ProviderContext } from "./context";
-import { changed, partialOutputs, Props } from "./device";
+import { changed, partialOutputs, Props, targetChanges } from "./device";
+import type { ProviderSettings } from "./settings";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
 import { CheckFailure, checkCommonSettings, checkIdentity, checkString, isUnknown } from "./inputs";
@@ -82,9 +83,11 @@ export function check(_olds: Props, news: Props): dynamic.CheckResult {
 }
 
 /** diff: a new campaign or target replaces (all devices reset again); other changes update in place. */
-export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult {
-  const replaces = BATCH_REPLACE_KEYS.filter((k) => changed(olds, news, k));
-  const updates = BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k));
+export function diff(_id: string, olds: Props, news: Props, settings?: ProviderSettings): dynamic.DiffResult {
+  const moved = targetChanges(olds, news, settings);
+  const rewritten = (["region", "endpoint"] as const).filter((k) => changed(olds, news, k) && !moved.includes(k));
+  const replaces = BATCH_REPLACE_KEYS.filter((k) => changed(olds, news, k) && !(rewritten as string[]).includes(k));
+  const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
   // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
   const records = recordsOf(olds);
   const pending = !isUnknown(news.devices) && pendingDevices(devicesOf(news), records).length > 0;

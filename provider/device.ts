@@ -6,6 +6,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { isJobDone } from "./api";
 import { ProviderContext } from "./context";
+import { ProviderSettings, sameTarget } from "./settings";
 import { describeDevice, PartialResetError } from "./errors";
 import { CheckFailure, checkCommonSettings, checkIdentity, containsUnknown, isJsonValue, isUnknown } from "./inputs";
 import * as log from "./log";
@@ -40,6 +41,21 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.join(",")}}`;
   }
   return value === undefined ? "null" : JSON.stringify(value);
+}
+
+/**
+ * Of the changed `region`/`endpoint` arguments, those that move the calls elsewhere. A rewrite that resolves
+ * to the same target under the provider's settings (an endpoint written out as its default, a region equal to
+ * the stack's) is not a new reset. Without settings, or with unknowns, every change counts.
+ */
+export function targetChanges(olds: Props, news: Props, settings?: ProviderSettings): Array<"region" | "endpoint"> {
+  const raw = (["region", "endpoint"] as const).filter((k) => changed(olds, news, k));
+  if (raw.length === 0 || !settings || raw.some((k) => containsUnknown(news[k]))) return raw;
+  const args = (p: Props) => ({
+    region: typeof p.region === "string" ? p.region : undefined,
+    endpoint: typeof p.endpoint === "string" ? p.endpoint : undefined,
+  });
+  return sameTarget(args(olds), args(news), settings) === true ? [] : raw;
 }
 
 /** Whether an input differs between the recorded outputs and the new inputs; unknown counts as changed. */
@@ -87,13 +103,16 @@ export function check(_olds: Props, news: Props): dynamic.CheckResult {
 }
 
 /** diff: old outputs against new inputs; `__provider` is never compared, so a package upgrade resets nothing. */
-export function diff(_id: string, olds: Props, news: Props): dynamic.DiffResult {
+export function diff(_id: string, olds: Props, news: Props, settings?: ProviderSettings): dynamic.DiffResult {
   // The API resets by IotId when one is given, so with the same known IotId the pair names no other device:
   // editing it is an update of the record, not a new reset.
   const sameIotId = typeof news.iotId === "string" && !isUnknown(news.iotId) && !changed(olds, news, "iotId");
   const pairChanged = (k: string) => (k === "productKey" || k === "deviceName") && sameIotId;
-  const replaces = REPLACE_KEYS.filter((k) => changed(olds, news, k) && !pairChanged(k));
+  const moved = targetChanges(olds, news, settings);
+  const sameTargetRewrite = (k: string) => (k === "region" || k === "endpoint") && !moved.includes(k);
+  const replaces = REPLACE_KEYS.filter((k) => changed(olds, news, k) && !pairChanged(k) && !sameTargetRewrite(k));
   const updates = [
+    ...(["region", "endpoint"] as const).filter((k) => changed(olds, news, k) && sameTargetRewrite(k)),
     ...UPDATE_KEYS.filter((k) => Boolean(olds[k]) !== Boolean(news[k]) || isUnknown(news[k])),
     ...(["productKey", "deviceName"] as const).filter((k) => changed(olds, news, k) && pairChanged(k)),
   ];

@@ -30,7 +30,7 @@ async function configure(req: ConfigureRequest): Promise<void> {
 export const deviceReset: dynamic.ResourceProvider = {
   configure,
   check: async (olds, news) => device.check(olds, news),
-  diff: async (id, olds, news) => device.diff(id, olds, news),
+  diff: async (id, olds, news) => device.diff(id, olds, news, context.settings),
   create: (inputs) => device.create(context, inputs),
   update: async (id, olds, news) => device.update(id, olds, news),
   delete: async (id, props) => device.remove(id, props),
@@ -41,7 +41,7 @@ export const deviceReset: dynamic.ResourceProvider = {
 export const batchReset: dynamic.ResourceProvider = {
   configure,
   check: async (olds, news) => batch.check(olds, news),
-  diff: async (id, olds, news) => batch.diff(id, olds, news),
+  diff: async (id, olds, news) => batch.diff(id, olds, news, context.settings),
   create: (inputs) => batch.create(context, inputs),
   update: (id, olds, news) => batch.update(context, id, olds, news),
   delete: async (id, props) => batch.remove(id, props),

@@ -126,6 +126,32 @@ export function resolveTarget(
   return { region, endpoint: parsed.host, protocol: parsed.protocol };
 }
 
+/** A target as one comparable string: scheme, host without its default port, and region. */
+export function targetKey(target: Target): string {
+  const defaultPort = target.protocol === "https" ? ":443" : ":80";
+  const host = target.endpoint.toLowerCase().endsWith(defaultPort)
+    ? target.endpoint.slice(0, -defaultPort.length)
+    : target.endpoint;
+  return `${target.protocol}://${host.toLowerCase()}|${target.region}`;
+}
+
+/**
+ * Whether two sets of `region`/`endpoint` arguments send calls to the same place under the same settings,
+ * e.g. an endpoint left unset and one written out as its default. Undefined when either cannot be resolved.
+ */
+export function sameTarget(
+  a: { region?: string; endpoint?: string },
+  b: { region?: string; endpoint?: string },
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv = process.env,
+): boolean | undefined {
+  try {
+    return targetKey(resolveTarget(a, settings, env)) === targetKey(resolveTarget(b, settings, env));
+  } catch {
+    return undefined;
+  }
+}
+
 const CREDENTIAL_HELP =
   "Provide credentials in one of these ways: `pulumi config set alicloud:accessKey <id>` and " +
   "`pulumi config set --secret alicloud:secretKey <secret>` (plus alicloud:securityToken for STS); " +

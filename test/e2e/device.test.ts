@@ -73,6 +73,16 @@ describe("DeviceRegistrationReset through the Pulumi runtime and dynamic-provide
     expect(updated.outputs.requestId).toBe(resets()[1]?.requestId);
   });
 
+  test("writing out the region the stack already uses is an update with no call, through the host's settings", async () => {
+    await up({});
+    const rewritten = await up({ region: "cn-shanghai" });
+    expect(rewritten.exitCode).toBe(0);
+    expect(deviceStep(rewritten)?.op).toBe("update");
+    const moved = await up({ region: "cn-beijing" }, { preview: true });
+    expect(deviceStep(moved)).toMatchObject({ op: "replace", replaces: ["region"] });
+    expect(emu.requests()).toHaveLength(1);
+  });
+
   test("preview sends nothing and shows the replace; destroy sends nothing and says a reset cannot be undone", async () => {
     await up({});
     const preview = await up({ trigger: "3" }, { preview: true });

@@ -1,5 +1,7 @@
 import { diff, update } from "../../provider/device";
 import { UNKNOWN } from "../../provider/inputs";
+import { readSettings } from "../../provider/settings";
+import * as batch from "../../provider/batch";
 
 const recorded = {
   productKey: "a1Demo",
@@ -51,6 +53,40 @@ describe("DeviceRegistrationReset diff", () => {
       "iotId",
     ]);
     expect(diff("R", byId, { productKey: "a1Demo", deviceName: "sensor-001" }).replaces).toEqual(["iotId"]);
+  });
+
+  test("region/endpoint rewritten to the same target under the stack's settings: an update, not a new reset", () => {
+    const settings = readSettings((k) => ({ "alicloud:region": "cn-shanghai" })[k]);
+    const old = { productKey: "a1Demo", deviceName: "sensor-001", success: true, requestId: "R" };
+    const same = [
+      { endpoint: "iot.cn-shanghai.aliyuncs.com" },
+      { endpoint: "https://iot.cn-shanghai.aliyuncs.com:443" },
+      { region: "cn-shanghai" },
+    ];
+    for (const change of same) {
+      expect(diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", ...change }, settings)).toMatchObject({
+        changes: true,
+        replaces: [],
+      });
+    }
+    expect(
+      diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", region: "cn-beijing" }, settings).replaces,
+    ).toEqual(["region"]);
+    expect(
+      diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", endpoint: "http://127.0.0.1:9" }, settings)
+        .replaces,
+    ).toEqual(["endpoint"]);
+    // Without the provider's settings (or with unknowns) any change of the argument counts.
+    expect(diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", region: "cn-shanghai" }).replaces).toEqual([
+      "region",
+    ]);
+    // The same rule for batches: a cohort's endpoint written out as its default does not reset the fleet.
+    const batchOld = { campaign: "c", devices: [], results: {} };
+    expect(batch.diff("B", batchOld, { campaign: "c", devices: [], region: "cn-shanghai" }, settings)).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
   });
 
   test("only waitForJob changed: an update, no replace", () => {
