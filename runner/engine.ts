@@ -131,8 +131,8 @@ const PAST: Record<Op, string> = {
   delete: "deleted",
   same: "same",
 };
-/** Output properties shown per dynamic resource after the apply. */
-const RESULT_KEYS = ["success", "requestId", "jobId"];
+/** Output properties shown per dynamic resource after the apply (`resetCount`: devices recorded by a batch). */
+const RESULT_KEYS = ["success", "requestId", "jobId", "resetCount"];
 /** Progress is printed only for runs with at least this many operations. */
 const PROGRESS_MIN_OPS = 10;
 
