@@ -5,7 +5,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { IotApi } from "./api";
 import { ProviderContext } from "./context";
-import { changed, partialOutputs, Props, targetChanges } from "./device";
+import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./device";
 import type { ProviderSettings } from "./settings";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
@@ -154,7 +154,8 @@ async function resetPending(
           // The reset happened and stays recorded (it is not sent again); its job's failure fails the batch.
           if (record.jobStatus !== undefined && record.jobStatus !== "COMPLETED") {
             failures.push(
-              `the reset of ${describeDevice(device)} was sent (RequestId: ${record.requestId}), but its device job ${record.jobId} ended ${record.jobStatus}; inspect the job in the IoT console`,
+              `the reset of ${describeDevice(device)} was sent (RequestId: ${record.requestId}), but its device job ` +
+                `${record.jobId} ${jobOutcome(record.jobStatus, ctx.settings.jobTimeoutMs)}; inspect the job in the IoT console`,
             );
           }
         } catch (err) {

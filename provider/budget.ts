@@ -46,7 +46,7 @@ export class Pacer {
   private windowThrottles = 0;
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
-  /** Calls the service throttled, for the benchmark and progress lines. */
+  /** Answers that were throttled, since the pacer was made. */
   throttled = 0;
 
   constructor(options: PacerOptions) {
@@ -114,12 +114,16 @@ export class Pacer {
     this.lastRaise = now;
   }
 
-  /** Additive recovery: +20% of the target for each second without a cut. */
+  /**
+   * Additive recovery: +5% of the target for each second, starting two clean seconds after the last cut.
+   * Slower than the cut (a fifth), so that sharing the quota with another pipeline settles near the share
+   * left rather than swinging between the two every second.
+   */
   private recover(now: number): void {
-    if (this.rate >= this.target) return;
+    if (this.rate >= this.target || now - this.lastCut < 2000) return;
     const seconds = Math.floor((now - this.lastRaise) / 1000);
     if (seconds <= 0) return;
-    this.rate = Math.min(this.target, this.rate + seconds * this.target * 0.2);
+    this.rate = Math.min(this.target, this.rate + seconds * this.target * 0.05);
     this.lastRaise += seconds * 1000;
   }
 }
@@ -138,8 +142,8 @@ export const DEFAULT_QUOTAS: Quotas = { ResetThing: 500, QueryJob: 5 };
 const pacers = new Map<string, Pacer>();
 
 /**
- * The process-wide pacer of an action. The first caller's quota wins until `resetPacers()`; quotas come
- * from stack config, which is the same for every resource of one update.
+ * The process-wide pacer of an action, made anew when the quota changes (quotas come from stack config, the
+ * same for every resource of one update).
  */
 export function pacerFor(action: keyof Quotas, quotas: Quotas): Pacer {
   let pacer = pacers.get(action);

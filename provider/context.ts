@@ -18,8 +18,9 @@ export class ProviderContext {
     this.current = readSettings(() => undefined);
   }
 
-  /** The settings in force. */
+  /** The settings in force; throws when the stack config was refused, so nothing runs on defaults. */
   get settings(): ProviderSettings {
+    if (this.configError) throw this.configError;
     return this.current;
   }
 

@@ -6,7 +6,7 @@
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { isJobDone } from "./api";
 import { ProviderContext } from "./context";
-import { ProviderSettings, sameTarget } from "./settings";
+import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
 import { describeDevice, PartialResetError } from "./errors";
 import { CheckFailure, checkCommonSettings, checkIdentity, containsUnknown, isJsonValue, isUnknown } from "./inputs";
 import * as log from "./log";
@@ -44,18 +44,34 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * Of the changed `region`/`endpoint` arguments, those that move the calls elsewhere. A rewrite that resolves
- * to the same target under the provider's settings (an endpoint written out as its default, a region equal to
- * the stack's) is not a new reset. Without settings, or with unknowns, every change counts.
+ * Of the changed `region`/`endpoint` arguments, those that move the calls elsewhere. Only a record whose own
+ * arguments fix where its reset went (an explicit region) can be compared: then a rewrite that resolves to the
+ * same target under the provider's settings (the default endpoint written out, `:443`, the region moved to
+ * stack config) is not a new reset. A record that took its region from config or the environment does not say
+ * where it went, so every change counts, as do unknowns and a missing provider context.
  */
 export function targetChanges(olds: Props, news: Props, settings?: ProviderSettings): Array<"region" | "endpoint"> {
   const raw = (["region", "endpoint"] as const).filter((k) => changed(olds, news, k));
-  if (raw.length === 0 || !settings || raw.some((k) => containsUnknown(news[k]))) return raw;
+  if (raw.length === 0 || !settings || typeof olds.region !== "string") return raw;
+  if (raw.some((k) => containsUnknown(news[k]))) return raw;
   const args = (p: Props) => ({
     region: typeof p.region === "string" ? p.region : undefined,
     endpoint: typeof p.endpoint === "string" ? p.endpoint : undefined,
   });
-  return sameTarget(args(olds), args(news), settings) === true ? [] : raw;
+  const recorded = resolvedTargetKey(
+    args(olds),
+    readSettings(() => undefined),
+    {},
+  );
+  const next = resolvedTargetKey(args(news), settings, process.env);
+  return recorded !== undefined && recorded === next ? [] : raw;
+}
+
+/** How a followed job that did not complete is described: it ended FAILED, or was still running at the limit. */
+export function jobOutcome(status: string, timeoutMs: number): string {
+  return isJobDone(status)
+    ? `ended ${status}`
+    : `was still ${status} after ${timeoutMs / 1000} s (iotReset:jobTimeoutSeconds)`;
 }
 
 /** Whether an input differs between the recorded outputs and the new inputs; unknown counts as changed. */
@@ -119,7 +135,6 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
   return {
     changes: replaces.length > 0 || updates.length > 0,
     replaces,
-    stables: replaces.length === 0 ? [...RECORD_KEYS] : [],
     deleteBeforeReplace: false,
   };
 }
@@ -143,9 +158,7 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
     }
     outs.jobStatus = status;
     if (status !== "COMPLETED") {
-      const ended = !isJobDone(status)
-        ? `was still ${status} after ${ctx.settings.jobTimeoutMs / 1000} s (iotReset:jobTimeoutSeconds)`
-        : `ended ${status}`;
+      const ended = jobOutcome(status, ctx.settings.jobTimeoutMs);
       const reason =
         `The reset of ${describeDevice(device)} was sent (RequestId: ${result.requestId}), but its device job ` +
         `${result.jobId} ${ended}. The JobId is recorded; inspect the job in the IoT console, then change a ` +

@@ -3,6 +3,7 @@
  * devices the update would reset: the list a pull request shows before anything is applied.
  */
 import { pendingDevices } from "./batch";
+import { containsUnknown } from "./inputs";
 import { deviceKey, FleetDevice } from "./selection";
 
 const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
@@ -67,12 +68,14 @@ export function plannedResets(plan: unknown): PlannedReset[] {
     const op = step.op === "create-replacement" ? "replace" : step.op;
     if (!["create", "update", "replace"].includes(op) || seen.has(step.urn)) continue;
     if (step.type === DEVICE_TYPE) {
-      if (op === "update") continue; // only waitForJob changes in place; nothing is sent
+      if (op === "update") continue; // no update sends anything
       seen.add(step.urn);
-      out.push({ urn: step.urn, op, devices: [identityKey(step.inputs)] });
+      const identity = ["iotId", "productKey", "deviceName"].map((k) => step.inputs[k]);
+      if (identity.some((v) => containsUnknown(v))) out.push({ urn: step.urn, op, devices: [], unknown: true });
+      else out.push({ urn: step.urn, op, devices: [identityKey(step.inputs)] });
     } else if (step.type === BATCH_TYPE) {
       seen.add(step.urn);
-      if (!Array.isArray(step.inputs.devices)) {
+      if (!Array.isArray(step.inputs.devices) || containsUnknown(step.inputs.devices)) {
         out.push({ urn: step.urn, op, devices: [], unknown: true });
         continue;
       }

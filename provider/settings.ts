@@ -135,18 +135,14 @@ export function targetKey(target: Target): string {
   return `${target.protocol}://${host.toLowerCase()}|${target.region}`;
 }
 
-/**
- * Whether two sets of `region`/`endpoint` arguments send calls to the same place under the same settings,
- * e.g. an endpoint left unset and one written out as its default. Undefined when either cannot be resolved.
- */
-export function sameTarget(
-  a: { region?: string; endpoint?: string },
-  b: { region?: string; endpoint?: string },
+/** Where `region`/`endpoint` arguments send calls under these settings, as a `targetKey`; undefined when unresolvable. */
+export function resolvedTargetKey(
+  args: { region?: string; endpoint?: string },
   settings: ProviderSettings,
-  env: NodeJS.ProcessEnv = process.env,
-): boolean | undefined {
+  env: NodeJS.ProcessEnv,
+): string | undefined {
   try {
-    return targetKey(resolveTarget(a, settings, env)) === targetKey(resolveTarget(b, settings, env));
+    return targetKey(resolveTarget(args, settings, env));
   } catch {
     return undefined;
   }
@@ -165,15 +161,21 @@ const CREDENTIAL_HELP =
  * environment variables, then a named CLI profile, then a named ECS RAM role, then Alibaba's default chain.
  */
 export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessEnv = process.env): Credential {
-  const accessKeyId = settings.accessKey ?? nonEmpty(env.ALICLOUD_ACCESS_KEY);
-  const accessKeySecret = settings.secretKey ?? nonEmpty(env.ALICLOUD_SECRET_KEY);
+  // Key, secret and token come from one source, never mixed: a long-term key from config with an STS token
+  // left in the environment would make a credential that matches nothing.
+  const fromConfig = settings.accessKey !== undefined || settings.secretKey !== undefined;
+  const accessKeyId = fromConfig ? settings.accessKey : nonEmpty(env.ALICLOUD_ACCESS_KEY);
+  const accessKeySecret = fromConfig ? settings.secretKey : nonEmpty(env.ALICLOUD_SECRET_KEY);
   if (accessKeyId || accessKeySecret) {
     if (!accessKeyId || !accessKeySecret) {
+      const [id, secret] = fromConfig
+        ? ["alicloud:accessKey", "alicloud:secretKey"]
+        : ["ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY"];
       throw new ConfigurationError(
-        `Only one half of an AccessKey pair is set (${accessKeyId ? "alicloud:secretKey" : "alicloud:accessKey"} is missing). ${CREDENTIAL_HELP}`,
+        `Only one half of an AccessKey pair is set (${accessKeyId ? secret : id} is missing). ${CREDENTIAL_HELP}`,
       );
     }
-    const securityToken = settings.securityToken ?? nonEmpty(env.ALICLOUD_SECURITY_TOKEN);
+    const securityToken = fromConfig ? settings.securityToken : nonEmpty(env.ALICLOUD_SECURITY_TOKEN);
     return new Credential(
       new CredentialConfig(
         securityToken

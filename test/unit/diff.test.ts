@@ -24,7 +24,6 @@ describe("DeviceRegistrationReset diff", () => {
     expect(diff("REQ-1", recorded, { ...inputs, __provider: "exports.handler = __f0; // version 9.9.9" })).toEqual({
       changes: false,
       replaces: [],
-      stables: ["success", "requestId", "jobId", "resetAt", "jobStatus"],
       deleteBeforeReplace: false,
     });
   });
@@ -55,34 +54,46 @@ describe("DeviceRegistrationReset diff", () => {
     expect(diff("R", byId, { productKey: "a1Demo", deviceName: "sensor-001" }).replaces).toEqual(["iotId"]);
   });
 
-  test("region/endpoint rewritten to the same target under the stack's settings: an update, not a new reset", () => {
+  test("a record with an explicit region: rewriting region/endpoint to the same target is an update, not a new reset", () => {
     const settings = readSettings((k) => ({ "alicloud:region": "cn-shanghai" })[k]);
-    const old = { productKey: "a1Demo", deviceName: "sensor-001", success: true, requestId: "R" };
-    const same = [
-      { endpoint: "iot.cn-shanghai.aliyuncs.com" },
-      { endpoint: "https://iot.cn-shanghai.aliyuncs.com:443" },
-      { region: "cn-shanghai" },
-    ];
-    for (const change of same) {
-      expect(diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", ...change }, settings)).toMatchObject({
-        changes: true,
-        replaces: [],
-      });
+    const old = {
+      productKey: "a1Demo",
+      deviceName: "sensor-001",
+      region: "cn-shanghai",
+      success: true,
+      requestId: "R",
+    };
+    const dev = { productKey: "a1Demo", deviceName: "sensor-001" };
+    for (const change of [
+      { region: "cn-shanghai", endpoint: "iot.cn-shanghai.aliyuncs.com" },
+      { region: "cn-shanghai", endpoint: "https://iot.cn-shanghai.aliyuncs.com:443" },
+      {}, // the region moved to stack config, which says the same
+    ]) {
+      expect(diff("R", old, { ...dev, ...change }, settings)).toMatchObject({ changes: true, replaces: [] });
     }
+    expect(diff("R", old, { ...dev, region: "cn-beijing" }, settings).replaces).toEqual(["region"]);
     expect(
-      diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", region: "cn-beijing" }, settings).replaces,
-    ).toEqual(["region"]);
-    expect(
-      diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", endpoint: "http://127.0.0.1:9" }, settings)
-        .replaces,
+      diff("R", old, { ...dev, region: "cn-shanghai", endpoint: "http://127.0.0.1:9" }, settings).replaces,
     ).toEqual(["endpoint"]);
-    // Without the provider's settings (or with unknowns) any change of the argument counts.
-    expect(diff("R", old, { productKey: "a1Demo", deviceName: "sensor-001", region: "cn-shanghai" }).replaces).toEqual([
-      "region",
+    // Stack config now names another region: the record's calls went to cn-shanghai, the new ones would not.
+    const moved = readSettings((k) => ({ "alicloud:region": "cn-beijing" })[k]);
+    expect(diff("R", old, dev, moved).replaces).toEqual(["region"]);
+  });
+
+  test("a record whose region came from config or the environment does not say where it went: any change replaces", () => {
+    const settings = readSettings((k) => ({ "alicloud:region": "cn-beijing" })[k]);
+    const old = { productKey: "a1Demo", deviceName: "sensor-001", success: true, requestId: "R" };
+    // Sent while the stack said cn-shanghai; the stack now says cn-beijing. Writing either out is a new reset.
+    expect(diff("R", old, { ...old, region: "cn-beijing" }, settings).replaces).toEqual(["region"]);
+    expect(diff("R", old, { ...old, region: "cn-shanghai" }, settings).replaces).toEqual(["region"]);
+    expect(diff("R", old, { ...old, endpoint: "iot.cn-beijing.aliyuncs.com" }, settings).replaces).toEqual([
+      "endpoint",
     ]);
-    // The same rule for batches: a cohort's endpoint written out as its default does not reset the fleet.
-    const batchOld = { campaign: "c", devices: [], results: {} };
-    expect(batch.diff("B", batchOld, { campaign: "c", devices: [], region: "cn-shanghai" }, settings)).toEqual({
+    // Without the provider's settings any change of the argument counts.
+    expect(diff("R", { ...old, region: "cn-shanghai" }, { ...old }).replaces).toEqual(["region"]);
+    // The same rule for batches: a cohort's endpoint written out as its region's default does not reset the fleet.
+    const batchOld = { campaign: "c", devices: [], results: {}, region: "cn-beijing" };
+    expect(batch.diff("B", batchOld, { ...batchOld, endpoint: "iot.cn-beijing.aliyuncs.com" }, settings)).toEqual({
       changes: true,
       replaces: [],
       deleteBeforeReplace: false,
@@ -93,7 +104,6 @@ describe("DeviceRegistrationReset diff", () => {
     expect(diff("REQ-1", recorded, { ...inputs, waitForJob: true })).toEqual({
       changes: true,
       replaces: [],
-      stables: ["success", "requestId", "jobId", "resetAt", "jobStatus"],
       deleteBeforeReplace: false,
     });
   });

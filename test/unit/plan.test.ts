@@ -46,6 +46,19 @@ describe("plannedResets", () => {
     expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: ["a1/cam-0007"] }]);
   });
 
+  test("a device reset whose identity is unknown at preview is reported as unknown, not as a device", () => {
+    const plan = {
+      steps: [
+        {
+          op: "create",
+          urn: "u:d",
+          newState: { type: DEVICE, inputs: { iotId: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } },
+        },
+      ],
+    };
+    expect(plannedResets(plan)).toEqual([{ urn: "u:d", op: "create", devices: [], unknown: true }]);
+  });
+
   test("a batch whose devices are unknown at preview is reported as unknown", () => {
     const plan = {
       steps: [

@@ -98,7 +98,7 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(485, 6);
   });
 
-  test("a stray throttle does not slow down; a real share cuts by a fifth once a second, then it recovers", async () => {
+  test("a stray throttle does not slow down; a real share cuts by a fifth once a second, then it recovers slowly", async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ceilingQps: 100, now: clock.now, sleep: clock.sleep });
     // 1% of answers throttled (a gateway hiccup): retried, no slowdown.
@@ -112,10 +112,14 @@ describe("Pacer", () => {
     clock.advance(1000);
     for (let i = 0; i < 10; i++) pacer.onAnswer(true);
     expect(pacer.currentQps).toBeCloseTo(62.08, 6);
+    // No recovery until two clean seconds have passed since the last cut, then 5% of the target a second.
     clock.advance(1000);
     await pacer.acquire();
-    expect(pacer.currentQps).toBeCloseTo(62.08 + 19.4, 6);
-    clock.advance(5000);
+    expect(pacer.currentQps).toBeCloseTo(62.08, 6);
+    clock.advance(1000);
+    await pacer.acquire();
+    expect(pacer.currentQps).toBeCloseTo(62.08 + 2 * 4.85, 6);
+    clock.advance(10_000);
     await pacer.acquire();
     expect(pacer.currentQps).toBeCloseTo(97, 6);
   });

@@ -15,6 +15,14 @@ describe("credential sources, in order (nothing here calls a credential service)
     ).toBe("sts");
   });
 
+  test("key, secret and token come from one source: a config key pair ignores a token in the environment", () => {
+    const config = settings({ "alicloud:accessKey": "AK", "alicloud:secretKey": "SK" });
+    expect(buildCredential(config, { ALICLOUD_SECURITY_TOKEN: "T" }).getType()).toBe("access_key");
+    expect(() => buildCredential(settings({}), { ALICLOUD_ACCESS_KEY: "AK" })).toThrow(
+      /^Only one half of an AccessKey pair is set \(ALICLOUD_SECRET_KEY is missing\)\./,
+    );
+  });
+
   test("the @pulumi/alicloud environment variables", () => {
     expect(buildCredential(settings({}), { ALICLOUD_ACCESS_KEY: "AK", ALICLOUD_SECRET_KEY: "SK" }).getType()).toBe(
       "access_key",
