@@ -132,37 +132,45 @@ async function runOffline(emu: Emulator, flags: StartFlags): Promise<number> {
   return result.exitCode;
 }
 
-/** The Pulumi CLI path: a local file backend inside the repo and a passphrase, so no login is needed. */
+/**
+ * The Pulumi CLI path: a local file backend inside the repo and a passphrase, so no login is needed. The CLI
+ * writes its stack settings (the passphrase salt among them) next to Pulumi.yaml, so the program runs from a
+ * git-ignored copy in `.pulumi/staged-cohort/`: the tracked example is never rewritten.
+ */
 function runWithCli(emu: Emulator, flags: StartFlags): number {
   const backend = path.join(ROOT, ".pulumi");
-  fs.mkdirSync(backend, { recursive: true });
-  // The example's stack settings with this run's on top, in a file of its own: the tracked
-  // Pulumi.dev.yaml is never rewritten.
+  const work = path.join(backend, "staged-cohort");
+  fs.mkdirSync(work, { recursive: true });
+  for (const file of ["Pulumi.yaml", "index.ts", "fleet.csv", "tsconfig.json"]) {
+    fs.copyFileSync(path.join(PROGRAM, file), path.join(work, file));
+  }
+  // The example's stack settings with this run's on top; the salt the CLI wrote on an earlier run is kept.
   const config = readStackConfig(PROGRAM, STACK, PROJECT);
   for (const [k, v] of Object.entries(runConfig(emu, flags))) config[qualifyKey(k, PROJECT)] = v;
-  const configFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-config-")), `Pulumi.${STACK}.yaml`);
+  const stackFile = path.join(work, `Pulumi.${STACK}.yaml`);
+  const salt = fs.existsSync(stackFile)
+    ? /^encryptionsalt: .*$/m.exec(fs.readFileSync(stackFile, "utf8"))?.[0]
+    : undefined;
   const lines = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`);
-  fs.writeFileSync(configFile, `config:\n${lines.join("\n")}\n`);
-  const env = {
+  fs.writeFileSync(stackFile, `${salt ? `${salt}\n` : ""}config:\n${lines.join("\n")}\n`);
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     PULUMI_BACKEND_URL: `file://${backend}`,
     PULUMI_CONFIG_PASSPHRASE: process.env.PULUMI_CONFIG_PASSPHRASE ?? "local-emulator-demo",
     PULUMI_SKIP_UPDATE_CHECK: "true",
-    // The provider reads credentials through the Alibaba default chain (env first); nothing reaches state.
+    // The emulator's test keys, through the environment only (nothing reaches state). The provider looks at
+    // ALICLOUD_* before the default chain, so both are set and an operator's own STS token is left out.
+    ALICLOUD_ACCESS_KEY: emu.credentials.accessKeyId,
+    ALICLOUD_SECRET_KEY: emu.credentials.accessKeySecret,
     ALIBABA_CLOUD_ACCESS_KEY_ID: emu.credentials.accessKeyId,
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: emu.credentials.accessKeySecret,
   };
-  const pulumi = (args: string[]) => spawnSync("pulumi", args, { cwd: PROGRAM, env, stdio: "inherit" }).status ?? 1;
+  delete env.ALICLOUD_SECURITY_TOKEN;
+  delete env.ALIBABA_CLOUD_SECURITY_TOKEN;
+  const pulumi = (args: string[]) => spawnSync("pulumi", args, { cwd: work, env, stdio: "inherit" }).status ?? 1;
   if (pulumi(["stack", "select", STACK, "--create"]) !== 0) return 1;
   const verb = flags.destroy ? ["destroy", "--yes"] : flags.preview ? ["preview", "--diff"] : ["up", "--yes"];
-  return pulumi([
-    ...verb,
-    "--stack",
-    STACK,
-    "--config-file",
-    configFile,
-    ...(flags.parallel ? ["--parallel", String(flags.parallel)] : []),
-  ]);
+  return pulumi([...verb, "--stack", STACK, ...(flags.parallel ? ["--parallel", String(flags.parallel)] : [])]);
 }
 
 function printRequestLog(emu: Emulator, verbose: boolean): void {
@@ -192,8 +200,9 @@ function deviceSummary(emu: Emulator): string {
   const failed = new Set<string>();
   for (const r of emu.requests({ action: "ResetThing" })) {
     const key = r.params.IotId ?? `${r.params.ProductKey}/${r.params.DeviceName}`;
+    // Any device sent and never accepted failed: business errors, refused signatures, retries run out.
     if (r.outcome === "success") ok.add(key);
-    else if (r.outcome === "business-error") failed.add(key);
+    else failed.add(key);
   }
   for (const k of ok) failed.delete(k);
   return `Devices: ${ok.size} reset, ${failed.size} failed in this run (every other selected device unchanged).`;

@@ -69,32 +69,36 @@ test("with the Pulumi CLI on PATH, npm start runs `pulumi up` on stack dev with 
   fs.writeFileSync(
     path.join(bin, "pulumi"),
     `#!/bin/sh
-echo "ARGS $*" >> "${log}"
-echo "ENV $PULUMI_BACKEND_URL $ALIBABA_CLOUD_ACCESS_KEY_ID passphrase=\${PULUMI_CONFIG_PASSPHRASE:+set}" >> "${log}"
-prev=""
-for a in "$@"; do [ "$prev" = "--config-file" ] && cat "$a" >> "${log}"; prev="$a"; done
+echo "ARGS $* IN $PWD" >> "${log}"
+echo "ENV $PULUMI_BACKEND_URL $ALICLOUD_ACCESS_KEY token=\${ALICLOUD_SECURITY_TOKEN:-none} passphrase=\${PULUMI_CONFIG_PASSPHRASE:+set}" >> "${log}"
+[ "$1" = "up" ] && cat Pulumi.dev.yaml >> "${log}"
 exit 0
 `,
     { mode: 0o755 },
   );
   const port = String(await freePort());
+  const example = path.join(ROOT, "examples", "staged-cohort", "Pulumi.dev.yaml");
+  const before = fs.readFileSync(example, "utf8");
   const out = await new Promise<{ code: number; text: string }>((resolve) => {
     execFile(
       process.execPath,
       [START, "--port", port, "--stage", "2"],
-      { cwd: ROOT, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+      {
+        cwd: ROOT,
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ALICLOUD_SECURITY_TOKEN: "operators-own-token" },
+      },
       (err, stdout, stderr) => resolve({ code: err ? 1 : 0, text: stdout + stderr }),
     );
   });
   expect(out.code).toBe(0);
+  const work = path.join(ROOT, ".pulumi", "staged-cohort");
   const calls = fs.readFileSync(log, "utf8");
-  const configFile = /--config-file (\S+)/.exec(calls)?.[1];
   expect(calls.split("\n").filter((l) => l.startsWith("ARGS "))).toEqual([
-    "ARGS version",
-    "ARGS stack select dev --create",
-    `ARGS up --yes --stack dev --config-file ${configFile}`,
+    `ARGS version IN ${ROOT}`,
+    `ARGS stack select dev --create IN ${work}`,
+    `ARGS up --yes --stack dev IN ${work}`,
   ]);
-  expect(calls).toContain(`ENV file://${path.join(ROOT, ".pulumi")} LTAIEmulatorTestKey01 passphrase=set`);
+  expect(calls).toContain(`ENV file://${path.join(ROOT, ".pulumi")} LTAIEmulatorTestKey01 token=none passphrase=set`);
   expect(calls).toContain(
     [
       "config:",
@@ -104,6 +108,11 @@ exit 0
       `  iot-reset-staged-cohort:endpoint: "http://127.0.0.1:${port}"`,
     ].join("\n"),
   );
+  // The program runs from a git-ignored copy; the tracked example and its stack file are left alone.
+  expect(fs.readFileSync(path.join(work, "index.ts"), "utf8")).toBe(
+    fs.readFileSync(path.join(ROOT, "examples", "staged-cohort", "index.ts"), "utf8"),
+  );
+  expect(fs.readFileSync(example, "utf8")).toBe(before);
   // Credentials go to the CLI's environment only, never into a config file.
   expect(calls).not.toContain("secretKey");
 }, 60_000);
