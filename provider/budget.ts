@@ -40,10 +40,9 @@ export class Pacer {
   private queue: Promise<void> = Promise.resolve();
   private lastCut = -Infinity;
   private lastRaise: number;
-  /** Answers and throttles of the current one-second window. */
-  private windowStart = -Infinity;
-  private windowAnswers = 0;
-  private windowThrottles = 0;
+  /** Times of the answers, and of the throttled ones, in the last second (oldest first). */
+  private readonly answers: number[] = [];
+  private readonly throttles: number[] = [];
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Answers that were throttled, since the pacer was made. */
@@ -93,21 +92,25 @@ export class Pacer {
   }
 
   /**
-   * Records one answer. When more than 2% of this second's answers (and at least 3) were throttled, the
-   * account is over its quota: the rate drops by a fifth, at most once a second, down to the floor.
+   * Records one answer. When over 5% of the last second's answers were throttled (at least 5 of them, among
+   * at least a fifth of a second's worth of calls), the account is over its quota: the rate drops by a fifth,
+   * at most once a second, down to the floor. Scattered throttles (a gateway hiccup, 1% of calls) stay far
+   * below that share and are only retried.
    */
   onAnswer(throttled: boolean): void {
     const now = this.now();
-    if (now - this.windowStart >= 1000) {
-      this.windowStart = now;
-      this.windowAnswers = 0;
-      this.windowThrottles = 0;
+    this.answers.push(now);
+    if (throttled) {
+      this.throttled++;
+      this.throttles.push(now);
     }
-    this.windowAnswers++;
+    while ((this.answers[0] as number) <= now - 1000) this.answers.shift();
+    while (this.throttles.length > 0 && (this.throttles[0] as number) <= now - 1000) this.throttles.shift();
     if (!throttled) return;
-    this.throttled++;
-    this.windowThrottles++;
-    const overrun = this.windowThrottles >= 3 && this.windowThrottles > this.windowAnswers * 0.02;
+    const overrun =
+      this.throttles.length >= 5 &&
+      this.answers.length >= Math.max(5, this.ceilingQps / 5) &&
+      this.throttles.length > this.answers.length * 0.05;
     if (!overrun || now - this.lastCut < 1000) return;
     this.lastCut = now;
     this.rate = Math.max(this.floor, this.rate * 0.8);

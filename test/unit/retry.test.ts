@@ -98,19 +98,22 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(485, 6);
   });
 
-  test("a stray throttle does not slow down; a real share cuts by a fifth once a second, then it recovers slowly", async () => {
+  test("scattered throttles do not slow down; a real share cuts by a fifth once a second, then it recovers slowly", async () => {
     const clock = fakeClock();
     const pacer = new Pacer({ ceilingQps: 100, now: clock.now, sleep: clock.sleep });
-    // 1% of answers throttled (a gateway hiccup): retried, no slowdown.
-    for (let i = 0; i < 300; i++) pacer.onAnswer(i % 100 === 0);
+    // 2% of answers throttled, scattered: retried, no slowdown.
+    for (let i = 0; i < 600; i++) {
+      pacer.onAnswer(i % 50 === 0);
+      clock.advance(3);
+    }
     expect(pacer.currentQps).toBeCloseTo(97, 6);
     clock.advance(1000);
-    // 10 of 60 answers throttled in one second: over quota, one cut only.
+    // 10 of 60 answers throttled within a second: over quota, one cut only.
     for (let i = 0; i < 60; i++) pacer.onAnswer(i % 6 === 0);
     expect(pacer.currentQps).toBeCloseTo(77.6, 6);
-    expect(pacer.throttled).toBe(13);
+    expect(pacer.throttled).toBe(22);
     clock.advance(1000);
-    for (let i = 0; i < 10; i++) pacer.onAnswer(true);
+    for (let i = 0; i < 30; i++) pacer.onAnswer(true);
     expect(pacer.currentQps).toBeCloseTo(62.08, 6);
     // No recovery until two clean seconds have passed since the last cut, then 5% of the target a second.
     clock.advance(1000);
