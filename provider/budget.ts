@@ -12,7 +12,7 @@
 export interface PacerOptions {
   /** The quota in calls per second; the pacer never sends faster. */
   readonly ceilingQps: number;
-  /** Fraction of the quota aimed at, leaving room for latency jitter at the server's window. */
+  /** Fraction of the quota aimed at (default 0.98), leaving room for latency jitter at the server's window. */
   readonly headroom?: number;
   /** The lowest rate after repeated throttling. */
   readonly floorQps?: number;
@@ -52,10 +52,10 @@ export class Pacer {
     if (!(options.ceilingQps > 0))
       throw new RangeError(`ceilingQps must be a positive number, got ${options.ceilingQps}`);
     this.ceilingQps = options.ceilingQps;
-    // 3% under the quota, and at least 2 calls a second under it at small quotas, where one early call
+    // 2% under the quota, and at least 2 calls a second under it at small quotas, where one early call
     // is a larger share of the window.
     this.target = Math.min(
-      options.ceilingQps * (options.headroom ?? 0.97),
+      options.ceilingQps * (options.headroom ?? 0.98),
       Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8),
     );
     this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
