@@ -18,7 +18,7 @@ import * as path from "path";
 import { startEmulator, type Emulator } from "../emulator";
 import { devices, fleetOf, padFor } from "./devices";
 import { coverage, MemorySampler, resetTraffic, stateSizes } from "./metrics";
-import { Overhead, QUOTA, ScenarioResult, scenarioTable, targetTable } from "./report";
+import { Overhead, PACED_SHARE, QUOTA, ScenarioResult, scenarioTable, targetTable } from "./report";
 import type { ChildMessage, Job, JobResult, Target } from "./workload";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -32,8 +32,8 @@ const FAULT_MIX = { serverError: 0.02, throttle: 0.01, drop: 0.01, badGateway: 0
  * retrying 5xx and dropped connections from the adaptive pacer's reaction to throttling.
  */
 const FAULT_MIX_WITHOUT_THROTTLE = { serverError: 0.03, drop: 0.01, badGateway: 0.01 } as const;
-/** The pacing the provider aims at (97% of the quota) and the per-batch concurrency it uses. */
-const PACED_QPS = QUOTA * 0.97;
+/** The pacing the provider aims at (PACED_SHARE of the quota), in calls per second. */
+const PACED_QPS = QUOTA * PACED_SHARE;
 const PACED_CONCURRENCY = 64;
 
 interface Options {
