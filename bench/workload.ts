@@ -217,6 +217,24 @@ async function runRunner(job: Extract<Job, { kind: "runner" }>): Promise<JobResu
   };
 }
 
+/** The result of a bare-SDK workload: `count` calls, how many succeeded, the errors by Code, the latencies. */
+function callsResult(
+  startedAt: number,
+  count: number,
+  succeeded: number,
+  errorsByCode: ErrorsByCode,
+  latencies: number[],
+  endedAt: number = Date.now(),
+): JobResult {
+  return {
+    ok: true,
+    startedAt,
+    endedAt,
+    wallMs: endedAt - startedAt,
+    calls: { succeeded, failed: count - succeeded, errorsByCode, latency: stats(latencies) },
+  };
+}
+
 async function runSequential(job: Extract<Job, { kind: "sdk-sequential" }>): Promise<JobResult> {
   const call = bareClient(job.target);
   const list = devices(job.count, job.fleetSize);
@@ -236,14 +254,7 @@ async function runSequential(job: Extract<Job, { kind: "sdk-sequential" }>): Pro
     latencies.push(performance.now() - t0);
     if ((i + 1) % 100 === 0) progress(`sequential SDK: ${i + 1}/${list.length} calls`);
   }
-  const endedAt = Date.now();
-  return {
-    ok: true,
-    startedAt,
-    endedAt,
-    wallMs: endedAt - startedAt,
-    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
-  };
+  return callsResult(startedAt, list.length, succeeded, errorsByCode, latencies);
 }
 
 async function runUnbounded(job: Extract<Job, { kind: "sdk-unbounded" }>): Promise<JobResult> {
@@ -270,13 +281,7 @@ async function runUnbounded(job: Extract<Job, { kind: "sdk-unbounded" }>): Promi
     if (s.status === "fulfilled") succeeded++;
     else errorsByCode[codeOf(s.reason)] = (errorsByCode[codeOf(s.reason)] ?? 0) + 1;
   }
-  return {
-    ok: true,
-    startedAt,
-    endedAt,
-    wallMs: endedAt - startedAt,
-    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
-  };
+  return callsResult(startedAt, list.length, succeeded, errorsByCode, latencies, endedAt);
 }
 
 async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobResult> {
@@ -313,14 +318,7 @@ async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobRe
     }
   };
   await Promise.all(Array.from({ length: job.concurrency }, worker));
-  const endedAt = Date.now();
-  return {
-    ok: true,
-    startedAt,
-    endedAt,
-    wallMs: endedAt - startedAt,
-    calls: { succeeded, failed: list.length - succeeded, errorsByCode, latency: stats(latencies) },
-  };
+  return callsResult(startedAt, list.length, succeeded, errorsByCode, latencies);
 }
 
 async function runOverhead(job: Extract<Job, { kind: "overhead" }>): Promise<JobResult> {

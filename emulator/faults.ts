@@ -23,7 +23,7 @@ export interface FaultDecision {
 
 /** Rates (0..1) of random faults, the seed, and the actions they apply to. */
 export interface FaultOptions {
-  /** Seed of the generators; default 1. */
+  /** Seed of the fault and latency generators; default 1. */
   seed?: number;
   /** Rate of 5xx answers with a JSON body (half 500 InternalError, half 503 ServiceUnavailable). */
   serverError?: number;

@@ -15,7 +15,7 @@
 import { randomBytes } from "node:crypto";
 import type { CredentialSpec } from "./auth";
 import { BUSINESS_MESSAGES, BusinessError } from "./errors";
-import type { FaultKind } from "./faults";
+import type { FaultKind, FaultOptions } from "./faults";
 import { applyFleet, demoFleetPath, loadFleetFile, validateFleet, type FleetFile } from "./fleet";
 import { Registry, type DeviceRef, type DeviceState, type JobState } from "./model";
 import { EmulatorServer, type Outcome, type RecordedRequest } from "./server";
@@ -50,22 +50,7 @@ export interface EmulatorOptions {
   /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
   latency?: { fixedMs?: number; jitterMs?: number };
   /** Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default none. */
-  faults?: {
-    /** Seed of the fault and latency generators; default 1. */
-    seed?: number;
-    /** Rate of HTTP 5xx answers with a JSON body (500 InternalError or 503 ServiceUnavailable). */
-    serverError?: number;
-    /** Rate of HTTP 400 `Throttling` answers, independent of the quota. */
-    throttle?: number;
-    /** Rate of connections destroyed without a response. */
-    drop?: number;
-    /** Rate of requests never answered (held until the client gives up or the emulator stops). */
-    timeout?: number;
-    /** Rate of HTTP 502 answers with an HTML body. */
-    badGateway?: number;
-    /** The actions random faults apply to; default all. */
-    actions?: string[];
-  };
+  faults?: FaultOptions;
   /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */
   jobDurationMs?: number;
   /** The largest accepted distance between `x-acs-date` and the emulator's clock, in ms; default 15 minutes. */

@@ -8,6 +8,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as errors from "./errors";
+import type { FleetDevice } from "./fleet";
 
 /** Above this many sub-devices ResetThing deletes a gateway's topology through an asynchronous job. */
 export const SYNC_TOPOLOGY_LIMIT = 2000;
@@ -171,18 +172,7 @@ export class Registry {
   }
 
   /** Adds a device to an existing product; throws when the name or IotId is taken. */
-  addDevice(
-    iotInstanceId: string | undefined,
-    productKey: string,
-    spec: {
-      deviceName: string;
-      iotId?: string;
-      registered?: boolean;
-      activated?: boolean;
-      gateway?: boolean;
-      subDeviceCount?: number;
-    },
-  ): DeviceState {
+  addDevice(iotInstanceId: string | undefined, productKey: string, spec: FleetDevice): DeviceState {
     const product = this.instances.get(instanceKey(iotInstanceId))?.products.get(productKey);
     if (!product) throw new Error(`no product ${productKey} in ${describeInstance(iotInstanceId)}`);
     if (product.devices.has(spec.deviceName)) {
