@@ -217,6 +217,26 @@ async function runRunner(job: Extract<Job, { kind: "runner" }>): Promise<JobResu
   };
 }
 
+/** One bare-SDK call, timed: its latency is recorded, a failure counted by Code; true when it succeeded. */
+async function timedCall<D>(
+  call: (device: D) => Promise<unknown>,
+  device: D,
+  errorsByCode: ErrorsByCode,
+  latencies: number[],
+): Promise<boolean> {
+  const t0 = performance.now();
+  try {
+    await call(device);
+    return true;
+  } catch (err) {
+    const code = codeOf(err);
+    errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
+    return false;
+  } finally {
+    latencies.push(performance.now() - t0);
+  }
+}
+
 /** The result of a bare-SDK workload: `count` calls, how many succeeded, the errors by Code, the latencies. */
 function callsResult(
   startedAt: number,
@@ -243,15 +263,7 @@ async function runSequential(job: Extract<Job, { kind: "sdk-sequential" }>): Pro
   let succeeded = 0;
   const startedAt = Date.now();
   for (const [i, device] of list.entries()) {
-    const t0 = performance.now();
-    try {
-      await call(device);
-      succeeded++;
-    } catch (err) {
-      const code = codeOf(err);
-      errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
-    }
-    latencies.push(performance.now() - t0);
+    if (await timedCall(call, device, errorsByCode, latencies)) succeeded++;
     if ((i + 1) % 100 === 0) progress(`sequential SDK: ${i + 1}/${list.length} calls`);
   }
   return callsResult(startedAt, list.length, succeeded, errorsByCode, latencies);
@@ -306,15 +318,7 @@ async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobRe
       const device = list[next++];
       if (!device) break;
       await acquire();
-      const t0 = performance.now();
-      try {
-        await call(device);
-        succeeded++;
-      } catch (err) {
-        const code = codeOf(err);
-        errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
-      }
-      latencies.push(performance.now() - t0);
+      if (await timedCall(call, device, errorsByCode, latencies)) succeeded++;
     }
   };
   await Promise.all(Array.from({ length: job.concurrency }, worker));

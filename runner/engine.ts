@@ -131,6 +131,11 @@ const PAST: Record<Op, string> = {
   delete: "deleted",
   same: "same",
 };
+/** The planned deletion of a resource in state. */
+function deleteStep(r: StateResource): PlanStep {
+  return { urn: r.urn, type: r.type, name: r.name, op: "delete", custom: r.custom, oldOutputs: toDisplay(r.outputs) };
+}
+
 /** Output properties shown per dynamic resource after the apply (`resetCount`: devices recorded by a batch). */
 const RESULT_KEYS = ["success", "requestId", "jobId", "resetCount"];
 /** Progress is printed only for runs with at least this many operations. */
@@ -498,14 +503,7 @@ class Deployment {
     this.programFailed(done, steps);
     if (done.error === undefined) {
       for (const r of this.deletions(seen).flat()) {
-        steps.push({
-          urn: r.urn,
-          type: r.type,
-          name: r.name,
-          op: "delete",
-          custom: r.custom,
-          oldOutputs: toDisplay(r.outputs),
-        });
+        steps.push(deleteStep(r));
       }
     }
     return { steps, outputs: done.outputs ?? {} };
@@ -777,14 +775,7 @@ class Deployment {
 
   private async destroy(): Promise<{ steps: StepResult[]; plan: PlanStep[] }> {
     const levels = childrenFirst(this.oldState.resources, this.oldState.resources);
-    const plan: PlanStep[] = levels.flat().map((r) => ({
-      urn: r.urn,
-      type: r.type,
-      name: r.name,
-      op: "delete",
-      custom: r.custom,
-      oldOutputs: toDisplay(r.outputs),
-    }));
+    const plan: PlanStep[] = levels.flat().map(deleteStep);
     this.printPlan(plan);
     this.writePlan(plan);
     if (this.options.preview) return { steps: plan.map(toStepResult), plan };
