@@ -7,4 +7,5 @@ module.exports = {
   modulePathIgnorePatterns: ["<rootDir>/lib/", "<rootDir>/examples/.*/node_modules/"],
   testTimeout: 60000,
   setupFiles: ["<rootDir>/test/setup-env.ts"],
+  globalSetup: "<rootDir>/test/global-setup.ts",
 };

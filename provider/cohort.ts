@@ -2,6 +2,7 @@
  * `DeviceCohortReset` and its batches: a fleet reset in stages, each stage promoted by a reviewed change.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { refusePlaintextSecrets } from "./plaintext-secrets";
 import { batchResetHandle } from "./handle";
 import { DeviceRecord } from "./batch";
 import { checkStages, deviceKey, FleetDevice, planCohort } from "./selection";
@@ -116,6 +117,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
    * @param opts Component resource options.
    */
   constructor(name: string, args: DeviceCohortResetArgs, opts?: pulumi.ComponentResourceOptions) {
+    refusePlaintextSecrets();
     super("iot-reset:index:DeviceCohortReset", name, {}, opts);
     const stages = args.stages ?? [100];
     const stage = args.stage ?? stages.length;

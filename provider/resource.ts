@@ -3,6 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deviceResetHandle } from "./handle";
+import { refusePlaintextSecrets } from "./plaintext-secrets";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
 export interface DeviceRegistrationResetArgs {
@@ -63,6 +64,7 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
    * @param opts Resource options.
    */
   constructor(name: string, args: DeviceRegistrationResetArgs, opts?: pulumi.CustomResourceOptions) {
+    refusePlaintextSecrets();
     super(
       deviceResetHandle,
       name,

