@@ -25,9 +25,10 @@ function ensureTypeScriptLoader(): void {
 
 /**
  * Returns an inline program that runs `file` afresh each time: the module and its siblings are dropped from
- * `require`'s cache first, since an inline program may run several times in one process.
+ * `require`'s cache first, since an inline program may run several times in one process. With `exportName`,
+ * the program is that exported function of the file instead of its top-level code.
  */
-export function programFromFile(file: string): () => Promise<Record<string, unknown>> {
+export function programFromFile(file: string, exportName?: string): () => Promise<Record<string, unknown> | void> {
   const resolved = path.resolve(file);
   const dir = path.dirname(resolved) + path.sep;
   return async () => {
@@ -38,6 +39,11 @@ export function programFromFile(file: string): () => Promise<Record<string, unkn
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const exported = require(resolved) as Record<string, unknown>;
+    if (exportName !== undefined) {
+      const program = exported[exportName];
+      if (typeof program !== "function") throw new Error(`${file} exports no function \`${exportName}\``);
+      return (program as () => Promise<Record<string, unknown> | void>)();
+    }
     // `__esModule` and the like are module plumbing, not outputs.
     return Object.fromEntries(Object.entries(exported).filter(([key]) => !key.startsWith("__")));
   };

@@ -2,11 +2,15 @@
  * End-to-end tests run every operation through the real Pulumi CLI (built or found by `engine/cli.ts`, once,
  * in jest's global setup): one stack per test, on a file backend in a temporary folder that the test removes.
  */
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ensurePulumiCli, PulumiCli } from "../../engine/cli";
-import { EngineStack, InlineProgram } from "../../engine/stack";
+import type { OperationSpec } from "../../engine/operate";
+import { EngineStack, InlineProgram, RunResult } from "../../engine/stack";
+
+const ROOT = path.resolve(__dirname, "..", "..");
 
 let cli: Promise<PulumiCli> | undefined;
 
@@ -54,4 +58,47 @@ export async function testStack(program: InlineProgram, options: TestStackOption
     ...(options.env ? { env: options.env } : {}),
   });
   return { stack, dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The program of a child-process run: a file and the function it exports. */
+export interface ProgramRef {
+  readonly file: string;
+  readonly export: string;
+}
+
+/**
+ * Runs one operation in a process of its own (`engine/operate.ts`), on the same work folder and backend as
+ * `t`: for programs that throw, whose exception the process, not the test runner, must handle.
+ */
+export function runInChild(
+  t: TestStack,
+  program: ProgramRef,
+  operation: OperationSpec["operation"],
+  config: Readonly<Record<string, string>>,
+  secretConfig: Readonly<Record<string, string>> = {},
+): Promise<RunResult> {
+  const spec: OperationSpec = {
+    programFile: program.file,
+    programExport: program.export,
+    operation,
+    project: "iot-reset-e2e",
+    stack: "test",
+    workDir: path.join(t.dir, "work"),
+    backendDir: path.join(t.dir, "backend"),
+    config,
+    secretConfig,
+  };
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      process.execPath,
+      [path.join(ROOT, "lib", "engine", "operate.js")],
+      { maxBuffer: 256 << 20 },
+      (err, stdout, stderr) => {
+        const last = stdout.trim().split("\n").pop();
+        if (!last) return reject(new Error(`engine/operate.js printed no result: ${err?.message ?? ""}\n${stderr}`));
+        resolve(JSON.parse(last) as RunResult);
+      },
+    );
+    child.stdin?.end(JSON.stringify(spec));
+  });
 }
