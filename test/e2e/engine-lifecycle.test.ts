@@ -109,7 +109,7 @@ test("5,000 devices with 1% failing: every failure named; the next update resets
   for (const d of fleet) if (failing.has(deviceKey(d))) emu.failDevice(d, "iot.device.NotExistedDevice");
   const first = await stack.up();
   expect(first.exitCode).not.toBe(0);
-  const sentKeys = (outcome?: string) =>
+  const sentKeys = (outcome?: "success") =>
     emu
       .requests({ action: "ResetThing", ...(outcome ? { outcome } : {}) })
       .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
