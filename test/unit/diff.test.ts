@@ -125,3 +125,35 @@ describe("DeviceRegistrationReset diff", () => {
     });
   });
 });
+
+describe("DeviceBatchReset check", () => {
+  test("a batch that mixes identity forms, repeats a device or holds a non-device is refused", () => {
+    expect(
+      batch.check(
+        {},
+        {
+          campaign: "c",
+          devices: [
+            { productKey: "a1Demo", deviceName: "cam-0001" },
+            { iotId: "Q7u1" },
+            { productKey: "a1Demo", deviceName: "cam-0001" },
+            null,
+            { productKey: "a1Demo", deviceName: "cam-0004", iotId: undefined },
+          ],
+          maxFailureRatio: null,
+          stages: [10, "x"],
+        },
+      ).failures,
+    ).toEqual([
+      { property: "devices[2]", reason: "repeats device a1Demo/cam-0001 (devices[0])" },
+      { property: "devices[3]", reason: "must be { productKey, deviceName } or { iotId }, got null" },
+      {
+        property: "devices",
+        reason:
+          "mixes identity forms: devices[0] is named by productKey/deviceName and devices[1] by iotId; one device listed both ways would be reset twice, since the two forms cannot be matched without asking IoT Platform: name every device of a fleet the same way",
+      },
+      { property: "maxFailureRatio", reason: "is null; give a number from 0 to 1, or leave it out" },
+      { property: "stages", reason: "must be the cohort's cumulative percentages, each in (0, 100]" },
+    ]);
+  });
+});
