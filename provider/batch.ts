@@ -45,10 +45,11 @@ function recordsOf(props: Props): Record<string, DeviceRecord> {
   return r !== null && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, DeviceRecord>) : {};
 }
 
-/** check: every device valid and named one way, no device twice, the guardrails in range. */
-export function check(_olds: Props, news: Props): dynamic.CheckResult {
+/** check: every device valid and named one way, no device twice, the guardrails in range; with the context, a region and credentials. */
+export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
   checkBatchArgs(news, failures);
+  if (ctx) failures.push(...ctx.preflight(news));
   return { inputs: news, failures };
 }
 
