@@ -9,7 +9,7 @@ import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./dev
 import type { ProviderSettings } from "./settings";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
-import { CheckFailure, checkBatchArgs, isUnknown } from "./inputs";
+import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
 import * as log from "./log";
 import { deviceKey, FleetDevice } from "./selection";
 
@@ -60,11 +60,34 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
   const replaces: string[] = BATCH_REPLACE_KEYS.filter(
     (k) => changed(olds, news, k) && !(rewritten as string[]).includes(k),
   );
+  if (replaces.length === 0 && namingChanged(olds, news)) replaces.push("devices");
   const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
   // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
   const records = recordsOf(olds);
   const pending = !isUnknown(news.devices) && pendingDevices(devicesOf(news), records).length > 0;
   return { changes: replaces.length > 0 || updates.length > 0 || pending, replaces, deleteBeforeReplace: false };
+}
+
+/**
+ * Whether the devices are now named the other way (IotIds where the records have pairs, or the reverse) within
+ * the same campaign. The records cannot be matched to the new names without asking IoT Platform, so every device
+ * is reset again: shown as the replace it is, with a warning that says why.
+ */
+function namingChanged(olds: Props, news: Props): boolean {
+  if (isUnknown(news.devices)) return false;
+  const forms = (list: FleetDevice[]) => new Set(list.map((d) => identityForm(d)));
+  const before = forms(devicesOf(olds));
+  const after = forms(devicesOf(news));
+  const form = [...after][0];
+  if (before.size !== 1 || after.size !== 1 || before.has(form as "iotId" | "pair")) return false;
+  const name = (f: string | undefined) => (f === "iotId" ? "iotId" : "productKey/deviceName");
+  log.warn(
+    `batch of campaign "${escapeText(String(news.campaign))}": its devices are now named by ${name(form)} and were ` +
+      `reset when named by ${name([...before][0])}; the records cannot be matched to the new names without asking ` +
+      `IoT Platform, so the batch is replaced and its ${devicesOf(news).length} device(s) are reset again. To avoid ` +
+      `it, keep naming the devices as before until the next campaign.`,
+  );
+  return true;
 }
 
 /** create: reset every device of the batch. */
