@@ -71,7 +71,7 @@ export interface DeviceCohortResetArgs {
   readonly campaign: pulumi.Input<string>;
   /** Cumulative percentages of the fleet per stage, increasing, e.g. `[1, 10, 100]`; default `[100]`. */
   readonly stages?: readonly number[];
-  /** How many stages are promoted (1-based; 0 selects nothing); default all. Promoting only adds devices. */
+  /** How many stages are promoted, a whole number from 0 (selects nothing) to `stages.length`; default all. Promoting only adds devices. */
   readonly stage?: number;
   /** Target devices per batch resource (1 to 5,000), used to choose the batch count when `batchCount` is not set; default 500. */
   readonly batchSize?: number;
