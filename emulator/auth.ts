@@ -1,7 +1,9 @@
 /**
  * The gateway's checks before a call reaches IoT Platform: a well-formed ACS3-HMAC-SHA256 Authorization,
  * a known AccessKey (with its STS token when it has one), an `x-acs-date` within the accepted skew, a
- * signature over the payload actually received, and a signature nonce not seen in the last 15 minutes.
+ * signature over the payload actually received, and a signature nonce not seen before. A nonce is remembered
+ * for at least twice the accepted skew: a request dated at the edge of the skew stays acceptable that long, so a
+ * shorter memory would let it be replayed.
  */
 import * as errors from "./errors";
 import {
@@ -60,7 +62,7 @@ export class Authenticator {
   /**
    * @param credentials the accepted keys.
    * @param clockSkewMs the largest accepted distance between `x-acs-date` and the server clock.
-   * @param nonceTtlMs how long a nonce is remembered.
+   * @param nonceTtlMs how long a nonce is remembered; at least `2 × clockSkewMs` (checked by startEmulator).
    */
   constructor(
     credentials: readonly CredentialSpec[],
@@ -126,8 +128,9 @@ export class Authenticator {
 
   private forgetOldNonces(now: number): void {
     // Insertion order is expiry order (the TTL is constant), so expired entries sit at the front.
+    // A nonce is kept through its expiry inclusive, as a date is accepted at exactly the skew.
     for (const [nonce, expiry] of this.nonces) {
-      if (expiry > now) break;
+      if (expiry >= now) break;
       this.nonces.delete(nonce);
     }
   }

@@ -173,7 +173,10 @@ async function main(): Promise<void> {
   }
   let emulator;
   try {
-    emulator = await startEmulator(parsed.options);
+    emulator = await startEmulator({
+      ...parsed.options,
+      onWarning: (message) => process.stderr.write(`iot-emulator: WARNING: ${message}\n`),
+    });
   } catch (err) {
     process.stderr.write(`iot-emulator: cannot start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -182,9 +185,6 @@ async function main(): Promise<void> {
   if (parsed.json) {
     process.stdout.write(`${JSON.stringify({ endpoint: emulator.endpoint, accessKeyId, accessKeySecret })}\n`);
   } else {
-    if (parsed.options.host !== "127.0.0.1" && parsed.options.host !== "::1" && parsed.options.host !== "localhost") {
-      process.stderr.write(`iot-emulator: WARNING: listening on ${parsed.options.host}, reachable from other hosts\n`);
-    }
     process.stdout.write(
       [
         `IoT Platform emulator listening on ${emulator.endpoint}`,

@@ -77,7 +77,7 @@ export function invalidTimeStampExpired(): GatewayError {
   return new GatewayError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
 }
 
-/** `x-acs-signature-nonce` was already used within the nonce memory (15 minutes). */
+/** `x-acs-signature-nonce` was already used within the nonce memory (twice the accepted skew, 30 minutes). */
 export function signatureNonceUsed(): GatewayError {
   return new GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
 }

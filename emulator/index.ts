@@ -53,12 +53,19 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */
   jobDurationMs?: number;
+  /** The emulator's clock, in ms since the epoch; default `Date.now`. Tests freeze it to make quotas exact. */
+  clock?: () => number;
   /** The largest accepted distance between `x-acs-date` and the emulator's clock, in ms; default 15 minutes. */
   clockSkewMs?: number;
-  /** How long a signature nonce is remembered (a reuse within it is refused), in ms; default 15 minutes. */
+  /**
+   * How long a signature nonce is remembered (a reuse within it is refused), in ms; at least twice `clockSkewMs`,
+   * since a request dated up to the skew ahead stays acceptable that long; default twice `clockSkewMs` (30 minutes).
+   */
   nonceTtlMs?: number;
   /** The request log keeps at most this many entries (the oldest half is dropped when full); default 1,000,000. */
   maxRecordedRequests?: number;
+  /** Receives each warning (binding an address other than loopback); default `process.emitWarning`. */
+  onWarning?: (message: string) => void;
 }
 
 /** A running emulator. */
@@ -118,6 +125,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new RangeError(`\`port\` must be an integer from 0 to 65535, got ${port}`);
+  const clockSkewMs = options.clockSkewMs ?? 15 * 60_000;
+  if (!(Number.isFinite(clockSkewMs) && clockSkewMs >= 0))
+    throw new RangeError(`\`clockSkewMs\` must be a finite number of ms, 0 or more, got ${clockSkewMs}`);
+  const nonceTtlMs = options.nonceTtlMs ?? 2 * clockSkewMs;
+  if (!(Number.isFinite(nonceTtlMs) && nonceTtlMs >= 2 * clockSkewMs)) {
+    throw new RangeError(
+      `\`nonceTtlMs\` must be at least twice \`clockSkewMs\` (${2 * clockSkewMs} ms), got ${nonceTtlMs}: a request ` +
+        `dated up to clockSkewMs ahead stays acceptable for twice clockSkewMs, and a nonce forgotten sooner could be replayed`,
+    );
+  }
+  if (!isLoopback(host)) {
+    (options.onWarning ?? ((m: string) => process.emitWarning(m, "IotEmulatorWarning")))(
+      `the IoT emulator binds ${host}, which is not a loopback address: its test credentials, request log and ` +
+        `state are reachable from other hosts. Bind 127.0.0.1 unless that is what you want.`,
+    );
+  }
   const jobDurationMs = options.jobDurationMs ?? 3000;
   if (!(jobDurationMs >= 0)) throw new RangeError(`\`jobDurationMs\` must be >= 0, got ${jobDurationMs}`);
   const credentials: CredentialSpec[] =
@@ -139,8 +162,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     quotas: options.quotas ?? {},
     latency: options.latency ?? {},
     faults: options.faults ?? {},
-    clockSkewMs: options.clockSkewMs ?? 15 * 60_000,
-    nonceTtlMs: options.nonceTtlMs ?? 15 * 60_000,
+    clockSkewMs,
+    clock: options.clock ?? Date.now,
+    nonceTtlMs,
     maxRecordedRequests: options.maxRecordedRequests ?? 1_000_000,
   });
   const boundPort = await server.listen();
@@ -175,6 +199,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     quota: (action) => server.quotaOf(action),
     stop: () => server.stop(),
   };
+}
+
+/** Whether an address to bind is loopback only: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
 }
 
 /** A 30-character secret of letters and digits, like a real AccessKey secret. */

@@ -23,7 +23,10 @@ export type Outcome = "success" | "business-error" | "throttled" | "fault" | "au
 export interface RecordedRequest {
   /** The Action (`x-acs-action`), or "" when the request named none. */
   action: string;
-  /** The RPC parameters (query string and form body). */
+  /**
+   * The RPC parameters (query string and form body) of an authenticated request; `{}` for one refused by the
+   * gateway checks. At most 64 are kept, each value cut to 1,024 characters, so the log stays bounded.
+   */
   params: Record<string, string>;
   /** The AccessKey ID from the Authorization header, when there was one (never the secret). */
   accessKeyId?: string;
@@ -63,10 +66,33 @@ export interface ServerConfig {
   readonly nonceTtlMs: number;
   /** At most this many requests are kept in the log (the oldest are dropped first). */
   readonly maxRecordedRequests: number;
+  /** The time in ms since the epoch: quotas, signature dates, jobs and the request log read it. */
+  readonly clock: () => number;
 }
 
 /** Largest request body accepted; RPC calls put their parameters in the query string. */
 const MAX_BODY_BYTES = 1 << 20;
+
+/** The request log keeps at most this many parameters of a request, each cut to this many characters. */
+export const MAX_LOGGED_PARAMS = 64;
+/** See MAX_LOGGED_PARAMS. */
+export const MAX_LOGGED_VALUE = 1024;
+
+/** Cuts a text for the log, saying how much was left out. */
+function bounded(text: string): string {
+  return text.length > MAX_LOGGED_VALUE
+    ? `${text.slice(0, MAX_LOGGED_VALUE)}…[${text.length - MAX_LOGGED_VALUE} more characters]`
+    : text;
+}
+
+/** The parameters as the log keeps them: the first MAX_LOGGED_PARAMS, each value bounded. */
+function loggedParams(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(params)
+      .slice(0, MAX_LOGGED_PARAMS)
+      .map(([k, v]) => [bounded(k), bounded(v)]),
+  );
+}
 
 /** The running server and its inspection surface (wrapped by the public Emulator in index.ts). */
 export class EmulatorServer {
@@ -162,13 +188,13 @@ export class EmulatorServer {
 
   /** A device's state. */
   device(ref: DeviceRef): DeviceState | undefined {
-    this.config.registry.settle(Date.now());
+    this.config.registry.settle(this.config.clock());
     return this.config.registry.find(ref);
   }
 
   /** Every job. */
   jobs(): JobState[] {
-    return this.config.registry.allJobs(Date.now());
+    return this.config.registry.allJobs(this.config.clock());
   }
 
   private record(entry: RecordedRequest): void {
@@ -211,19 +237,33 @@ export class EmulatorServer {
     }
     const action = headers["x-acs-action"] ?? query["Action"] ?? "";
     const accessKeyId = /Credential=([^,\s]+)/.exec(headers["authorization"] ?? "")?.[1];
-    const base = { action, params, requestId, ...(accessKeyId !== undefined ? { accessKeyId } : {}) };
+    // Until the gateway checks pass, nothing of the request is trusted: the log keeps no parameter of it, and
+    // bounded names, so an unauthenticated caller cannot grow the emulator's memory.
+    const unauthenticated = {
+      action: bounded(action),
+      params: {},
+      requestId,
+      ...(accessKeyId !== undefined ? { accessKeyId: bounded(accessKeyId) } : {}),
+    };
+    const base = { ...unauthenticated, params: loggedParams(params) };
 
     // ---- gateway checks
     let principal: Principal;
     try {
       if (req.method !== "GET" && req.method !== "POST") throw errors.unsupportedHttpMethod();
-      principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, Date.now());
+      principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, this.config.clock());
       if (headers["x-acs-version"] !== API_VERSION) throw errors.invalidVersion();
       if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.invalidActionNotFound();
     } catch (err) {
       if (!(err instanceof errors.GatewayError)) throw err;
       this.sendGatewayError(req, res, requestId, err);
-      this.record({ ...base, httpStatus: err.status, outcome: "auth-error", code: err.code, time: Date.now() });
+      this.record({
+        ...unauthenticated,
+        httpStatus: err.status,
+        outcome: "auth-error",
+        code: err.code,
+        time: this.config.clock(),
+      });
       return;
     }
 
@@ -235,7 +275,7 @@ export class EmulatorServer {
     }
 
     // ---- account quota, checked in the same tick as the answer so recorded times obey it
-    const now = Date.now();
+    const now = this.config.clock();
     if (!this.quota.admit(principal.accountId, action, now)) {
       const err = errors.throttlingUser();
       this.sendGatewayError(req, res, requestId, err);
@@ -270,7 +310,7 @@ export class EmulatorServer {
     fault: FaultDecision,
     base: Pick<RecordedRequest, "action" | "params" | "requestId" | "accessKeyId">,
   ): void {
-    const time = Date.now();
+    const time = this.config.clock();
     switch (fault.kind) {
       case "throttle":
       case "serverError": {

@@ -9,7 +9,7 @@ import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./dev
 import type { ProviderSettings } from "./settings";
 import { describeDevice, GuardrailError, PartialResetError } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
-import { CheckFailure, checkCommonSettings, checkIdentity, checkString, isUnknown } from "./inputs";
+import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
 import * as log from "./log";
 import { deviceKey, FleetDevice } from "./selection";
 
@@ -45,40 +45,11 @@ function recordsOf(props: Props): Record<string, DeviceRecord> {
   return r !== null && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, DeviceRecord>) : {};
 }
 
-/** check: every device valid, no device twice, the guardrails in range. */
-export function check(_olds: Props, news: Props): dynamic.CheckResult {
+/** check: every device valid and named one way, no device twice, the guardrails in range; with the context, a region and credentials. */
+export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
-  checkString(news, "campaign", failures);
-  if (news.campaign === undefined)
-    failures.push({ property: "campaign", reason: "is required: it names the reset campaign" });
-  checkCommonSettings(news, failures);
-  if (!isUnknown(news.devices)) {
-    if (!Array.isArray(news.devices)) {
-      failures.push({ property: "devices", reason: "must be an array of { productKey, deviceName } or { iotId }" });
-    } else {
-      const seen = new Map<string, number>();
-      news.devices.forEach((d: unknown, i: number) => {
-        if (d === null || typeof d !== "object") {
-          failures.push({ property: `devices[${i}]`, reason: "must be { productKey, deviceName } or { iotId }" });
-          return;
-        }
-        checkIdentity(d as Props, `devices[${i}].`, failures);
-        const key = deviceKey(d as FleetDevice);
-        const first = seen.get(key);
-        if (first !== undefined)
-          failures.push({ property: `devices[${i}]`, reason: `repeats device ${key} (devices[${first}])` });
-        else seen.set(key, i);
-      });
-    }
-  }
-  const ratio = news.maxFailureRatio;
-  if (ratio !== undefined && !isUnknown(ratio) && !(typeof ratio === "number" && ratio >= 0 && ratio <= 1)) {
-    failures.push({ property: "maxFailureRatio", reason: "must be a number from 0 to 1" });
-  }
-  const cap = news.maxResetsPerUpdate;
-  if (cap !== undefined && !isUnknown(cap) && !(typeof cap === "number" && Number.isInteger(cap) && cap >= 0)) {
-    failures.push({ property: "maxResetsPerUpdate", reason: "must be a whole number, 0 or more" });
-  }
+  checkBatchArgs(news, failures);
+  if (ctx) failures.push(...ctx.preflight(news));
   return { inputs: news, failures };
 }
 
@@ -86,12 +57,37 @@ export function check(_olds: Props, news: Props): dynamic.CheckResult {
 export function diff(_id: string, olds: Props, news: Props, settings?: ProviderSettings): dynamic.DiffResult {
   const moved = targetChanges(olds, news, settings);
   const rewritten = (["region", "endpoint"] as const).filter((k) => changed(olds, news, k) && !moved.includes(k));
-  const replaces = BATCH_REPLACE_KEYS.filter((k) => changed(olds, news, k) && !(rewritten as string[]).includes(k));
+  const replaces: string[] = BATCH_REPLACE_KEYS.filter(
+    (k) => changed(olds, news, k) && !(rewritten as string[]).includes(k),
+  );
+  if (replaces.length === 0 && namingChanged(olds, news)) replaces.push("devices");
   const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
   // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
   const records = recordsOf(olds);
   const pending = !isUnknown(news.devices) && pendingDevices(devicesOf(news), records).length > 0;
   return { changes: replaces.length > 0 || updates.length > 0 || pending, replaces, deleteBeforeReplace: false };
+}
+
+/**
+ * Whether the devices are now named the other way (IotIds where the records have pairs, or the reverse) within
+ * the same campaign. The records cannot be matched to the new names without asking IoT Platform, so every device
+ * is reset again: shown as the replace it is, with a warning that says why.
+ */
+function namingChanged(olds: Props, news: Props): boolean {
+  if (isUnknown(news.devices)) return false;
+  const forms = (list: FleetDevice[]) => new Set(list.map((d) => identityForm(d)));
+  const before = forms(devicesOf(olds));
+  const after = forms(devicesOf(news));
+  const form = [...after][0];
+  if (before.size !== 1 || after.size !== 1 || before.has(form as "iotId" | "pair")) return false;
+  const name = (f: string | undefined) => (f === "iotId" ? "iotId" : "productKey/deviceName");
+  log.warn(
+    `batch of campaign "${escapeText(String(news.campaign))}": its devices are now named by ${name(form)} and were ` +
+      `reset when named by ${name([...before][0])}; the records cannot be matched to the new names without asking ` +
+      `IoT Platform, so the batch is replaced and its ${devicesOf(news).length} device(s) are reset again. To avoid ` +
+      `it, keep naming the devices as before until the next campaign.`,
+  );
+  return true;
 }
 
 /** create: reset every device of the batch. */

@@ -4,9 +4,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
 import { batchResetHandle } from "./handle";
-import { DeviceRecord } from "./batch";
-import { checkStages, deviceKey, FleetDevice, planCohort } from "./selection";
-import { CheckFailure, checkIdentity } from "./inputs";
+import type { DeviceRecord } from "./batch";
+import { InputError } from "./errors";
+import { originOf } from "./fleet";
+import { checkStages, FleetDevice, planCohort } from "./selection";
+import { CheckFailure, checkBatchArgs, describeValue, numberProblem, UNKNOWN } from "./inputs";
 
 /** Arguments of a `DeviceBatchReset`. */
 export interface DeviceBatchResetArgs {
@@ -26,6 +28,8 @@ export interface DeviceBatchResetArgs {
   readonly maxFailureRatio?: pulumi.Input<number>;
   /** At most this many resets in one update, counted across all batches of the provider process; default: no cap. */
   readonly maxResetsPerUpdate?: pulumi.Input<number>;
+  /** The cohort's cumulative stage percentages, so that `iot-reset-plan` can count resets per stage; a change resets nothing. */
+  readonly stages?: pulumi.Input<number[]>;
 }
 
 /**
@@ -68,12 +72,12 @@ export interface DeviceCohortResetArgs {
   readonly campaign: pulumi.Input<string>;
   /** Cumulative percentages of the fleet per stage, increasing, e.g. `[1, 10, 100]`; default `[100]`. */
   readonly stages?: readonly number[];
-  /** How many stages are promoted (1-based; 0 selects nothing); default all. Promoting only adds devices. */
+  /** How many stages are promoted, a whole number from 0 (selects nothing) to `stages.length`; default all. Promoting only adds devices. */
   readonly stage?: number;
-  /** Target devices per batch resource, used to choose the batch count when `batchCount` is not set; default 500. */
+  /** Target devices per batch resource (1 to 5,000), used to choose the batch count when `batchCount` is not set; default 500. */
   readonly batchSize?: number;
   /**
-   * How many batch resources the fleet is hashed into; default `2^ceil(log2(devices / batchSize))`. A change of
+   * How many batch resources the fleet is hashed into (1 to 4096); default `2^ceil(log2(devices / batchSize))`. A change of
    * the count re-forms every batch and resets its devices again: pin it when the fleet will grow.
    */
   readonly batchCount?: number;
@@ -89,6 +93,8 @@ export interface DeviceCohortResetArgs {
   readonly endpoint?: pulumi.Input<string>;
   /** Follow device jobs (gateways with over 2,000 sub-devices) to their end; default false. */
   readonly waitForJob?: pulumi.Input<boolean>;
+  /** Accept an empty `devices` list (nothing is reset); default false, since an empty fleet is usually a mistake. */
+  readonly allowEmpty?: boolean;
 }
 
 /** The default number of devices per batch resource. */
@@ -118,17 +124,15 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
    */
   constructor(name: string, args: DeviceCohortResetArgs, opts?: pulumi.ComponentResourceOptions) {
     refusePlaintextSecrets();
+    // Checked before anything is registered: the Pulumi runtime would turn some mistakes into other values.
+    const { devices, stages, stage, batchSize } = validateCohort(name, args);
     super("iot-reset:index:DeviceCohortReset", name, {}, opts);
-    const stages = args.stages ?? [100];
-    const stage = args.stage ?? stages.length;
-    const batchSize = args.batchSize ?? DEFAULT_BATCH_SIZE;
-    validateCohort(name, args.devices, stages, stage, batchSize, args.batchCount);
-    const plan = planCohort(args.devices, stages, stage, batchSize, args.batchCount);
+    const plan = planCohort(devices, stages, stage, batchSize, args.batchCount);
     if (args.batchCount === undefined) {
       // Derived from the fleet size, the count changes when the fleet crosses a power of two times batchSize,
       // and a new count re-forms every batch: say so before it happens, where the operator reads the preview.
       void pulumi.log.warn(
-        `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${args.devices.length} devices at batchSize ` +
+        `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${devices.length} devices at batchSize ` +
           `${batchSize}); a fleet outside ${plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1}..${plan.buckets * batchSize} devices would re-form the batches ` +
           `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`,
         this,
@@ -139,7 +143,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
         new DeviceBatchReset(
           `${name}-b${plan.buckets}-${bucket}`,
           {
-            devices: devices.map((d) => ({ ...d })),
+            devices,
             campaign: args.campaign,
             iotInstanceId: args.iotInstanceId,
             region: args.region,
@@ -147,6 +151,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
             waitForJob: args.waitForJob,
             maxFailureRatio: args.maxFailureRatio,
             maxResetsPerUpdate: args.maxResetsPerUpdate,
+            stages: [...stages],
           },
           { parent: this },
         ),
@@ -158,40 +163,101 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   }
 }
 
-/** Refuses a cohort that breaks a rule before any resource is declared, naming the argument. */
-function validateCohort(
-  name: string,
-  devices: readonly FleetDevice[],
-  stages: readonly number[],
-  stage: number,
-  batchSize: number,
-  batchCount: number | undefined,
-): void {
+/** The size of the largest batch a cohort aims at: partial results of batches up to this size were tested. */
+export const MAX_BATCH_SIZE = 5000;
+
+/** What a checked cohort goes on with: its devices (identity keys only) and the rollout, defaults applied. */
+interface CheckedCohort {
+  readonly devices: FleetDevice[];
+  readonly stages: number[];
+  readonly stage: number;
+  readonly batchSize: number;
+}
+
+/** An Input that is not known yet in the program (an Output or a Promise) is checked by the provider instead. */
+function known(value: unknown): unknown {
+  if (pulumi.Output.isInstance(value) || value instanceof Promise) return UNKNOWN;
+  return value;
+}
+
+/** `devices[3]` with the fleet file and line it came from, when `loadFleet` read it. */
+function nameDevice(devices: readonly unknown[], i: number): string {
+  const origin = originOf(devices[i]);
+  return origin ? `devices[${i}] (${origin})` : `devices[${i}]`;
+}
+
+/**
+ * Refuses a cohort that breaks a rule before any resource is declared, naming the argument (and for a device,
+ * its index, and the file and line it came from), the rule and what was given.
+ */
+function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohort {
   const problems: string[] = [];
-  if (!Array.isArray(devices)) problems.push("`devices` must be an array of { productKey, deviceName } or { iotId }");
-  const stageProblem = checkStages(stages, stage);
-  if (stageProblem) problems.push(stageProblem);
-  if (!Number.isInteger(batchSize) || batchSize < 1)
-    problems.push(`\`batchSize\` is ${batchSize}; it must be a whole number, 1 or more`);
-  if (batchCount !== undefined && !(Number.isInteger(batchCount) && batchCount >= 1 && batchCount <= 4096)) {
-    problems.push(`\`batchCount\` is ${batchCount}; it must be a whole number from 1 to 4096`);
+  const given = (args ?? {}) as unknown as Record<string, unknown>;
+  const devices = given.devices;
+  const stages = given.stages === undefined ? [100] : given.stages;
+  const stage = given.stage === undefined ? (Array.isArray(stages) ? stages.length : undefined) : given.stage;
+  const batchSize = given.batchSize === undefined ? DEFAULT_BATCH_SIZE : given.batchSize;
+  if (devices === null) {
+    problems.push("`devices` is null; give an array of { productKey, deviceName } or { iotId } (see loadFleet)");
+  } else if (Array.isArray(devices) && devices.length === 0 && given.allowEmpty !== true) {
+    problems.push(
+      "`devices` is empty, so nothing would be reset; an empty fleet is usually a fleet file or a filter gone wrong: " +
+        "pass `allowEmpty: true` when it is expected",
+    );
   }
-  if (Array.isArray(devices)) {
-    const seen = new Map<string, number>();
-    devices.forEach((d, i) => {
-      const failures: CheckFailure[] = [];
-      checkIdentity((d ?? {}) as Record<string, unknown>, `devices[${i}].`, failures);
-      problems.push(...failures.map((f) => `\`${f.property}\`: ${f.reason}`));
-      if (failures.length > 0) return;
-      const key = deviceKey(d);
-      const first = seen.get(key);
-      if (first !== undefined) problems.push(`\`devices[${i}]\` repeats device ${key} (devices[${first}])`);
-      else seen.set(key, i);
-    });
+  if (given.allowEmpty !== undefined && typeof given.allowEmpty !== "boolean") {
+    problems.push(`\`allowEmpty\` must be a boolean, got ${describeValue(given.allowEmpty)}`);
+  }
+  problems.push(...checkStages(stages, stage));
+  for (const [key, value, rule] of [
+    ["batchSize", batchSize, { min: 1, max: MAX_BATCH_SIZE, integer: true }],
+    ["batchCount", given.batchCount, { min: 1, max: 4096, integer: true }],
+  ] as const) {
+    if (value === undefined) continue;
+    const problem =
+      value === null
+        ? `is null; give a whole number from ${rule.min} to ${rule.max}, or leave it out`
+        : numberProblem(value, rule);
+    if (problem) problems.push(`\`${key}\` ${problem}`);
+  }
+  const failures: CheckFailure[] = [];
+  checkBatchArgs(
+    {
+      devices: devices === null ? [] : devices,
+      campaign: known(given.campaign),
+      iotInstanceId: known(given.iotInstanceId),
+      region: known(given.region),
+      endpoint: known(given.endpoint),
+      waitForJob: known(given.waitForJob),
+      maxFailureRatio: given.maxFailureRatio,
+      maxResetsPerUpdate: given.maxResetsPerUpdate,
+    },
+    failures,
+  );
+  const list = Array.isArray(devices) ? devices : [];
+  const withOrigin = (text: string) => text.replace(/devices\[(\d+)\]/g, (_, i: string) => nameDevice(list, Number(i)));
+  for (const f of failures) {
+    const origin = /^devices\[(\d+)\]/.exec(f.property);
+    const where = origin ? originOf(list[Number(origin[1])]) : undefined;
+    problems.push(`\`${f.property}\`${where ? ` (${where})` : ""} ${withOrigin(f.reason)}`);
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 20);
     if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
-    throw new Error(`DeviceCohortReset "${name}": ${shown.join("; ")}.`);
+    throw new InputError(
+      shown.length === 1
+        ? `DeviceCohortReset "${name}": ${shown[0]}.`
+        : `DeviceCohortReset "${name}" has ${problems.length} problems:\n  ${shown.join("\n  ")}`,
+    );
   }
+  // Only the identity keys go to the batches (a key present as `undefined` is absent, as the engine drops it).
+  const clean = list.map((d) => {
+    const { productKey, deviceName, iotId } = d as { productKey?: string; deviceName?: string; iotId?: string };
+    return {
+      ...(productKey !== undefined ? { productKey } : {}),
+      ...(deviceName !== undefined ? { deviceName } : {}),
+      ...(iotId !== undefined ? { iotId } : {}),
+    } as FleetDevice;
+  });
+  return { devices: clean, stages: stages as number[], stage: stage as number, batchSize: batchSize as number };
 }

@@ -4,7 +4,16 @@
  */
 import type Credential from "@alicloud/credentials";
 import { IotApi } from "./api";
-import { buildCredential, ProviderSettings, readSettings, resolveTarget } from "./settings";
+import type { CheckFailure } from "./inputs";
+import {
+  buildCredential,
+  credentialSourceProblem,
+  environmentRegion,
+  NO_REGION,
+  ProviderSettings,
+  readSettings,
+  resolveTarget,
+} from "./settings";
 
 /** The provider process's state. */
 export class ProviderContext {
@@ -12,6 +21,8 @@ export class ProviderContext {
   /** Why the stack config was refused; every later call fails with it rather than run on defaults. */
   private configError: Error | undefined;
   private credential: Credential | undefined;
+  /** Why no credential can exist, computed once per configure; null when one may. */
+  private credentialProblem: string | null | undefined;
   private readonly apis = new Map<string, IotApi>();
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
@@ -27,6 +38,7 @@ export class ProviderContext {
   /** Takes the stack config (called once by the host's `configure`, before any resource operation). */
   configure(get: (key: string) => string | undefined): void {
     this.credential = undefined;
+    this.credentialProblem = undefined;
     this.apis.clear();
     try {
       this.current = readSettings(get);
@@ -36,6 +48,31 @@ export class ProviderContext {
       this.configError = err as Error;
       throw err;
     }
+  }
+
+  /**
+   * What a resource's calls would lack, found without any network call: no region from its args, stack config or
+   * the environment, or no possible source of credentials. `check` reports these, so that a preview fails where
+   * `up` would, before anything is sent.
+   */
+  preflight(args: { region?: unknown; endpoint?: unknown }): CheckFailure[] {
+    const failures: CheckFailure[] = [];
+    let settings: ProviderSettings;
+    try {
+      settings = this.settings;
+    } catch (err) {
+      return [{ property: "", reason: (err as Error).message }];
+    }
+    if (args.region === undefined && settings.region === undefined) {
+      try {
+        if (environmentRegion(this.env) === undefined) failures.push({ property: "region", reason: NO_REGION });
+      } catch (err) {
+        failures.push({ property: "region", reason: (err as Error).message });
+      }
+    }
+    this.credentialProblem ??= credentialSourceProblem(settings, this.env) ?? null;
+    if (this.credentialProblem !== null) failures.push({ property: "", reason: this.credentialProblem });
+    return failures;
   }
 
   /** The client for one resource's region and endpoint; throws a ConfigurationError naming what is missing. */

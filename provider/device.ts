@@ -8,7 +8,7 @@ import { isJobDone } from "./api";
 import { ProviderContext } from "./context";
 import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
 import { describeDevice, PartialResetError } from "./errors";
-import { CheckFailure, checkCommonSettings, checkIdentity, containsUnknown, isJsonValue, isUnknown } from "./inputs";
+import { CheckFailure, checkCommonSettings, checkIdentity, checkJson, containsUnknown, isUnknown } from "./inputs";
 import * as log from "./log";
 
 /** Inputs as the engine sends them (strings, booleans and JSON values). */
@@ -107,14 +107,16 @@ function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; io
   };
 }
 
-/** check: the input rules, no network. */
-export function check(_olds: Props, news: Props): dynamic.CheckResult {
+/**
+ * check: the input rules, no network. Given the provider context (as the host does), also what the calls will
+ * need: a region and a source of credentials, so that a preview fails where `up` would.
+ */
+export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
   checkIdentity(news, "", failures);
   checkCommonSettings(news, failures);
-  if (news.triggers !== undefined && !containsUnknown(news.triggers) && !isJsonValue(news.triggers)) {
-    failures.push({ property: "triggers", reason: "must be JSON-serializable values" });
-  }
+  if (news.triggers !== undefined) checkJson(news.triggers, "triggers", failures);
+  if (ctx) failures.push(...ctx.preflight(news));
   return { inputs: news, failures };
 }
 

@@ -89,6 +89,14 @@ export class RetriesExhaustedError extends Error {
   }
 }
 
+/**
+ * Arguments that break a rule, refused in the program by a resource's constructor, before the Pulumi runtime
+ * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered.
+ */
+export class InputError extends Error {
+  override readonly name = "InputError";
+}
+
 /** Settings or credentials that are missing or unusable; raised before any call is sent. */
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";

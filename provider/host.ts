@@ -29,7 +29,7 @@ async function configure(req: ConfigureRequest): Promise<void> {
 /** Handlers of `DeviceRegistrationReset`. */
 export const deviceReset: dynamic.ResourceProvider = {
   configure,
-  check: async (olds, news) => device.check(olds, news),
+  check: async (olds, news) => device.check(olds, news, context),
   diff: async (id, olds, news) => device.diff(id, olds, news, context.settings),
   create: (inputs) => device.create(context, inputs),
   update: async (id, olds, news) => device.update(id, olds, news),
@@ -40,7 +40,7 @@ export const deviceReset: dynamic.ResourceProvider = {
 /** Handlers of `DeviceBatchReset`, the batches of a `DeviceCohortReset`. */
 export const batchReset: dynamic.ResourceProvider = {
   configure,
-  check: async (olds, news) => batch.check(olds, news),
+  check: async (olds, news) => batch.check(olds, news, context),
   diff: async (id, olds, news) => batch.diff(id, olds, news, context.settings),
   create: (inputs) => batch.create(context, inputs),
   update: (id, olds, news) => batch.update(context, id, olds, news),

@@ -10,7 +10,14 @@ export {
   DEFAULT_BATCH_SIZE,
 } from "./cohort";
 export { DeviceRecord } from "./batch";
-export { loadFleet, FleetFileError } from "./fleet";
+export { loadFleet, LoadFleetOptions, FleetFileError } from "./fleet";
 export { FleetDevice, deviceKey, planCohort, CohortPlan } from "./selection";
-export { IotApiError, RetriesExhaustedError, ConfigurationError, GuardrailError, PartialResetError } from "./errors";
+export {
+  IotApiError,
+  RetriesExhaustedError,
+  ConfigurationError,
+  GuardrailError,
+  InputError,
+  PartialResetError,
+} from "./errors";
 export { CONFIG_KEYS } from "./settings";

@@ -1,59 +1,178 @@
 #!/usr/bin/env node
 /**
- * `iot-reset-plan PLAN.json [--max N] [--json]`: prints every device the planned update would reset, one per
- * line, and exits 1 when there are more than `--max` (a pipeline's guard before `pulumi up`).
+ * `iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]`: prints every device the planned update
+ * would reset, one per line (or as JSON, or as a pull-request comment), and exits 1 when there are more than
+ * `--max`, 2 when the plan or a flag cannot be read (a pipeline's guard before `pulumi up`).
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { plannedResets } from "./plan";
+import { escapeText } from "./inputs";
+import { PlannedReset, PlanReading, readPlan } from "./plan";
+
+const USAGE =
+  "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
+  "  PLAN.json   output of `pulumi preview --json` (or the offline runner's --plan-json); - reads stdin\n" +
+  "  --max N     exit 1 when the update would reset more than N devices, or devices unknown until apply\n" +
+  '  --json      print {"count", "resets": [{urn, op, devices, ...}], "stepsWithoutUrn"} instead of lines\n' +
+  "  --markdown  print a pull-request comment: counts per stage and per resource, the first devices\n" +
+  "  --first N   with --markdown, list the first N devices (default 20)\n" +
+  "exit status: 0 within --max, 1 past it, 2 for a plan or flag that cannot be read\n";
+
+/** A count flag: a whole number, 0 or more. */
+function wholeNumber(flag: string, value: string | undefined): number | undefined | string {
+  if (value === undefined) return undefined;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  return Number.isSafeInteger(n) ? n : `--${flag} must be a whole number, 0 or more, got ${JSON.stringify(value)}`;
+}
+
+/** The resource's name (the URN's last part), or where the step sits when it has no URN. */
+function resourceName(r: PlannedReset): string {
+  return r.urn ? (r.urn.split("::").pop() ?? r.urn) : `(no URN: steps[${r.step}])`;
+}
+
+/** Text for a Markdown code span or table cell: escaped, with no backtick or pipe left to break out. */
+function md(value: string): string {
+  return escapeText(value).replace(/[`|]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function lines(reading: PlanReading, count: number): string {
+  const out: string[] = [];
+  for (const r of reading.resets) {
+    const title = r.urn ? escapeText(r.urn) : `(no URN: steps[${r.step}])`;
+    out.push(`# ${r.op} ${title}${r.unknown ? " (devices unknown until apply)" : ""}`);
+    for (const d of r.devices) out.push(escapeText(d));
+  }
+  out.push(`${count} device(s) would be reset by ${reading.resets.length} resource(s).`);
+  if (reading.stepsWithoutUrn > 0) {
+    out.push(`${reading.stepsWithoutUrn} step(s) had no URN; each is listed by its index and counted.`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function markdown(reading: PlanReading, count: number, first: number, max: number | undefined): string {
+  const { resets } = reading;
+  const out = [`### iot-reset-plan: ${count} device reset(s) in ${resets.length} resource(s)`, ""];
+  // Per stage: batches of one cohort (named <cohort>-b<count>-<bucket>) share its stages.
+  const stageRows = new Map<string, { label: string; share: string; devices: number }>();
+  for (const r of resets) {
+    if (r.stages && r.byStage) {
+      const cohort = resourceName(r).replace(/-b\d+-\d+$/, "");
+      r.byStage.forEach((n, i) => {
+        const key = `${cohort}\u0000${i}`;
+        const row = stageRows.get(key) ?? {
+          label: `\`${md(cohort)}\` stage ${i + 1}`,
+          share: `${r.stages?.[i]}%`,
+          devices: 0,
+        };
+        row.devices += n;
+        stageRows.set(key, row);
+      });
+    } else if (!r.unknown) {
+      const row = stageRows.get("") ?? { label: "not staged", share: "", devices: 0 };
+      row.devices += r.devices.length;
+      stageRows.set("", row);
+    }
+  }
+  if (stageRows.size > 0) {
+    out.push("| stage | cumulative share | devices reset |", "| --- | --- | --- |");
+    for (const row of stageRows.values()) out.push(`| ${row.label} | ${row.share} | ${row.devices} |`);
+    out.push("");
+  }
+  if (resets.length > 0) {
+    out.push("| resource | operation | devices reset |", "| --- | --- | --- |");
+    for (const r of resets) {
+      const name = r.urn ? `\`${md(resourceName(r))}\`` : resourceName(r);
+      out.push(`| ${name} | ${md(r.op)} | ${r.unknown ? "unknown until apply" : r.devices.length} |`);
+    }
+    out.push("");
+  }
+  const all = resets.flatMap((r) => r.devices);
+  if (all.length > 0 && first > 0) {
+    const shown = all.slice(0, first);
+    const summary =
+      shown.length < all.length ? `The first ${shown.length} of ${all.length} devices` : `All ${all.length} devices`;
+    out.push(`<details><summary>${summary}</summary>`, "", "```text", ...shown.map(md), "```", "", "</details>", "");
+  }
+  const unknown = resets.filter((r) => r.unknown).length;
+  if (reading.stepsWithoutUrn > 0) {
+    out.push(`> **Note:** ${reading.stepsWithoutUrn} step(s) had no URN; each is listed by its index and counted.`, "");
+  }
+  if (unknown > 0) {
+    out.push(
+      `> **Warning:** ${unknown} resource(s) reset devices that are unknown until apply; their number cannot be checked here.`,
+      "",
+    );
+  }
+  if (max !== undefined && count > max) {
+    out.push(`> **Over the limit:** ${count} device resets, more than \`--max ${max}\`.`, "");
+  }
+  return out.join("\n");
+}
 
 function main(argv: string[]): number {
-  let values: { max?: string; json?: boolean; help?: boolean };
+  let values: { max?: string; json?: boolean; markdown?: boolean; first?: string; help?: boolean };
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { max: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        max: { type: "string" },
+        json: { type: "boolean" },
+        markdown: { type: "boolean" },
+        first: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     }));
   } catch (err) {
     process.stderr.write(`iot-reset-plan: ${(err as Error).message}\n`);
     return 2;
   }
   if (values.help || positionals.length !== 1) {
-    process.stderr.write(
-      "usage: iot-reset-plan PLAN.json [--max N] [--json]\n" +
-        "  PLAN.json  output of `pulumi preview --json` (or the offline runner's --plan-json); - reads stdin\n" +
-        "  --max N    exit 1 when the update would reset more than N devices\n" +
-        '  --json     print {"count", "resets": [{urn, op, devices}]} instead of lines\n',
-    );
+    (values.help ? process.stdout : process.stderr).write(USAGE);
     return values.help ? 0 : 2;
   }
-  const max = values.max === undefined ? undefined : Number(values.max);
-  if (max !== undefined && !(Number.isInteger(max) && max >= 0)) {
-    process.stderr.write(`iot-reset-plan: --max must be a whole number, 0 or more, got "${values.max}"\n`);
+  const maxFlag = wholeNumber("max", values.max);
+  const firstFlag = wholeNumber("first", values.first) ?? 20;
+  for (const problem of [maxFlag, firstFlag]) {
+    if (typeof problem === "string") {
+      process.stderr.write(`iot-reset-plan: ${problem}\n`);
+      return 2;
+    }
+  }
+  const max = maxFlag as number | undefined;
+  const first = firstFlag as number;
+  if (values.json && values.markdown) {
+    process.stderr.write("iot-reset-plan: --json and --markdown are two outputs; give one\n");
+    return 2;
+  }
+  if (values.first !== undefined && !values.markdown) {
+    process.stderr.write("iot-reset-plan: --first goes with --markdown\n");
     return 2;
   }
   const file = positionals[0] as string;
-  let resets;
+  let reading: PlanReading;
   try {
     const text = fs.readFileSync(file === "-" ? 0 : file, "utf8");
-    resets = plannedResets(JSON.parse(text));
+    reading = readPlan(JSON.parse(text));
   } catch (err) {
-    process.stderr.write(`iot-reset-plan: ${file}: ${(err as Error).message}\n`);
+    process.stderr.write(`iot-reset-plan: ${escapeText(file)}: ${(err as Error).message}\n`);
     return 2;
   }
-  const count = resets.reduce((n, r) => n + r.devices.length, 0);
+  const count = reading.resets.reduce((n, r) => n + r.devices.length, 0);
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ count, resets })}\n`);
+    const json = {
+      count,
+      resets: reading.resets,
+      ...(reading.stepsWithoutUrn ? { stepsWithoutUrn: reading.stepsWithoutUrn } : {}),
+    };
+    process.stdout.write(`${JSON.stringify(json)}\n`);
+  } else if (values.markdown) {
+    process.stdout.write(markdown(reading, count, first, max));
   } else {
-    for (const r of resets) {
-      process.stdout.write(`# ${r.op} ${r.urn}${r.unknown ? " (devices unknown until apply)" : ""}\n`);
-      for (const d of r.devices) process.stdout.write(`${d}\n`);
-    }
-    process.stdout.write(`${count} device(s) would be reset by ${resets.length} resource(s).\n`);
+    process.stdout.write(lines(reading, count));
   }
-  const unknown = resets.filter((r) => r.unknown).length;
+  const unknown = reading.resets.filter((r) => r.unknown).length;
   if (max !== undefined && unknown > 0) {
     process.stderr.write(
       `iot-reset-plan: ${unknown} resource(s) reset devices that are unknown until apply, so --max ${max} cannot be checked; make the device list known at preview.\n`,

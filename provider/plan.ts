@@ -1,17 +1,23 @@
 /**
  * Reads a plan — `pulumi preview --json`, or the offline runner's `--plan-json` — and lists exactly which
- * devices the update would reset: the list a pull request shows before anything is applied.
+ * devices the update would reset: the list a pull request shows before anything is applied. A plan that cannot
+ * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
 import { pendingDevices } from "./batch";
-import { containsUnknown } from "./inputs";
-import { deviceKey, FleetDevice } from "./selection";
+import { containsUnknown, describeValue } from "./inputs";
+import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
 
 const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
 const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 
+/** A plan that cannot be read completely; the message names the step and what is wrong. */
+export class PlanError extends Error {
+  override readonly name = "PlanError";
+}
+
 /** One resource of the plan that would reset devices. */
 export interface PlannedReset {
-  /** The resource's URN. */
+  /** The resource's URN; "" for a step that has none (see `step`). */
   readonly urn: string;
   /** What the engine would do: create, update or replace. */
   readonly op: string;
@@ -19,70 +25,158 @@ export interface PlannedReset {
   readonly devices: string[];
   /** True when the resource's devices are not known until apply: any number may be reset. */
   readonly unknown?: boolean;
+  /** The index of the step in the plan, given for a step without a URN. */
+  readonly step?: number;
+  /** For a batch of a cohort: how many of `devices` each of the cohort's stages adds (stage 1 first). */
+  readonly byStage?: number[];
+  /** For a batch of a cohort: the cohort's cumulative stage percentages. */
+  readonly stages?: number[];
 }
 
 interface NormalizedStep {
   readonly urn: string;
   readonly op: string;
   readonly type: string;
-  readonly inputs: Record<string, unknown>;
+  readonly inputs: unknown;
   readonly oldOutputs: Record<string, unknown>;
 }
 
-const asRecord = (v: unknown): Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const asRecord = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
+const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
 /** Accepts both plan shapes: the CLI's (`newState`/`oldState`) and the runner's (`inputs`/`oldOutputs`). */
 function normalize(step: Record<string, unknown>): NormalizedStep {
   const newState = asRecord(step.newState);
   const oldState = asRecord(step.oldState);
   return {
-    urn: String(step.urn ?? newState.urn ?? oldState.urn ?? ""),
-    op: String(step.op ?? ""),
-    type: String(step.type ?? newState.type ?? oldState.type ?? ""),
-    inputs: asRecord(step.inputs ?? newState.inputs),
+    urn: text(step.urn) || text(newState.urn) || text(oldState.urn),
+    op: text(step.op),
+    type: text(step.type) || text(newState.type) || text(oldState.type),
+    inputs: step.inputs ?? newState.inputs,
     oldOutputs: asRecord(step.oldOutputs ?? oldState.outputs),
   };
 }
 
-function identityKey(inputs: Record<string, unknown>): string {
-  // The API resets by IotId when both are given, so the IotId is what names the device.
-  return typeof inputs.iotId === "string" ? `iotId:${inputs.iotId}` : `${inputs.productKey}/${inputs.deviceName}`;
+/** The key of one planned device, or why the entry is not a device. */
+function plannedDevice(value: unknown): string | { problem: string } {
+  if (isRecord(value)) {
+    if (typeof value.iotId === "string") return `iotId:${value.iotId}`;
+    if (value.iotId === undefined && typeof value.productKey === "string" && typeof value.deviceName === "string") {
+      return deviceKey(value as FleetDevice);
+    }
+  }
+  return { problem: `is ${describeValue(value)}, not a device ({ productKey, deviceName } or { iotId })` };
+}
+
+/** How many of the devices each stage adds, from their place on the rollout line. */
+function countByStage(keys: readonly string[], stages: readonly number[]): number[] {
+  const counts = stages.map(() => 0);
+  for (const key of keys) {
+    const position = rolloutPosition(key);
+    const stage = stages.findIndex((p) => position < p);
+    if (stage >= 0) counts[stage] = (counts[stage] as number) + 1;
+  }
+  return counts;
+}
+
+/** Everything a plan would reset. */
+export interface PlanReading {
+  /** One entry per resource (steps sharing a URN are one resource), in plan order. */
+  readonly resets: PlannedReset[];
+  /** How many reset steps had no URN; each is listed on its own, named by its index. */
+  readonly stepsWithoutUrn: number;
 }
 
 /**
  * The resets a plan would send. Creates and replaces reset every device of the resource; an update of a
- * batch resets the devices without a record yet. Unknown (preview-time) values are reported as such.
+ * batch resets the devices without a record yet. Steps that share a URN (the CLI lists a replace as several)
+ * are one resource whose devices are the union of theirs. Unknown (preview-time) values are reported as such;
+ * anything else that cannot be read is a PlanError.
  */
-export function plannedResets(plan: unknown): PlannedReset[] {
-  const steps = Array.isArray(asRecord(plan).steps) ? (asRecord(plan).steps as unknown[]) : undefined;
-  if (!steps)
-    throw new Error(
+export function readPlan(plan: unknown): PlanReading {
+  const steps = isRecord(plan) && Array.isArray(plan.steps) ? (plan.steps as unknown[]) : undefined;
+  if (!steps) {
+    throw new PlanError(
       "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
     );
-  const seen = new Set<string>();
-  const out: PlannedReset[] = [];
-  for (const raw of steps) {
-    const step = normalize(asRecord(raw));
-    // The CLI may list a replace as several steps (replace, create-replacement, delete-replaced); count it once.
-    const op = step.op === "create-replacement" ? "replace" : step.op;
-    if (!["create", "update", "replace"].includes(op) || seen.has(step.urn)) continue;
-    if (step.type === DEVICE_TYPE) {
-      if (op === "update") continue; // no update sends anything
-      seen.add(step.urn);
-      const identity = ["iotId", "productKey", "deviceName"].map((k) => step.inputs[k]);
-      if (identity.some((v) => containsUnknown(v))) out.push({ urn: step.urn, op, devices: [], unknown: true });
-      else out.push({ urn: step.urn, op, devices: [identityKey(step.inputs)] });
-    } else if (step.type === BATCH_TYPE) {
-      seen.add(step.urn);
-      if (!Array.isArray(step.inputs.devices) || containsUnknown(step.inputs.devices)) {
-        out.push({ urn: step.urn, op, devices: [], unknown: true });
-        continue;
-      }
-      const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
-      const keys = pendingDevices(step.inputs.devices as FleetDevice[], results).map(deviceKey);
-      if (keys.length > 0) out.push({ urn: step.urn, op, devices: keys });
-    }
   }
-  return out;
+  const byUrn = new Map<
+    string,
+    { op: string; devices: Set<string>; unknown: boolean; step: number; stages?: number[] }
+  >();
+  let stepsWithoutUrn = 0;
+  steps.forEach((raw, i) => {
+    if (!isRecord(raw)) throw new PlanError(`steps[${i}] is ${describeValue(raw)}, not a step`);
+    const step = normalize(raw);
+    if (!step.op) throw new PlanError(`steps[${i}] has no \`op\``);
+    // The CLI may list a replace as several steps (replace, create-replacement, delete-replaced).
+    const op = step.op === "create-replacement" ? "replace" : step.op;
+    if (!["create", "update", "replace"].includes(op)) return;
+    const where = `steps[${i}]${step.urn ? ` (${step.urn})` : ""}`;
+    if (!step.type) throw new PlanError(`${where} has no resource type`);
+    if (step.type !== DEVICE_TYPE && step.type !== BATCH_TYPE) return;
+    if (step.type === DEVICE_TYPE && op === "update") return; // no update of a single device sends anything
+    if (!isRecord(step.inputs)) throw new PlanError(`${where} has no inputs`);
+    const inputs = step.inputs;
+    let keys: string[] = [];
+    let unknown = false;
+    let stages: number[] | undefined;
+    if (step.type === DEVICE_TYPE) {
+      if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) unknown = true;
+      else {
+        const key = plannedDevice(inputs);
+        if (typeof key !== "string") throw new PlanError(`${where}: the device has no iotId or productKey/deviceName`);
+        keys = [key];
+      }
+    } else if (containsUnknown(inputs.devices)) {
+      unknown = true;
+    } else {
+      if (!Array.isArray(inputs.devices)) {
+        throw new PlanError(`${where}: \`devices\` is ${describeValue(inputs.devices)}, not a list of devices`);
+      }
+      const all = inputs.devices.map((d: unknown, j: number) => {
+        const key = plannedDevice(d);
+        if (typeof key !== "string") throw new PlanError(`${where}: devices[${j}] ${key.problem}`);
+        return { key, device: d as FleetDevice };
+      });
+      const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
+      const pending = new Set(
+        pendingDevices(
+          all.map((a) => a.device),
+          results,
+        ).map(deviceKey),
+      );
+      keys = all.map((a) => a.key).filter((k) => pending.has(k));
+      const s = inputs.stages;
+      if (Array.isArray(s) && s.length > 0 && s.every((p) => typeof p === "number")) stages = s as number[];
+    }
+    const id = step.urn || `#${i}`;
+    if (!step.urn) stepsWithoutUrn++;
+    const entry = byUrn.get(id) ?? { op, devices: new Set<string>(), unknown: false, step: i };
+    if (op === "replace") entry.op = "replace";
+    for (const k of keys) entry.devices.add(k);
+    entry.unknown ||= unknown;
+    entry.stages ??= stages;
+    byUrn.set(id, entry);
+  });
+  const resets: PlannedReset[] = [];
+  for (const [id, e] of byUrn) {
+    if (e.devices.size === 0 && !e.unknown) continue;
+    const devices = [...e.devices];
+    resets.push({
+      urn: id.startsWith("#") ? "" : id,
+      op: e.op,
+      devices,
+      ...(e.unknown ? { unknown: true } : {}),
+      ...(id.startsWith("#") ? { step: e.step } : {}),
+      ...(e.stages ? { stages: e.stages, byStage: countByStage(devices, e.stages) } : {}),
+    });
+  }
+  return { resets, stepsWithoutUrn };
+}
+
+/** The resets a plan would send (see `readPlan`). */
+export function plannedResets(plan: unknown): PlannedReset[] {
+  return readPlan(plan).resets;
 }

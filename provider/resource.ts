@@ -2,8 +2,10 @@
  * `DeviceRegistrationReset`: one device's dynamic-registration reset as a Pulumi resource.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { InputError } from "./errors";
 import { deviceResetHandle } from "./handle";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
+import { CheckFailure, checkJson, childPath, describeValue, isJsonValue } from "./inputs";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
 export interface DeviceRegistrationResetArgs {
@@ -19,7 +21,7 @@ export interface DeviceRegistrationResetArgs {
   readonly region?: pulumi.Input<string>;
   /** API endpoint override: `host[:port]`, `https://…`, or `http://127.0.0.1:PORT` for a local emulator (plain http only on loopback); default `iot.<region>.aliyuncs.com`. A change replaces. */
   readonly endpoint?: pulumi.Input<string>;
-  /** Any JSON values; a change to any of them resets the device again (replace). Default: none. */
+  /** Plain JSON values (at most 16 KiB as JSON); a change to any of them resets the device again (replace). Default: none. */
   readonly triggers?: pulumi.Input<unknown[] | Record<string, unknown>>;
   /** When the reset returns a JobId (a gateway with over 2,000 sub-devices), poll the job until it ends; default false. A change updates in place without any API call. */
   readonly waitForJob?: pulumi.Input<boolean>;
@@ -65,11 +67,14 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
    */
   constructor(name: string, args: DeviceRegistrationResetArgs, opts?: pulumi.CustomResourceOptions) {
     refusePlaintextSecrets();
+    // Checked before the runtime serializes the args, which would turn a Date into {} and NaN into null.
+    const triggers = checkProgramArgs(name, args);
     super(
       deviceResetHandle,
       name,
       {
         ...args,
+        triggers,
         success: undefined,
         requestId: undefined,
         jobId: undefined,
@@ -90,4 +95,83 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
       }
     });
   }
+}
+
+const ARGUMENTS = [
+  "productKey",
+  "deviceName",
+  "iotId",
+  "iotInstanceId",
+  "region",
+  "endpoint",
+  "triggers",
+  "waitForJob",
+] as const;
+
+/** An Input whose value comes later: checked when it resolves (here for triggers, by the provider for the rest). */
+function isDeferred(value: unknown): value is pulumi.Output<unknown> | Promise<unknown> {
+  return pulumi.Output.isInstance(value) || value instanceof Promise;
+}
+
+function refuse(name: string, failures: readonly CheckFailure[]): never {
+  const problems = failures.map((f) => `\`${f.property}\` ${f.reason}`);
+  const shown = problems.slice(0, 20);
+  if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
+  throw new InputError(
+    shown.length === 1
+      ? `DeviceRegistrationReset "${name}": ${shown[0]}.`
+      : `DeviceRegistrationReset "${name}" has ${problems.length} problems:\n  ${shown.join("\n  ")}`,
+  );
+}
+
+/**
+ * @internal
+ * Refuses what the runtime's serialization would silently change: arguments that are not JSON (a function, NaN,
+ * a Date), triggers that are not plain JSON (naming the path, e.g. `triggers[0]`) or too large, and unknown
+ * argument names. Rules that survive serialization are the provider's `check`. Returns the triggers to register:
+ * as given, with each Output or Promise inside checked once it resolves.
+ */
+export function checkProgramArgs(name: string, args: DeviceRegistrationResetArgs): unknown {
+  const given = (args ?? {}) as Record<string, unknown>;
+  const failures: CheckFailure[] = [];
+  for (const key of Object.keys(given)) {
+    if (!(ARGUMENTS as readonly string[]).includes(key)) {
+      failures.push({
+        property: key,
+        reason: `is not an argument of DeviceRegistrationReset; the arguments are ${ARGUMENTS.join(", ")}`,
+      });
+    }
+  }
+  for (const key of ARGUMENTS) {
+    const value = given[key];
+    if (key === "triggers" || value === undefined || isDeferred(value) || isJsonValue(value)) continue;
+    const rule = key === "waitForJob" ? "must be a boolean" : "must be a non-empty string";
+    failures.push({ property: key, reason: `${rule}, got ${describeValue(value)}` });
+  }
+  checkJson(given.triggers, "triggers", failures, (v) => isDeferred(v));
+  if (failures.length > 0) refuse(name, failures);
+  return deferTriggerChecks(name, given.triggers, "triggers");
+}
+
+/** The value with every Output or Promise inside replaced by one whose resolved value is checked first. */
+function deferTriggerChecks(name: string, value: unknown, path: string): unknown {
+  const check = (resolved: unknown) => {
+    const failures: CheckFailure[] = [];
+    checkJson(resolved, path, failures, (v) => isDeferred(v));
+    if (failures.length > 0) refuse(name, failures);
+    return deferTriggerChecks(name, resolved, path);
+  };
+  if (pulumi.Output.isInstance(value)) return value.apply(check);
+  if (value instanceof Promise) return value.then(check);
+  if (value === null || typeof value !== "object") return value;
+  let changed = false;
+  const copy = (v: unknown, at: string) => {
+    const out = deferTriggerChecks(name, v, at);
+    if (out !== v) changed = true;
+    return out;
+  };
+  const result = Array.isArray(value)
+    ? value.map((v, i) => copy(v, `${path}[${i}]`))
+    : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v, childPath(path, k))]));
+  return changed ? result : value;
 }

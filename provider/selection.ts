@@ -4,13 +4,19 @@
  * only adds devices, and the share selected tracks the stage's percentage.
  */
 import { createHash } from "crypto";
+import { describeValue } from "./inputs";
 
 /** One device of a fleet: a ProductKey+DeviceName pair, or an IotId. */
 export type FleetDevice = { readonly productKey: string; readonly deviceName: string } | { readonly iotId: string };
 
-/** A stable text key of a device: `productKey/deviceName`, or `iotId:<IotId>`. */
+/**
+ * A stable text key of a device: `productKey/deviceName`, or `iotId:<IotId>` when it has an IotId (which the API
+ * prefers over the pair). A key present with the value `undefined` counts as absent, as the engine drops it.
+ */
 export function deviceKey(device: FleetDevice): string {
-  return "iotId" in device ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
+  return "iotId" in device && device.iotId !== undefined
+    ? `iotId:${device.iotId}`
+    : `${(device as { productKey: string }).productKey}/${(device as { deviceName: string }).deviceName}`;
 }
 
 /** A uniform number in [0, 1) from a salted SHA-256 of the key: stable across runs, machines and versions. */
@@ -36,21 +42,43 @@ export function bucketOf(key: string, buckets: number): number {
   return Math.floor(unitHash("batch", key) * buckets);
 }
 
-/** Validates `stages` and `stage`; returns the reason when they break a rule. */
-export function checkStages(stages: readonly number[], stage: number): string | undefined {
-  if (stages.length === 0) return "`stages` must list at least one percentage, e.g. [1, 10, 100]";
-  for (let i = 0; i < stages.length; i++) {
-    const p = stages[i] as number;
-    if (!Number.isFinite(p) || p <= 0 || p > 100)
-      return `\`stages[${i}]\` is ${p}; each stage is a percentage in (0, 100]`;
-    if (i > 0 && p <= (stages[i - 1] as number)) {
-      return `\`stages\` must increase (they are cumulative percentages), but stages[${i}] = ${p} follows ${stages[i - 1]}`;
+/**
+ * Validates `stages` and `stage` as the program gave them (after defaults: `null` is not "absent"); returns each
+ * problem, naming the argument, the rule and what was given.
+ */
+export function checkStages(stages: unknown, stage: unknown): string[] {
+  const problems: string[] = [];
+  let count: number | undefined;
+  if (stages === null) {
+    problems.push("`stages` is null; give cumulative percentages such as [1, 10, 100], or leave it out for [100]");
+  } else if (!Array.isArray(stages)) {
+    problems.push(
+      `\`stages\` must be an array of cumulative percentages such as [1, 10, 100], got ${describeValue(stages)}`,
+    );
+  } else if (stages.length === 0) {
+    problems.push("`stages` must list at least one percentage, e.g. [1, 10, 100]");
+  } else {
+    const bad = stages.findIndex((p) => !(typeof p === "number" && p > 0 && p <= 100));
+    const down = stages.findIndex((p, i) => i > 0 && (p as number) <= (stages[i - 1] as number));
+    if (bad >= 0) {
+      problems.push(`\`stages[${bad}]\` must be a percentage in (0, 100], got ${describeValue(stages[bad])}`);
+    } else if (down > 0) {
+      problems.push(
+        `\`stages\` must increase (they are cumulative percentages), but stages[${down}] = ${stages[down]} follows ${stages[down - 1]}`,
+      );
+    } else {
+      count = stages.length;
     }
   }
-  if (!Number.isInteger(stage) || stage < 0 || stage > stages.length) {
-    return `\`stage\` is ${stage}; it counts promoted stages, an integer from 0 to ${stages.length}`;
+  const range = `a whole number from 0 to ${count ?? "the number of stages"}`;
+  // Left out, `stage` defaults to every stage: nothing to check (the default comes from valid stages only).
+  if (stage === undefined) return problems;
+  if (stage === null) {
+    problems.push(`\`stage\` is null; give ${range}, or leave it out to promote every stage`);
+  } else if (!(typeof stage === "number" && Number.isInteger(stage) && stage >= 0 && stage <= (count ?? Infinity))) {
+    problems.push(`\`stage\` must be ${range} (how many stages are promoted), got ${describeValue(stage)}`);
   }
-  return undefined;
+  return problems;
 }
 
 /** The rollout plan of a cohort. */

@@ -4,9 +4,12 @@
  * the Alibaba Cloud default credential chain. Nothing here is ever written to state.
  */
 import Credential, { CLIProfileCredentialsProvider, Config as CredentialConfig } from "@alicloud/credentials";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { ConfigurationError } from "./errors";
 import { DEFAULT_QUOTAS, Quotas } from "./budget";
-import { parseEndpoint } from "./inputs";
+import { describeRule, isRegionId, NumberRule, numberProblem, parseEndpoint, quote } from "./inputs";
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
 
 /** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
@@ -54,12 +57,33 @@ export interface ProviderSettings {
   readonly connectTimeoutMs: number;
 }
 
-function positiveNumber(get: (key: string) => string | undefined, key: string, fallback: number): number {
+/** The range of each numeric stack setting, and its default. */
+export const NUMERIC_SETTINGS: Readonly<Record<string, NumberRule & { readonly fallback: number }>> = {
+  [CONFIG_KEYS.resetQps]: { min: 0, minExclusive: true, max: 10_000, fallback: DEFAULT_QUOTAS.ResetThing },
+  [CONFIG_KEYS.queryJobQps]: { min: 0, minExclusive: true, max: 1_000, fallback: DEFAULT_QUOTAS.QueryJob },
+  [CONFIG_KEYS.jobTimeoutSeconds]: { min: 0, minExclusive: true, max: 86_400, fallback: 1800 },
+  [CONFIG_KEYS.jobPollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 2 },
+  [CONFIG_KEYS.readTimeoutMs]: { min: 1, max: 600_000, integer: true, fallback: 10_000 },
+  [CONFIG_KEYS.maxAttempts]: { min: 1, max: 100, integer: true, fallback: DEFAULT_RETRY_POLICY.maxAttempts },
+  [CONFIG_KEYS.maxRetrySeconds]: {
+    min: 0,
+    minExclusive: true,
+    max: 3600,
+    fallback: DEFAULT_RETRY_POLICY.maxElapsedMs / 1000,
+  },
+};
+
+/** A numeric stack setting: a plain decimal (no sign, exponent or hex) within its range, else its default. */
+function numberSetting(get: (key: string) => string | undefined, key: string): number {
+  const rule = NUMERIC_SETTINGS[key] as NumberRule & { fallback: number };
   const raw = get(key);
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new ConfigurationError(`Stack config ${key} must be a positive number, got "${raw}".`);
+  if (raw === undefined || raw === "") return rule.fallback;
+  const n = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (numberProblem(n, rule) !== undefined) {
+    throw new ConfigurationError(
+      `Stack config ${key} must be ${describeRule(rule)}, got ${quote(raw)}. Fix it with ` +
+        `\`pulumi config set ${key} <value>\`, or remove it to use the default (${rule.fallback}).`,
+    );
   }
   return n;
 }
@@ -68,27 +92,38 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === "" ? undefined : value;
 }
 
+/** A region from stack config or the environment, refused unless it has the shape of a region ID. */
+function regionSetting(value: string | undefined, source: string): string | undefined {
+  const region = nonEmpty(value);
+  if (region !== undefined && !isRegionId(region)) {
+    throw new ConfigurationError(
+      `${source} is ${quote(region)}, which is not a region ID such as cn-shanghai; fix it or remove it.`,
+    );
+  }
+  return region;
+}
+
 /** Reads the provider settings from stack config (`get` returns a key's string value, or undefined). */
 export function readSettings(get: (key: string) => string | undefined): ProviderSettings {
   return {
-    region: nonEmpty(get(CONFIG_KEYS.region)),
+    region: regionSetting(get(CONFIG_KEYS.region), `Stack config ${CONFIG_KEYS.region}`),
     accessKey: nonEmpty(get(CONFIG_KEYS.accessKey)),
     secretKey: nonEmpty(get(CONFIG_KEYS.secretKey)),
     securityToken: nonEmpty(get(CONFIG_KEYS.securityToken)),
     profile: nonEmpty(get(CONFIG_KEYS.profile)),
     ecsRoleName: nonEmpty(get(CONFIG_KEYS.ecsRoleName)),
     quotas: {
-      ResetThing: positiveNumber(get, CONFIG_KEYS.resetQps, DEFAULT_QUOTAS.ResetThing),
-      QueryJob: positiveNumber(get, CONFIG_KEYS.queryJobQps, DEFAULT_QUOTAS.QueryJob),
+      ResetThing: numberSetting(get, CONFIG_KEYS.resetQps),
+      QueryJob: numberSetting(get, CONFIG_KEYS.queryJobQps),
     },
     retry: {
       ...DEFAULT_RETRY_POLICY,
-      maxAttempts: Math.floor(positiveNumber(get, CONFIG_KEYS.maxAttempts, DEFAULT_RETRY_POLICY.maxAttempts)),
-      maxElapsedMs: positiveNumber(get, CONFIG_KEYS.maxRetrySeconds, DEFAULT_RETRY_POLICY.maxElapsedMs / 1000) * 1000,
+      maxAttempts: numberSetting(get, CONFIG_KEYS.maxAttempts),
+      maxElapsedMs: numberSetting(get, CONFIG_KEYS.maxRetrySeconds) * 1000,
     },
-    jobTimeoutMs: positiveNumber(get, CONFIG_KEYS.jobTimeoutSeconds, 1800) * 1000,
-    jobPollMs: positiveNumber(get, CONFIG_KEYS.jobPollSeconds, 2) * 1000,
-    readTimeoutMs: positiveNumber(get, CONFIG_KEYS.readTimeoutMs, 10_000),
+    jobTimeoutMs: numberSetting(get, CONFIG_KEYS.jobTimeoutSeconds) * 1000,
+    jobPollMs: numberSetting(get, CONFIG_KEYS.jobPollSeconds) * 1000,
+    readTimeoutMs: numberSetting(get, CONFIG_KEYS.readTimeoutMs),
     connectTimeoutMs: 5_000,
   };
 }
@@ -103,20 +138,27 @@ export interface Target {
   readonly protocol: "http" | "https";
 }
 
+/** The message when no region is set anywhere: every way to set one. */
+export const NO_REGION =
+  "No region is set. Give the resource a `region` argument, or run `pulumi config set alicloud:region cn-shanghai`, " +
+  "or set the ALIBABA_CLOUD_REGION_ID environment variable.";
+
+/** The region from the environment: ALIBABA_CLOUD_REGION_ID, else ALICLOUD_REGION; refused unless a region ID. */
+export function environmentRegion(env: NodeJS.ProcessEnv): string | undefined {
+  return (
+    regionSetting(env.ALIBABA_CLOUD_REGION_ID, "The environment variable ALIBABA_CLOUD_REGION_ID") ??
+    regionSetting(env.ALICLOUD_REGION, "The environment variable ALICLOUD_REGION")
+  );
+}
+
 /** Resolves region and endpoint for one resource: its args, else stack config, else the environment. */
 export function resolveTarget(
   args: { region?: string; endpoint?: string },
   settings: ProviderSettings,
   env: NodeJS.ProcessEnv = process.env,
 ): Target {
-  const region =
-    args.region ?? settings.region ?? nonEmpty(env.ALIBABA_CLOUD_REGION_ID) ?? nonEmpty(env.ALICLOUD_REGION);
-  if (!region) {
-    throw new ConfigurationError(
-      "No region is set. Give the resource a `region` argument, or run `pulumi config set alicloud:region cn-shanghai`, " +
-        "or set the ALIBABA_CLOUD_REGION_ID environment variable.",
-    );
-  }
+  const region = args.region ?? settings.region ?? environmentRegion(env);
+  if (!region) throw new ConfigurationError(NO_REGION);
   if (args.endpoint === undefined) {
     return { region, endpoint: `iot.${region}.aliyuncs.com`, protocol: "https" };
   }
@@ -167,14 +209,7 @@ export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessE
   const accessKeyId = fromConfig ? settings.accessKey : nonEmpty(env.ALICLOUD_ACCESS_KEY);
   const accessKeySecret = fromConfig ? settings.secretKey : nonEmpty(env.ALICLOUD_SECRET_KEY);
   if (accessKeyId || accessKeySecret) {
-    if (!accessKeyId || !accessKeySecret) {
-      const [id, secret] = fromConfig
-        ? ["alicloud:accessKey", "alicloud:secretKey"]
-        : ["ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY"];
-      throw new ConfigurationError(
-        `Only one half of an AccessKey pair is set (${accessKeyId ? secret : id} is missing). ${CREDENTIAL_HELP}`,
-      );
-    }
+    if (!accessKeyId || !accessKeySecret) throw new ConfigurationError(halfPair(fromConfig, accessKeyId));
     const securityToken = fromConfig ? settings.securityToken : nonEmpty(env.ALICLOUD_SECURITY_TOKEN);
     return new Credential(
       new CredentialConfig(
@@ -197,6 +232,62 @@ export function buildCredential(settings: ProviderSettings, env: NodeJS.ProcessE
     }
   }
   return new Credential();
+}
+
+function halfPair(fromConfig: boolean, accessKeyId: string | undefined): string {
+  const [id, secret] = fromConfig
+    ? ["alicloud:accessKey", "alicloud:secretKey"]
+    : ["ALICLOUD_ACCESS_KEY", "ALICLOUD_SECRET_KEY"];
+  return `Only one half of an AccessKey pair is set (${accessKeyId ? secret : id} is missing). ${CREDENTIAL_HELP}`;
+}
+
+const isTrue = (value: string | undefined): boolean => value?.toLowerCase() === "true";
+
+/**
+ * Why no credential can exist under these settings and environment, or undefined when one may. Decided without
+ * any network call, so that a preview can say it: files are only tested for existence, and the ECS metadata
+ * service counts as a source unless ALIBABA_CLOUD_ECS_METADATA_DISABLED=true turns it off.
+ */
+export function credentialSourceProblem(
+  settings: ProviderSettings,
+  env: NodeJS.ProcessEnv,
+  exists: (file: string) => boolean = fs.existsSync,
+): string | undefined {
+  const fromConfig = settings.accessKey !== undefined || settings.secretKey !== undefined;
+  const accessKeyId = fromConfig ? settings.accessKey : nonEmpty(env.ALICLOUD_ACCESS_KEY);
+  const accessKeySecret = fromConfig ? settings.secretKey : nonEmpty(env.ALICLOUD_SECRET_KEY);
+  if (accessKeyId || accessKeySecret)
+    return accessKeyId && accessKeySecret ? undefined : halfPair(fromConfig, accessKeyId);
+  const cliOff = isTrue(env.ALIBABA_CLOUD_CLI_PROFILE_DISABLED);
+  const imdsOff = isTrue(env.ALIBABA_CLOUD_ECS_METADATA_DISABLED);
+  if (settings.profile) {
+    return cliOff
+      ? `No usable Alibaba Cloud credentials (alicloud:profile is set, but ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true turns aliyun CLI profiles off). ${CREDENTIAL_HELP}`
+      : undefined;
+  }
+  if (settings.ecsRoleName ?? nonEmpty(env.ALICLOUD_ECS_ROLE_NAME)) {
+    return imdsOff ? credentialError(new Error("IMDS credentials is disabled")).message : undefined;
+  }
+  const home = nonEmpty(env.HOME) ?? os.homedir();
+  const credentialsFile =
+    nonEmpty(env.ALIBABA_CLOUD_CREDENTIALS_FILE) ?? path.join(home, ".alibabacloud", "credentials");
+  const cliConfig = path.join(home, ".aliyun", "config.json");
+  const available =
+    (nonEmpty(env.ALIBABA_CLOUD_ACCESS_KEY_ID) && nonEmpty(env.ALIBABA_CLOUD_ACCESS_KEY_SECRET)) ||
+    (nonEmpty(env.ALIBABA_CLOUD_ROLE_ARN) &&
+      nonEmpty(env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN) &&
+      nonEmpty(env.ALIBABA_CLOUD_OIDC_TOKEN_FILE)) ||
+    nonEmpty(env.ALIBABA_CLOUD_CREDENTIALS_URI) ||
+    (!cliOff && exists(cliConfig)) ||
+    exists(credentialsFile) ||
+    !imdsOff;
+  if (available) return undefined;
+  return (
+    `No Alibaba Cloud credentials can be found: no AccessKey in stack config or the environment, no OIDC/RRSA ` +
+    `variables, ${cliOff ? "aliyun CLI profiles turned off (ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true)" : `no aliyun CLI config (${cliConfig})`}, ` +
+    `no credentials file (${credentialsFile}), and the ECS metadata service turned off ` +
+    `(ALIBABA_CLOUD_ECS_METADATA_DISABLED=true). ${CREDENTIAL_HELP}`
+  );
 }
 
 /** Wraps a failure of the credential chain in an error that lists every way to provide credentials. */

@@ -208,12 +208,10 @@ describe("settings and credentials", () => {
 
   test("stack config that breaks a rule fails configure, and every later call, instead of running on defaults", async () => {
     const ctx = context(configFor(emu));
-    expect(() => ctx.configure((k) => ({ ...configFor(emu), "iotReset:maxAttempts": "0" })[k])).toThrow(
-      'Stack config iotReset:maxAttempts must be a positive number, got "0".',
-    );
-    await expect(device.create(ctx, { ...pair, endpoint: emu.endpoint })).rejects.toThrow(
-      'Stack config iotReset:maxAttempts must be a positive number, got "0".',
-    );
+    const message =
+      'Stack config iotReset:maxAttempts must be a whole number from 1 to 100, got "0". Fix it with `pulumi config set iotReset:maxAttempts <value>`, or remove it to use the default (8).';
+    expect(() => ctx.configure((k) => ({ ...configFor(emu), "iotReset:maxAttempts": "0" })[k])).toThrow(message);
+    await expect(device.create(ctx, { ...pair, endpoint: emu.endpoint })).rejects.toThrow(message);
     expect(emu.requests()).toHaveLength(0);
   });
 

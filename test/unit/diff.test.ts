@@ -125,3 +125,81 @@ describe("DeviceRegistrationReset diff", () => {
     });
   });
 });
+
+describe("DeviceBatchReset diff: naming the devices the other way within a campaign", () => {
+  const byPair = [
+    { productKey: "a1Demo", deviceName: "cam-0001" },
+    { productKey: "a1Demo", deviceName: "cam-0002" },
+  ];
+  const byIotId = [{ iotId: "Q7u0001" }, { iotId: "Q7u0002" }];
+  const olds = {
+    campaign: "rotation-2026-11",
+    devices: byPair,
+    results: { "a1Demo/cam-0001": { requestId: "R1" }, "a1Demo/cam-0002": { requestId: "R2" } },
+  };
+
+  function diffWithLog(news: Record<string, unknown>) {
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      return { result: batch.diff("B", olds, news), lines };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  test("pairs to IotIds is shown as the replace it is (every device is reset again), with a warning saying why", () => {
+    const { result, lines } = diffWithLog({ campaign: "rotation-2026-11", devices: byIotId });
+    expect(result).toEqual({ changes: true, replaces: ["devices"], deleteBeforeReplace: false });
+    expect(lines).toEqual([
+      'iot-reset: warning: batch of campaign "rotation-2026-11": its devices are now named by iotId and were reset when named by productKey/deviceName; the records cannot be matched to the new names without asking IoT Platform, so the batch is replaced and its 2 device(s) are reset again. To avoid it, keep naming the devices as before until the next campaign.\n',
+    ]);
+  });
+
+  test("the same naming, or a new campaign (a replace anyway), gives no warning", () => {
+    const same = diffWithLog({
+      campaign: "rotation-2026-11",
+      devices: [...byPair, { productKey: "a1Demo", deviceName: "cam-0003" }],
+    });
+    expect(same.result).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+    expect(same.lines).toEqual([]);
+    const campaign = diffWithLog({ campaign: "rotation-2026-12", devices: byIotId });
+    expect(campaign.result.replaces).toEqual(["campaign"]);
+    expect(campaign.lines).toEqual([]);
+  });
+});
+
+describe("DeviceBatchReset check", () => {
+  test("a batch that mixes identity forms, repeats a device or holds a non-device is refused", () => {
+    expect(
+      batch.check(
+        {},
+        {
+          campaign: "c",
+          devices: [
+            { productKey: "a1Demo", deviceName: "cam-0001" },
+            { iotId: "Q7u1" },
+            { productKey: "a1Demo", deviceName: "cam-0001" },
+            null,
+            { productKey: "a1Demo", deviceName: "cam-0004", iotId: undefined },
+          ],
+          maxFailureRatio: null,
+          stages: [10, "x"],
+        },
+      ).failures,
+    ).toEqual([
+      { property: "devices[2]", reason: "repeats device a1Demo/cam-0001 (devices[0])" },
+      { property: "devices[3]", reason: "must be { productKey, deviceName } or { iotId }, got null" },
+      {
+        property: "devices",
+        reason:
+          "mixes identity forms: devices[0] is named by productKey/deviceName and devices[1] by iotId; one device listed both ways would be reset twice, since the two forms cannot be matched without asking IoT Platform: name every device of a fleet the same way",
+      },
+      { property: "maxFailureRatio", reason: "is null; give a number from 0 to 1, or leave it out" },
+      { property: "stages", reason: "must be the cohort's cumulative percentages, each in (0, 100]" },
+    ]);
+  });
+});

@@ -57,3 +57,156 @@ describe("iot-reset-plan", () => {
     expect(badMax.stderr).toBe('iot-reset-plan: --max must be a whole number, 0 or more, got "x"\n');
   });
 });
+
+describe("iot-reset-plan: plans that cannot be misread", () => {
+  const DEVICE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
+  const cam = (n: number) => ({ productKey: "a1", deviceName: `cam-${String(n).padStart(4, "0")}` });
+  const cli = (plan: unknown, ...args: string[]) =>
+    spawnSync(process.execPath, [CLI, planFile(plan), ...args], { encoding: "utf8" });
+
+  test("a malformed plan exits 2 naming the step and device, printing nothing on stdout", () => {
+    const result = cli({
+      steps: [{ op: "create", urn: "urn:b1", newState: { type: BATCH, inputs: { devices: [null] } } }],
+    });
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(
+      /^iot-reset-plan: \S+plan\.json: steps\[0\] \(urn:b1\): devices\[0\] is null, not a device \(\{ productKey, deviceName \} or \{ iotId \}\)\n$/,
+    );
+  });
+
+  test("steps without a URN are all counted: a 500-device batch no longer vanishes under --max", () => {
+    const big = Array.from({ length: 500 }, (_, i) => cam(i + 1));
+    const result = cli(
+      {
+        steps: [
+          { op: "create", newState: { type: BATCH, inputs: { devices: [cam(0)] } } },
+          { op: "create", newState: { type: BATCH, inputs: { devices: big } } },
+        ],
+      },
+      "--max",
+      "100",
+    );
+    expect(result.status).toBe(1);
+    const out = result.stdout.split("\n");
+    expect(out[0]).toBe("# create (no URN: steps[0])");
+    expect(out[2]).toBe("# create (no URN: steps[1])");
+    expect(out.slice(-3)).toEqual([
+      "501 device(s) would be reset by 2 resource(s).",
+      "2 step(s) had no URN; each is listed by its index and counted.",
+      "",
+    ]);
+    expect(result.stderr).toBe(
+      "iot-reset-plan: the update would reset 501 devices, more than --max 100; split the rollout into smaller stages or raise --max.\n",
+    );
+  });
+
+  test("control and invisible characters are escaped, so a device name cannot forge a line", () => {
+    const result = cli({
+      steps: [
+        {
+          op: "create",
+          urn: "urn:d\u001b[2K",
+          newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "cam\n0 device(s) would be reset\u202e" } },
+        },
+      ],
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(
+      "# create urn:d\\u001b[2K\n" +
+        "a1/cam\\u000a0 device(s) would be reset\\u202e\n" +
+        "1 device(s) would be reset by 1 resource(s).\n",
+    );
+  });
+
+  test("--markdown: counts per stage and per resource, the first devices, warnings, and --max", () => {
+    const cams = Array.from({ length: 6 }, (_, i) => cam(i));
+    const result = cli(
+      {
+        steps: [
+          {
+            op: "update",
+            urn: "urn:p::cams-b2-0",
+            newState: { type: BATCH, inputs: { devices: cams, stages: [100] } },
+            oldState: { type: BATCH, outputs: { results: { "a1/cam-0000": {} } } },
+          },
+          { op: "replace", urn: "urn:p::gw|`01`", newState: { type: DEVICE, inputs: { iotId: "Q7u1" } } },
+          {
+            op: "create",
+            urn: "urn:p::later",
+            newState: { type: BATCH, inputs: { devices: "04da6b54-80e4-46f7-96ec-b56ff0331ba9" } },
+          },
+          { op: "create", newState: { type: BATCH, inputs: { devices: [cam(9)] } } },
+        ],
+      },
+      "--markdown",
+      "--first",
+      "3",
+      "--max",
+      "5",
+    );
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe(
+      [
+        "### iot-reset-plan: 7 device reset(s) in 4 resource(s)",
+        "",
+        "| stage | cumulative share | devices reset |",
+        "| --- | --- | --- |",
+        "| `cams` stage 1 | 100% | 5 |",
+        "| not staged |  | 2 |",
+        "",
+        "| resource | operation | devices reset |",
+        "| --- | --- | --- |",
+        "| `cams-b2-0` | update | 5 |",
+        "| `gw\\u007c\\u006001\\u0060` | replace | 1 |",
+        "| `later` | create | unknown until apply |",
+        "| (no URN: steps[3]) | create | 1 |",
+        "",
+        "<details><summary>The first 3 of 7 devices</summary>",
+        "",
+        "```text",
+        "a1/cam-0001",
+        "a1/cam-0002",
+        "a1/cam-0003",
+        "```",
+        "",
+        "</details>",
+        "",
+        "> **Note:** 1 step(s) had no URN; each is listed by its index and counted.",
+        "",
+        "> **Warning:** 1 resource(s) reset devices that are unknown until apply; their number cannot be checked here.",
+        "",
+        "> **Over the limit:** 7 device resets, more than `--max 5`.",
+        "",
+      ].join("\n"),
+    );
+    expect(result.stderr).toBe(
+      "iot-reset-plan: 1 resource(s) reset devices that are unknown until apply, so --max 5 cannot be checked; make the device list known at preview.\n",
+    );
+  });
+
+  test("--json carries the count of steps without a URN and each one's index", () => {
+    const result = cli(
+      { steps: [{ op: "create", newState: { type: BATCH, inputs: { devices: [cam(1)] } } }] },
+      "--json",
+    );
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({
+      count: 1,
+      resets: [{ urn: "", op: "create", devices: ["a1/cam-0001"], step: 0 }],
+      stepsWithoutUrn: 1,
+    });
+  });
+
+  test.each([
+    [["--json", "--markdown"], "iot-reset-plan: --json and --markdown are two outputs; give one\n"],
+    [["--first", "3"], "iot-reset-plan: --first goes with --markdown\n"],
+    [["--markdown", "--first=-1"], 'iot-reset-plan: --first must be a whole number, 0 or more, got "-1"\n'],
+    [["--max", "1e3"], 'iot-reset-plan: --max must be a whole number, 0 or more, got "1e3"\n'],
+  ])("flags that cannot be used together or read exit 2: %j", (args, stderr) => {
+    const result = cli(plan, ...args);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(stderr);
+  });
+});

@@ -1,4 +1,5 @@
-import { plannedResets } from "../../provider/plan";
+import { plannedResets, PlanError, readPlan } from "../../provider/plan";
+import { deviceKey, planCohort } from "../../provider/selection";
 
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 const DEVICE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
@@ -76,5 +77,83 @@ describe("plannedResets", () => {
     expect(() => plannedResets({ resources: [] })).toThrow(
       "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
     );
+  });
+});
+
+describe("readPlan: nothing read in part", () => {
+  const batch = (urn: string | undefined, devices: unknown, op = "create") => ({
+    op,
+    ...(urn === undefined ? {} : { urn }),
+    newState: { type: BATCH, inputs: { devices } },
+  });
+  const fleet = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => d(from + i));
+
+  test("steps without a URN are each counted and named by their index (a second one used to vanish)", () => {
+    const reading = readPlan({ steps: [batch(undefined, [d(1)]), batch(undefined, fleet(100, 600))] });
+    expect(reading.stepsWithoutUrn).toBe(2);
+    expect(reading.resets.map((r) => [r.urn, r.step, r.devices.length])).toEqual([
+      ["", 0, 1],
+      ["", 1, 500],
+    ]);
+  });
+
+  test("steps sharing a URN are one resource with the union of their devices, each counted once", () => {
+    const reading = readPlan({
+      steps: [
+        batch("u:b", [d(1), d(2)]),
+        batch("u:b", [d(2), d(3)]),
+        { op: "replace", urn: "u:dev", newState: { type: DEVICE, inputs: { iotId: "Q1" } } },
+        { op: "create-replacement", urn: "u:dev", newState: { type: DEVICE, inputs: { iotId: "Q1" } } },
+      ],
+    });
+    expect(reading.resets).toEqual([
+      { urn: "u:b", op: "create", devices: ["a1/cam-0001", "a1/cam-0002", "a1/cam-0003"] },
+      { urn: "u:dev", op: "replace", devices: ["iotId:Q1"] },
+    ]);
+  });
+
+  test.each([
+    [{ steps: [null] }, "steps[0] is null, not a step"],
+    [{ steps: [{ urn: "u:b", newState: { type: BATCH, inputs: { devices: [] } } }] }, "steps[0] has no `op`"],
+    [{ steps: [{ op: "create", urn: "u:b" }] }, "steps[0] (u:b) has no resource type"],
+    [{ steps: [{ op: "create", urn: "u:b", newState: { type: BATCH } }] }, "steps[0] (u:b) has no inputs"],
+    [
+      { steps: [batch("u:b", [null])] },
+      "steps[0] (u:b): devices[0] is null, not a device ({ productKey, deviceName } or { iotId })",
+    ],
+    [
+      { steps: [batch("u:b", [d(1), { productKey: "a1" }])] },
+      "steps[0] (u:b): devices[1] is an object, not a device ({ productKey, deviceName } or { iotId })",
+    ],
+    [
+      { steps: [batch("u:b", "cam-0001")] },
+      'steps[0] (u:b): `devices` is the string "cam-0001", not a list of devices',
+    ],
+    [
+      { steps: [{ op: "create", urn: "u:d", newState: { type: DEVICE, inputs: { deviceName: "x" } } }] },
+      "steps[0] (u:d): the device has no iotId or productKey/deviceName",
+    ],
+  ])("a malformed plan is refused: %j", (plan, message) => {
+    expect(() => readPlan(plan)).toThrow(new PlanError(message));
+  });
+
+  test("a batch of a cohort counts its devices per stage, as the cohort selected them", () => {
+    const devices = Array.from({ length: 400 }, (_, i) => d(i));
+    const plan = planCohort(devices, [10, 100], 2, 1000, 1);
+    const atStage1 = new Set(planCohort(devices, [10, 100], 1, 1000, 1).selected.map(deviceKey));
+    const selected = plan.batches[0]?.devices ?? [];
+    const reading = readPlan({
+      steps: [
+        {
+          op: "create",
+          urn: "u:cams-b1-0",
+          newState: { type: BATCH, inputs: { devices: selected, stages: [10, 100] } },
+        },
+      ],
+    });
+    const first = selected.filter((x) => atStage1.has(deviceKey(x))).length;
+    expect(first).toBeGreaterThan(0);
+    expect(reading.resets[0]?.byStage).toEqual([first, 400 - first]);
+    expect(reading.resets[0]?.stages).toEqual([10, 100]);
   });
 });

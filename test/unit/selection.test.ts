@@ -97,12 +97,18 @@ describe("stage selection", () => {
   });
 
   test("stages and stage break rules with a message naming them", () => {
-    expect(checkStages([], 1)).toBe("`stages` must list at least one percentage, e.g. [1, 10, 100]");
-    expect(checkStages([10, 5], 1)).toBe(
+    expect(checkStages([], 1)).toEqual(["`stages` must list at least one percentage, e.g. [1, 10, 100]"]);
+    expect(checkStages([10, 5], -1)).toEqual([
       "`stages` must increase (they are cumulative percentages), but stages[1] = 5 follows 10",
-    );
-    expect(checkStages([0, 100], 1)).toBe("`stages[0]` is 0; each stage is a percentage in (0, 100]");
-    expect(checkStages([10, 100], 3)).toBe("`stage` is 3; it counts promoted stages, an integer from 0 to 2");
-    expect(checkStages([10, 100], 2)).toBeUndefined();
+      "`stage` must be a whole number from 0 to the number of stages (how many stages are promoted), got the number -1",
+    ]);
+    expect(checkStages([0, 100], undefined)).toEqual([
+      "`stages[0]` must be a percentage in (0, 100], got the number 0",
+    ]);
+    expect(checkStages([10, 100], 3)).toEqual([
+      "`stage` must be a whole number from 0 to 2 (how many stages are promoted), got the number 3",
+    ]);
+    expect(checkStages([10, 100], 2)).toEqual([]);
+    expect(checkStages([10, 100], undefined)).toEqual([]);
   });
 });
