@@ -22,3 +22,15 @@ export async function deviceProgram(): Promise<Record<string, unknown>> {
     resetAt: reset.resetAt,
   };
 }
+
+/** The device with a `Date` in its triggers, as a program might write it (config `triggerDate`). */
+export async function dateTriggerProgram(): Promise<Record<string, unknown>> {
+  const config = new pulumi.Config();
+  const reset = new DeviceRegistrationReset("device", {
+    productKey: "a1DemoProduct",
+    deviceName: "sensor-001",
+    endpoint: config.get("endpoint"),
+    triggers: [new Date(config.require("triggerDate"))],
+  });
+  return { requestId: reset.requestId };
+}
