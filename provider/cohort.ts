@@ -49,7 +49,7 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
    */
   constructor(name: string, args: DeviceBatchResetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      batchResetHandle,
+      batchResetHandle(),
       name,
       { ...args, results: undefined, resetCount: undefined },
       opts,

@@ -64,7 +64,7 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
    */
   constructor(name: string, args: DeviceRegistrationResetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      deviceResetHandle,
+      deviceResetHandle(),
       name,
       {
         ...args,
