@@ -216,7 +216,10 @@ export function describeFailure(err: unknown): string {
     typeof data.Message === "string"
       ? data.Message
       : typeof e.message === "string"
-        ? e.message.replace(/\.?\s*(?:GET|POST|PUT|DELETE|HEAD) \S+ failed\.$/, "")
+        ? e.message
+            .replace(/\.?\s*(?:GET|POST|PUT|DELETE|HEAD) \S+ failed\.$/, "")
+            // The SDK's connect timeout is a socket idle timer, which also fires after the request was written.
+            .replace(/^ConnectTimeout: Connect \S+ failed\.$/, "ConnectTimeout (the SDK's socket idle timeout)")
         : String(err);
   const requestId = typeof data.RequestId === "string" ? ` (RequestId: ${data.RequestId})` : "";
   return `${status}${code}: ${message}${requestId}`;

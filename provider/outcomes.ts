@@ -65,8 +65,8 @@ export function describeUnknown(key: string, record: UnknownOutcomeRecord): stri
 export function unknownOutcomeAdvice(keys: readonly string[]): string {
   const list = keys.join(",");
   return (
-    `IoT Platform may have reset ${keys.length === 1 ? "it" : "each of them"}, so ${keys.length === 1 ? "it is" : "none is"} ` +
-    `not sent again. Check ${keys.length === 1 ? "the device" : "each device"} in the IoT console (or with ` +
+    `IoT Platform may have reset ${keys.length === 1 ? "it, so it is not" : "each of them, so none of them is"} ` +
+    `sent again. Check ${keys.length === 1 ? "the device" : "each device"} in the IoT console (or with ` +
     `QueryDeviceDetail; for a gateway, its device jobs), then either accept it as reset: ` +
     `\`pulumi config set ${CONFIG_KEYS.acceptUnknown} "${list}"\`, or send it exactly once more (its record then says ` +
     `it may have been reset twice): \`pulumi config set ${CONFIG_KEYS.resendUnknown} "${list}"\`; and run \`pulumi up\` ` +

@@ -201,7 +201,7 @@ describe("unknown outcome: written, no usable answer, never resent", () => {
       );
       const error = await api.resetThing(pair).catch((e) => e);
       expect(error).toBeInstanceOf(UnknownOutcomeError);
-      expect(error.failure).toMatch(/^RequestTimeoutError: ConnectTimeout: Connect http:\/\/127\.0\.0\.1:\d+\/\?/);
+      expect(error.failure).toBe("RequestTimeoutError: ConnectTimeout (the SDK's socket idle timeout)");
       expect(server.count()).toBe(1);
     } finally {
       await server.close();
