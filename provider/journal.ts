@@ -295,7 +295,7 @@ export class Journal {
   private readonly devices = new Map<string, { scope: string; state: DeviceJournalState }>();
   private pending: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
-  private draining: Promise<void> | undefined;
+  private draining = false;
   private broken: JournalError | undefined;
   private closed = false;
 
@@ -415,15 +415,21 @@ export class Journal {
 
   private barrier(): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.draining ??= this.drain().finally(() => {
-      this.draining = undefined;
-    });
+    if (!this.draining) {
+      this.draining = true;
+      void this.drain();
+    }
     return done;
   }
 
   /** Writes what is pending, one write and one fdatasync per batch, until nothing is left. */
   private async drain(): Promise<void> {
-    while (this.waiters.length > 0) {
+    for (;;) {
+      if (this.waiters.length === 0) {
+        // Cleared in the same step that saw nothing left, so an append that follows starts a new drain.
+        this.draining = false;
+        return;
+      }
       const text = this.pending.join("");
       const waiters = this.waiters;
       this.pending = [];
@@ -442,6 +448,7 @@ export class Journal {
         for (const w of [...waiters, ...this.waiters]) w.reject(this.broken);
         this.waiters = [];
         this.pending = [];
+        this.draining = false;
         return;
       }
     }
