@@ -50,8 +50,16 @@ function main(argv: string[]): number {
     for (const r of resets) {
       process.stdout.write(`# ${r.op} ${r.urn}${r.unknown ? " (devices unknown until apply)" : ""}\n`);
       for (const d of r.devices) process.stdout.write(`${d}\n`);
+      for (const d of r.unknownOutcome ?? [])
+        process.stdout.write(
+          `# unknown outcome (sent, no answer; sent again only if iotReset:resendUnknown names it): ${d}\n`,
+        );
     }
-    process.stdout.write(`${count} device(s) would be reset by ${resets.length} resource(s).\n`);
+    process.stdout.write(
+      `${count} device(s) would be reset by ${resets.filter((r) => r.devices.length > 0 || r.unknown).length} resource(s).\n`,
+    );
+    const held = resets.reduce((n, r) => n + (r.unknownOutcome?.length ?? 0), 0);
+    if (held > 0) process.stdout.write(`${held} device(s) have an unknown outcome and wait for a decision.\n`);
   }
   const unknown = resets.filter((r) => r.unknown).length;
   if (max !== undefined && unknown > 0) {

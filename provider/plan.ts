@@ -2,7 +2,7 @@
  * Reads a plan — `pulumi preview --json`, or the offline runner's `--plan-json` — and lists exactly which
  * devices the update would reset: the list a pull request shows before anything is applied.
  */
-import { pendingDevices } from "./batch";
+import { pendingDevices, unknownOutcomeDevices } from "./batch";
 import { containsUnknown } from "./inputs";
 import { deviceKey, FleetDevice } from "./selection";
 
@@ -19,6 +19,11 @@ export interface PlannedReset {
   readonly devices: string[];
   /** True when the resource's devices are not known until apply: any number may be reset. */
   readonly unknown?: boolean;
+  /**
+   * Devices sent by an earlier update whose outcome is unknown (sent, no answer): not sent again unless
+   * `iotReset:resendUnknown` names them (then exactly once), not counted in `devices`.
+   */
+  readonly unknownOutcome?: string[];
 }
 
 interface NormalizedStep {
@@ -68,7 +73,14 @@ export function plannedResets(plan: unknown): PlannedReset[] {
     const op = step.op === "create-replacement" ? "replace" : step.op;
     if (!["create", "update", "replace"].includes(op) || seen.has(step.urn)) continue;
     if (step.type === DEVICE_TYPE) {
-      if (op === "update") continue; // no update sends anything
+      if (op === "update") {
+        // An update sends nothing, except the one resend of an unknown outcome when the operator asks for it.
+        const lost = step.oldOutputs.unknownOutcome;
+        if (lost !== null && typeof lost === "object") {
+          out.push({ urn: step.urn, op, devices: [], unknownOutcome: [identityKey(step.inputs)] });
+        }
+        continue;
+      }
       seen.add(step.urn);
       const identity = ["iotId", "productKey", "deviceName"].map((k) => step.inputs[k]);
       if (identity.some((v) => containsUnknown(v))) out.push({ urn: step.urn, op, devices: [], unknown: true });
@@ -80,8 +92,11 @@ export function plannedResets(plan: unknown): PlannedReset[] {
         continue;
       }
       const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
-      const keys = pendingDevices(step.inputs.devices as FleetDevice[], results).map(deviceKey);
-      if (keys.length > 0) out.push({ urn: step.urn, op, devices: keys });
+      const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};
+      const keys = pendingDevices(step.inputs.devices as FleetDevice[], results, lost).map(deviceKey);
+      const held = unknownOutcomeDevices(step.inputs.devices as FleetDevice[], results, lost).map(deviceKey);
+      if (keys.length > 0 || held.length > 0)
+        out.push({ urn: step.urn, op, devices: keys, ...(held.length > 0 ? { unknownOutcome: held } : {}) });
     }
   }
   return out;

@@ -78,3 +78,37 @@ describe("plannedResets", () => {
     );
   });
 });
+
+describe("unknown outcomes in a plan", () => {
+  test("a batch update lists its devices with an unknown outcome apart from the resets; a device update too", () => {
+    const plan = {
+      steps: [
+        {
+          op: "update",
+          urn: "u:b",
+          newState: { type: BATCH, inputs: { devices: [d(1), d(2), d(3), d(4)] } },
+          oldState: {
+            type: BATCH,
+            outputs: {
+              results: { "a1/cam-0001": { requestId: "R" } },
+              unknownOutcomes: { "a1/cam-0002": { sentAt: "t", attempt: 1, error: "ECONNRESET: socket hang up" } },
+            },
+          },
+        },
+        {
+          op: "update",
+          urn: "u:dev",
+          newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "gw-01" } },
+          oldState: {
+            type: DEVICE,
+            outputs: { success: false, unknownOutcome: { sentAt: "t", attempt: 1, error: "x" } },
+          },
+        },
+      ],
+    };
+    expect(plannedResets(plan)).toEqual([
+      { urn: "u:b", op: "update", devices: ["a1/cam-0003", "a1/cam-0004"], unknownOutcome: ["a1/cam-0002"] },
+      { urn: "u:dev", op: "update", devices: [], unknownOutcome: ["a1/gw-01"] },
+    ]);
+  });
+});
