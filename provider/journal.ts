@@ -296,6 +296,8 @@ export class Journal {
   private pending: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private draining = false;
+  /** Counts since the journal was opened: batches written (one fdatasync each), lines, and time spent writing them. */
+  readonly stats = { batches: 0, lines: 0, writeMs: 0 };
   private broken: JournalError | undefined;
   private closed = false;
 
@@ -430,14 +432,19 @@ export class Journal {
         this.draining = false;
         return;
       }
+      const lines = this.pending.length;
       const text = this.pending.join("");
       const waiters = this.waiters;
       this.pending = [];
       this.waiters = [];
       try {
         if (text !== "") {
+          const started = performance.now();
           await writeAll(this.fd, Buffer.from(text, "utf8"));
           await new Promise<void>((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
+          this.stats.batches++;
+          this.stats.lines += lines;
+          this.stats.writeMs += performance.now() - started;
         }
         for (const w of waiters) w.resolve();
       } catch (err) {
