@@ -48,7 +48,7 @@ export class SendGate {
 
   /** Throws SendingStoppedError once stopped. */
   check(): void {
-    if (this.reason !== undefined) throw new SendingStoppedError(`not sent: ${this.reason}`);
+    if (this.reason !== undefined) throw new SendingStoppedError(`sending stopped: ${this.reason}`);
   }
 }
 
@@ -170,6 +170,8 @@ export class IotApi {
       this.gate.check();
       const sentAt = new Date().toISOString();
       await hooks?.beforeAttempt(attempt, sentAt);
+      // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
+      this.gate.check();
       const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {

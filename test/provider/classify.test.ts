@@ -102,7 +102,7 @@ describe("not applied: refused before the service acted, retried", () => {
       .resetThing(pair)
       .catch((e) => e);
     expect(error).toBeInstanceOf(SendingStoppedError);
-    expect(error.message).toBe("not sent: the engine is gone");
+    expect(error.message).toBe("sending stopped: the engine is gone");
     expect(emu.requests()).toHaveLength(0);
   });
 });
