@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { batchResetHandle } from "./handle";
 import { DeviceRecord } from "./batch";
+import type { UnknownOutcomeRecord } from "./outcomes";
 import { checkStages, deviceKey, FleetDevice, planCohort } from "./selection";
 import { CheckFailure, checkIdentity } from "./inputs";
 
@@ -41,6 +42,8 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
   declare public readonly results: pulumi.Output<Record<string, DeviceRecord>>;
   /** How many devices of this batch have a recorded reset in this campaign. */
   declare public readonly resetCount: pulumi.Output<number>;
+  /** Devices sent whose answer was lost, by device key: not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names them. */
+  declare public readonly unknownOutcomes: pulumi.Output<Record<string, UnknownOutcomeRecord> | undefined>;
 
   /**
    * @param name The unique name of the batch.
@@ -51,7 +54,7 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
     super(
       batchResetHandle(),
       name,
-      { ...args, results: undefined, resetCount: undefined },
+      { ...args, results: undefined, resetCount: undefined, unknownOutcomes: undefined },
       opts,
       "iot",
       "DeviceBatchReset",

@@ -10,7 +10,16 @@ export {
   DEFAULT_BATCH_SIZE,
 } from "./cohort";
 export { DeviceRecord } from "./batch";
+export { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";
 export { FleetDevice, deviceKey, planCohort, CohortPlan } from "./selection";
-export { IotApiError, RetriesExhaustedError, ConfigurationError, GuardrailError, PartialResetError } from "./errors";
+export {
+  IotApiError,
+  RetriesExhaustedError,
+  ConfigurationError,
+  GuardrailError,
+  PartialResetError,
+  UnknownOutcomeError,
+  JournalError,
+} from "./errors";
 export { CONFIG_KEYS } from "./settings";

@@ -3,6 +3,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deviceResetHandle } from "./handle";
+import type { UnknownOutcomeRecord } from "./outcomes";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
 export interface DeviceRegistrationResetArgs {
@@ -56,6 +57,12 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
   declare public readonly resetAt: pulumi.Output<string>;
   /** The job's final status (e.g. `COMPLETED`) when `waitForJob` followed it. */
   declare public readonly jobStatus: pulumi.Output<string | undefined>;
+  /** Present when the reset was sent and its answer lost: not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names the device. */
+  declare public readonly unknownOutcome: pulumi.Output<UnknownOutcomeRecord | undefined>;
+  /** True when the device was sent once more after an unknown outcome, so IoT Platform may have reset it twice. */
+  declare public readonly mayBeResetTwice: pulumi.Output<boolean | undefined>;
+  /** True when an unknown outcome was accepted as a reset (`iotReset:acceptUnknown`); there is then no RequestId. */
+  declare public readonly acceptedUnknown: pulumi.Output<boolean | undefined>;
 
   /**
    * @param name The unique name of the resource.
@@ -73,6 +80,9 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
         jobId: undefined,
         resetAt: undefined,
         jobStatus: undefined,
+        unknownOutcome: undefined,
+        mayBeResetTwice: undefined,
+        acceptedUnknown: undefined,
       },
       opts,
       "iot",
