@@ -222,9 +222,7 @@ async function resetPending(
           records[key] = { resetAt: known.sentAt, acceptedUnknown: true };
           delete unknown[key];
           if (journal) journal.append({ ev: "accepted", at, scope, device: key }).catch(() => undefined);
-          log.info(
-            `${key}: its unknown outcome is accepted as a reset (${"iotReset:acceptUnknown"}); nothing is sent.`,
-          );
+          log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
           break;
         case "resend":
           tasks.push({ kind: "send", device, resend: true });

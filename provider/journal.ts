@@ -139,6 +139,13 @@ interface Parsed {
   tornBytes: number;
 }
 
+function notAJournal(file: string): JournalError {
+  return new JournalError(
+    `${file} is not a reset journal (its first line is not the header of pulumi-alicloud-iot-reset's journal); it is ` +
+      `refused and no reset is sent. Point iotReset:journal elsewhere, or move the file away.`,
+  );
+}
+
 function parse(file: string, text: string, identity: JournalIdentity | undefined): Parsed {
   const lines = text.split("\n");
   const last = lines.pop() as string;
@@ -147,10 +154,7 @@ function parse(file: string, text: string, identity: JournalIdentity | undefined
     // Nothing but a header cut short by a crash (or an empty file) is started over; anything else is not ours.
     const prefix = `{"journal":${JSON.stringify(JOURNAL_FORMAT)},`;
     if (prefix.startsWith(last) || last.startsWith(prefix)) return { entries: [], tornBytes };
-    throw new JournalError(
-      `${file} is not a reset journal (its first line is not the header of pulumi-alicloud-iot-reset's journal); it is ` +
-        `refused and no reset is sent. Point iotReset:journal elsewhere, or move the file away.`,
-    );
+    throw notAJournal(file);
   }
   let header: unknown;
   try {
@@ -160,10 +164,7 @@ function parse(file: string, text: string, identity: JournalIdentity | undefined
   }
   const h = (header ?? {}) as Partial<JournalHeader>;
   if (h.journal !== JOURNAL_FORMAT) {
-    throw new JournalError(
-      `${file} is not a reset journal (its first line is not the header of pulumi-alicloud-iot-reset's journal); it is ` +
-        `refused and no reset is sent. Point iotReset:journal elsewhere, or move the file away.`,
-    );
+    throw notAJournal(file);
   }
   if (h.version !== JOURNAL_VERSION) {
     throw new JournalError(
