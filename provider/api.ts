@@ -169,9 +169,12 @@ export class IotApi {
       await pacer.acquire();
       this.gate.check();
       const sentAt = new Date().toISOString();
-      await hooks?.beforeAttempt(attempt, sentAt);
-      // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
-      this.gate.check();
+      if (hooks) {
+        await hooks.beforeAttempt(attempt, sentAt);
+        // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
+        this.gate.check();
+        await pacer.respace();
+      }
       const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {

@@ -166,3 +166,23 @@ describe("Pacer", () => {
     expect(pacer.currentQps).toBeCloseTo(98, 6);
   });
 });
+
+describe("Pacer.respace", () => {
+  test("calls released together after the journal are spaced again, just faster than the grants", async () => {
+    let t = 1_000_000;
+    const pacer = new Pacer({ ceilingQps: 500, now: () => t, sleep: async (ms) => void (t += ms) });
+    const sent: number[] = [];
+    // Ten granted calls whose journal line was written in one batch reach respace at the same moment.
+    for (let i = 0; i < 10; i++) {
+      await pacer.respace();
+      sent.push(t);
+    }
+    const gaps = sent.slice(1).map((s, i) => s - (sent[i] as number));
+    expect(gaps.every((g) => Math.abs(g - (1000 / 490) * 0.99) < 1e-9)).toBe(true);
+    // Later than one slot: no wait.
+    t += 100;
+    const before = t;
+    await pacer.respace();
+    expect(t).toBe(before);
+  });
+});
