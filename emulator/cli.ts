@@ -4,6 +4,7 @@
  * Exit codes: 0 after SIGINT/SIGTERM, 1 when the server cannot start, 2 for a bad flag.
  */
 import { parseArgs } from "node:util";
+import type { FaultKind } from "./faults";
 import { startEmulator, type EmulatorOptions } from "./index";
 
 /** The default port: fixed, so a developer's endpoint stays the same across restarts (0 picks a free one). */
@@ -30,10 +31,23 @@ QueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests and demos.
   --drop-rate R            rate 0..1 of connections dropped without a response
   --timeout-rate R         rate 0..1 of requests never answered
   --bad-gateway-rate R     rate 0..1 of 502 answers with an HTML body
+  --apply-then-drop-rate R rate 0..1 of calls applied (the device IS reset), then dropped unanswered
+  --apply-then-hang-rate R rate 0..1 of calls applied (the device IS reset), then never answered
   --fault-actions A,B      apply random faults only to these actions (default all)
   --job-duration-ms N      how long a gateway topology job stays IN_PROGRESS (default 3000)
   --help                   show this help
 `;
+
+/** The rate flag of each fault kind (a kind without a flag does not compile). */
+const RATE_FLAGS: Readonly<Record<FaultKind, string>> = {
+  serverError: "server-error-rate",
+  throttle: "throttle-rate",
+  drop: "drop-rate",
+  timeout: "timeout-rate",
+  badGateway: "bad-gateway-rate",
+  applyThenDrop: "apply-then-drop-rate",
+  applyThenHang: "apply-then-hang-rate",
+};
 
 /** A flag the CLI cannot use; the message names it. */
 class UsageError extends Error {}
@@ -78,11 +92,7 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
         "latency-ms": { type: "string" },
         "jitter-ms": { type: "string" },
         seed: { type: "string" },
-        "server-error-rate": { type: "string" },
-        "throttle-rate": { type: "string" },
-        "drop-rate": { type: "string" },
-        "timeout-rate": { type: "string" },
-        "bad-gateway-rate": { type: "string" },
+        ...Object.fromEntries(Object.values(RATE_FLAGS).map((flag) => [flag, { type: "string" as const }])),
         "fault-actions": { type: "string" },
         "job-duration-ms": { type: "string" },
         help: { type: "boolean" },
@@ -103,15 +113,8 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
   const faults: NonNullable<EmulatorOptions["faults"]> = {};
   const seed = num("seed", values.seed, { integer: true });
   if (seed !== undefined) faults.seed = seed;
-  const rates: Array<[keyof typeof faults, string]> = [
-    ["serverError", "server-error-rate"],
-    ["throttle", "throttle-rate"],
-    ["drop", "drop-rate"],
-    ["timeout", "timeout-rate"],
-    ["badGateway", "bad-gateway-rate"],
-  ];
   let sum = 0;
-  for (const [key, flag] of rates) {
+  for (const [key, flag] of Object.entries(RATE_FLAGS) as Array<[FaultKind, string]>) {
     const r = rate(flag);
     if (r !== undefined) {
       (faults as Record<string, number>)[key] = r;

@@ -5,11 +5,48 @@
  * with the same seed and the same sequence of requests meets the same faults and delays again.
  */
 
-/** The faults the emulator can inject. */
-export type FaultKind = "throttle" | "serverError" | "drop" | "timeout" | "badGateway";
+/**
+ * The faults the emulator can inject. `applyThenDrop` and `applyThenHang` let the operation run (the device is
+ * reset) and then lose the answer; every other fault replaces the operation, so nothing changes.
+ */
+export type FaultKind =
+  "throttle" | "serverError" | "drop" | "timeout" | "badGateway" | "applyThenDrop" | "applyThenHang";
 
-/** Every fault kind, in the order their rates are stacked on the unit interval. */
-export const FAULT_KINDS: readonly FaultKind[] = ["serverError", "throttle", "drop", "timeout", "badGateway"];
+/**
+ * Every fault kind, in the order their rates are stacked on the unit interval. New kinds go last, so that a
+ * seed keeps giving the same faults to configurations that do not use them.
+ */
+export const FAULT_KINDS: readonly FaultKind[] = [
+  "serverError",
+  "throttle",
+  "drop",
+  "timeout",
+  "badGateway",
+  "applyThenDrop",
+  "applyThenHang",
+];
+
+/** Whether a fault lets the operation run before the answer is lost (so a ResetThing under it resets the device). */
+export function appliesOperation(kind: FaultKind): boolean {
+  switch (kind) {
+    case "applyThenDrop":
+    case "applyThenHang":
+      return true;
+    case "throttle":
+    case "serverError":
+    case "drop":
+    case "timeout":
+    case "badGateway":
+      return false;
+    default:
+      return unreachableFault(kind);
+  }
+}
+
+/** The compile-time guard of every switch over FaultKind: a kind left out makes `kind` not `never`. */
+export function unreachableFault(kind: never): never {
+  throw new Error(`unhandled fault kind ${String(kind)}`);
+}
 
 /** A decided fault; `variant` tells a 503 ServiceUnavailable from a 500 InternalError. */
 export interface FaultDecision {
@@ -35,6 +72,10 @@ export interface FaultOptions {
   timeout?: number;
   /** Rate of HTTP 502 answers with an HTML body (not JSON). */
   badGateway?: number;
+  /** Rate of calls that are applied (a ResetThing resets the device), then the connection is destroyed unanswered. */
+  applyThenDrop?: number;
+  /** Rate of calls that are applied, then never answered (the socket is held as for `timeout`). */
+  applyThenHang?: number;
   /** The actions random faults apply to; default every action. */
   actions?: string[];
 }
@@ -74,7 +115,15 @@ export class FaultInjector {
     this.faultRandom = mulberry32(seed);
     // A second stream, so that turning latency on or off does not shift which requests fault.
     this.latencyRandom = mulberry32(seed ^ 0x9e3779b9);
-    this.rates = { serverError: 0, throttle: 0, drop: 0, timeout: 0, badGateway: 0 };
+    this.rates = {
+      serverError: 0,
+      throttle: 0,
+      drop: 0,
+      timeout: 0,
+      badGateway: 0,
+      applyThenDrop: 0,
+      applyThenHang: 0,
+    };
     let sum = 0;
     for (const kind of FAULT_KINDS) {
       const rate = faults[kind] ?? 0;

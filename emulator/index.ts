@@ -26,7 +26,7 @@ export type { RecordedRequest, Outcome } from "./server";
 export type { FleetFile, FleetInstance, FleetProduct, FleetDevice, FleetGenerate } from "./fleet";
 export { FleetError, demoFleetPath, loadFleetFile, validateFleet } from "./fleet";
 export type { FaultKind } from "./faults";
-export { mulberry32 } from "./faults";
+export { appliesOperation, FAULT_KINDS, mulberry32 } from "./faults";
 export { DEFAULT_QUOTAS } from "./quota";
 export { DEFAULT_ACCOUNT_ID } from "./auth";
 export type { CredentialSpec } from "./auth";
@@ -49,7 +49,10 @@ export interface EmulatorOptions {
   quotas?: Partial<Record<string, number>>;
   /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
   latency?: { fixedMs?: number; jitterMs?: number };
-  /** Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default none. */
+  /**
+   * Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default
+   * none. `applyThenDrop` and `applyThenHang` apply the call before losing its answer; the others replace it.
+   */
   faults?: FaultOptions;
   /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */
   jobDurationMs?: number;

@@ -2,8 +2,9 @@
  * The HTTP side: a loopback server that answers IoT Platform OpenAPI 2018-01-20 calls as the API
  * gateway and the service do, in this order for every request:
  * latency → gateway checks (signature, credentials, time, nonce, version, action) → injected fault →
- * account quota → operation. A faulted or throttled call never reaches the operation, so nothing it
- * would have changed has changed, and retrying it is safe.
+ * account quota → operation. A throttled call, and a call under any fault but `applyThenDrop` and
+ * `applyThenHang`, never reaches the operation, so nothing it would have changed has changed. Those two let
+ * the operation run and then lose the answer: the client cannot tell whether the call was applied.
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
@@ -11,7 +12,14 @@ import type { AddressInfo, Socket } from "node:net";
 import { API_VERSION, HANDLERS } from "./api";
 import { Authenticator, type CredentialSpec, type Principal } from "./auth";
 import * as errors from "./errors";
-import { FaultInjector, type FaultDecision, type FaultKind, type FaultOptions, type LatencyOptions } from "./faults";
+import {
+  FaultInjector,
+  unreachableFault,
+  type FaultDecision,
+  type FaultKind,
+  type FaultOptions,
+  type LatencyOptions,
+} from "./faults";
 import type { DeviceRef, DeviceState, JobState, Registry } from "./model";
 import { QuotaLimiter } from "./quota";
 import { parseQueryString } from "./signature";
@@ -38,6 +46,11 @@ export interface RecordedRequest {
   code?: string;
   /** The fault injected, for outcome "fault". */
   fault?: FaultKind;
+  /**
+   * For `applyThenDrop` and `applyThenHang`: whether the operation succeeded (a ResetThing reset the device)
+   * before the answer was lost; false when it failed with a business error (then `code` names it).
+   */
+  applied?: boolean;
   /** The RequestId answered (also recorded for dropped and held requests). */
   requestId: string;
   /** Epoch ms when the request was answered (or dropped, or held). */
@@ -267,12 +280,9 @@ export class EmulatorServer {
       return;
     }
 
-    // ---- injected faults
+    // ---- injected faults: most replace the operation; the apply-then kinds lose its answer after it ran
     const fault = this.injector.decide(action);
-    if (fault) {
-      this.applyFault(req, res, requestId, fault, base);
-      return;
-    }
+    if (fault && this.replaceWithFault(req, res, requestId, fault, base)) return;
 
     // ---- account quota, checked in the same tick as the answer so recorded times obey it
     const now = this.config.clock();
@@ -289,10 +299,18 @@ export class EmulatorServer {
     this.config.registry.settle(now);
     try {
       const fields = handler(params, { registry: this.config.registry, now });
+      if (fault) {
+        this.loseAnswer(req, fault.kind, { ...base, applied: true, time: now });
+        return;
+      }
       sendJson(res, 200, requestId, { RequestId: requestId, Success: true, ...fields });
       this.record({ ...base, httpStatus: 200, outcome: "success", time: now });
     } catch (err) {
       if (!(err instanceof errors.BusinessError)) throw err;
+      if (fault) {
+        this.loseAnswer(req, fault.kind, { ...base, applied: false, code: err.code, time: now });
+        return;
+      }
       sendJson(res, 200, requestId, {
         RequestId: requestId,
         Success: false,
@@ -303,13 +321,17 @@ export class EmulatorServer {
     }
   }
 
-  private applyFault(
+  /**
+   * Answers a fault that replaces the operation and returns true; returns false for the faults that let the
+   * operation run first (`applyThenDrop`, `applyThenHang`), which `loseAnswer` finishes.
+   */
+  private replaceWithFault(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     requestId: string,
     fault: FaultDecision,
     base: Pick<RecordedRequest, "action" | "params" | "requestId" | "accessKeyId">,
-  ): void {
+  ): boolean {
     const time = this.config.clock();
     switch (fault.kind) {
       case "throttle":
@@ -322,7 +344,7 @@ export class EmulatorServer {
               : errors.serviceUnavailable();
         this.sendGatewayError(req, res, requestId, err);
         this.record({ ...base, httpStatus: err.status, outcome: "fault", code: err.code, fault: fault.kind, time });
-        return;
+        return true;
       }
       case "badGateway":
         res.writeHead(502, {
@@ -331,17 +353,47 @@ export class EmulatorServer {
         });
         res.end(errors.BAD_GATEWAY_HTML);
         this.record({ ...base, httpStatus: 502, outcome: "fault", fault: "badGateway", time });
-        return;
+        return true;
       case "drop":
         // No status line, no body: the client sees its connection reset.
         req.socket.destroy();
         this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "drop", time });
-        return;
+        return true;
       case "timeout":
         // Never answer: the socket stays open until the client gives up or stop() destroys it.
         this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "timeout", time });
-        return;
+        return true;
+      case "applyThenDrop":
+      case "applyThenHang":
+        return false;
+      default:
+        return unreachableFault(fault.kind);
     }
+  }
+
+  /** After the operation ran: destroys the connection (`applyThenDrop`) or holds it unanswered (`applyThenHang`). */
+  private loseAnswer(
+    req: http.IncomingMessage,
+    kind: FaultKind,
+    entry: Omit<RecordedRequest, "httpStatus" | "outcome" | "fault">,
+  ): void {
+    switch (kind) {
+      case "applyThenDrop":
+        req.socket.destroy();
+        break;
+      case "applyThenHang":
+        // The socket stays open until the client gives up or stop() destroys it.
+        break;
+      case "throttle":
+      case "serverError":
+      case "drop":
+      case "timeout":
+      case "badGateway":
+        throw new Error(`fault ${kind} replaces the operation; it cannot follow it`);
+      default:
+        unreachableFault(kind);
+    }
+    this.record({ ...entry, httpStatus: 0, outcome: "fault", fault: kind });
   }
 
   private sendGatewayError(

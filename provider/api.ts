@@ -1,16 +1,25 @@
 /**
  * The IoT Platform API as the provider uses it: the real `@alicloud/iot20180120` SDK, paced by the
  * process-wide budget, retried where that is safe, and with every failure turned into an error that names
- * the device, the Code and the RequestId.
+ * the device, the Code and the RequestId. A ResetThing whose outcome is unknown (written, no answer) is never
+ * retried: it ends in an UnknownOutcomeError.
  */
 import Iot, { QueryJobRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import * as $OpenApi from "@alicloud/openapi-client";
 import * as $Util from "@alicloud/tea-util";
 import type Credential from "@alicloud/credentials";
 import { Pacer, pacerFor } from "./budget";
-import { describeDevice, DeviceRef, IotApiError, RetriesExhaustedError } from "./errors";
+import {
+  describeDevice,
+  DeviceRef,
+  IotApiError,
+  RetriesExhaustedError,
+  SendingStoppedError,
+  UnknownOutcomeError,
+} from "./errors";
 import { backoffDelay, classifyFailure, RetryPolicy } from "./retry";
 import { credentialError, ProviderSettings, Target } from "./settings";
+import { tracked, WireProgress } from "./wire";
 
 /** What a successful ResetThing returned. */
 export interface ResetResult {
@@ -18,6 +27,35 @@ export interface ResetResult {
   readonly requestId: string;
   /** Present when the reset runs as an asynchronous device job (a gateway with > 2,000 sub-devices). */
   readonly jobId?: string;
+}
+
+/**
+ * The process's switch that stops every further call before it is sent: flipped when the engine is gone or the
+ * update is cancelled. Calls already on the wire finish and are recorded.
+ */
+export class SendGate {
+  private reason: string | undefined;
+
+  /** Why sending stopped, or undefined while it may go on. */
+  get stopped(): string | undefined {
+    return this.reason;
+  }
+
+  /** Stops every call not yet sent; the first reason given is kept. */
+  stop(reason: string): void {
+    this.reason ??= reason;
+  }
+
+  /** Throws SendingStoppedError once stopped. */
+  check(): void {
+    if (this.reason !== undefined) throw new SendingStoppedError(`sending stopped: ${this.reason}`);
+  }
+}
+
+/** Called around each ResetThing attempt, so that what is sent is journaled first. */
+export interface SendHooks {
+  /** Runs after the budget admitted the attempt and before it is sent; the attempt goes out once it resolves. */
+  beforeAttempt(attempt: number, sentAt: string): Promise<void>;
 }
 
 /** Job statuses that mean "not finished yet". */
@@ -39,6 +77,7 @@ export class IotApi {
     target: Target,
     credential: Credential,
     private readonly settings: ProviderSettings,
+    private readonly gate: SendGate = new SendGate(),
   ) {
     this.client = new Iot(
       new $OpenApi.Config({
@@ -56,8 +95,12 @@ export class IotApi {
     });
   }
 
-  /** Calls ResetThing once (retrying only transient failures); throws for `Success: false`. */
-  async resetThing(device: DeviceRef & { iotInstanceId?: string }): Promise<ResetResult> {
+  /**
+   * Calls ResetThing once, retrying only what was not applied or was answered with a retryable error; throws
+   * IotApiError for `Success: false` and gateway refusals, UnknownOutcomeError when an attempt was written and
+   * got no usable answer, and SendingStoppedError when the gate closed before an attempt was sent.
+   */
+  async resetThing(device: DeviceRef & { iotInstanceId?: string }, hooks?: SendHooks): Promise<ResetResult> {
     const request = new ResetThingRequest({
       // The API gives IotId precedence; send only what identifies the device, so the request log says
       // exactly which identity was used.
@@ -68,6 +111,7 @@ export class IotApi {
       "ResetThing",
       device,
       async () => (await this.client.resetThingWithOptions(request, this.runtime)).body,
+      hooks,
     );
     return body.jobId ? { requestId: body.requestId ?? "", jobId: body.jobId } : { requestId: body.requestId ?? "" };
   }
@@ -104,27 +148,44 @@ export class IotApi {
   }
 
   /**
-   * One API call: wait for the budget, send, classify. Business failures (`Success: false`) are final;
-   * throttling, 5xx, timeouts and dropped connections are retried with exponential backoff and full
-   * jitter, bounded by the policy's attempts and total time.
+   * One API call: wait for the budget, send, classify. Business failures (`Success: false`) and gateway
+   * refusals other than throttling are final; throttling, failures before the request was written and 5xx
+   * answers are retried with exponential backoff and full jitter, bounded by the policy's attempts and total
+   * time. An attempt written without a usable answer ends a ResetThing with UnknownOutcomeError; QueryJob only
+   * reads, so it is tried again.
    */
   private async call<T extends { success?: boolean; code?: string; errorMessage?: string; requestId?: string }>(
     action: "ResetThing" | "QueryJob",
     device: DeviceRef,
     send: () => Promise<T>,
+    hooks?: SendHooks,
   ): Promise<T> {
     const pacer: Pacer = pacerFor(action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
+    const readOnly = action === "QueryJob";
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
+      this.gate.check();
       await pacer.acquire();
+      this.gate.check();
+      const sentAt = new Date().toISOString();
+      if (hooks) {
+        await hooks.beforeAttempt(attempt, sentAt);
+        // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
+        this.gate.check();
+        await pacer.respace();
+      }
+      const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {
-        body = await send();
+        body = await tracked(action, wire, send);
       } catch (err) {
-        const kind = classifyFailure(err);
+        const kind = classifyFailure(err, wire);
         pacer.onAnswer(kind.throttled);
-        if (!kind.retryable) throw toApiError(action, device, err);
+        if (kind.outcome === "unknown" && !readOnly) {
+          throw new UnknownOutcomeError(action, device, attempt, sentAt, describeFailure(err));
+        }
+        if (!kind.retryable && !(kind.outcome === "unknown" && readOnly)) throw toApiError(action, device, err);
         const elapsed = Date.now() - started;
         const delay = backoffDelay(attempt, policy);
         if (attempt >= policy.maxAttempts || elapsed + delay >= policy.maxElapsedMs) {
@@ -148,15 +209,23 @@ export class IotApi {
   }
 }
 
-/** One line for a transient failure: its Code, message and RequestId where the response had them. */
+/** One line for a failed attempt: its Code, message and RequestId where the response had them. */
 export function describeFailure(err: unknown): string {
   const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; name?: unknown; message?: unknown; data?: unknown };
   const data = (e.data ?? {}) as { Message?: unknown; RequestId?: unknown };
   const status = typeof e.statusCode === "number" ? `HTTP ${e.statusCode} ` : "";
   if (e.name === "SyntaxError") return `${status}a response that is not JSON (a gateway or load-balancer error page)`;
   const code = typeof e.code === "string" ? e.code : typeof e.name === "string" ? e.name : "Error";
+  // The SDK's transport appends "POST <url> failed." to Node's message; the URL only repeats the device.
   const message =
-    typeof data.Message === "string" ? data.Message : typeof e.message === "string" ? e.message : String(err);
+    typeof data.Message === "string"
+      ? data.Message
+      : typeof e.message === "string"
+        ? e.message
+            .replace(/\.?\s*(?:GET|POST|PUT|DELETE|HEAD) \S+ failed\.$/, "")
+            // The SDK's connect timeout is a socket idle timer, which also fires after the request was written.
+            .replace(/^ConnectTimeout: Connect \S+ failed\.$/, "ConnectTimeout (the SDK's socket idle timeout)")
+        : String(err);
   const requestId = typeof data.RequestId === "string" ? ` (RequestId: ${data.RequestId})` : "";
   return `${status}${code}: ${message}${requestId}`;
 }

@@ -7,22 +7,45 @@ import { IotApi } from "./api";
 import { ProviderContext } from "./context";
 import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./device";
 import type { ProviderSettings } from "./settings";
-import { describeDevice, GuardrailError, PartialResetError } from "./errors";
+import {
+  describeDevice,
+  GuardrailError,
+  JournalError,
+  PartialResetError,
+  SendingStoppedError,
+  UnknownOutcomeError,
+} from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
 import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
+import type { Journal } from "./journal";
 import * as log from "./log";
+import {
+  batchScope,
+  decideUnknown,
+  describeUnknown,
+  journaledReset,
+  journalUnknown,
+  releaseFromJournal,
+  unknownFromJournal,
+  unknownOutcomeAdvice,
+  UnknownOutcomeRecord,
+} from "./outcomes";
 import { deviceKey, FleetDevice } from "./selection";
 
 /** The record of one device's reset, kept in the batch's outputs under the device key. */
 export interface DeviceRecord {
-  /** RequestId of the ResetThing call. */
-  readonly requestId: string;
+  /** RequestId of the ResetThing call; absent when an unknown outcome was accepted as a reset. */
+  readonly requestId?: string;
   /** ISO-8601 time the reset was sent. */
   readonly resetAt: string;
   /** The device job, when the API returned one. */
   readonly jobId?: string;
   /** The job's final status, when `waitForJob` followed it. */
   readonly jobStatus?: string;
+  /** Sent once more after an unknown outcome (`iotReset:resendUnknown`): IoT Platform may have reset it twice. */
+  readonly mayBeResetTwice?: boolean;
+  /** An unknown outcome the operator accepted as a reset (`iotReset:acceptUnknown`); no answer was ever received. */
+  readonly acceptedUnknown?: boolean;
 }
 
 /** Arguments whose change replaces the batch, resetting every device in it again. */
@@ -45,6 +68,12 @@ function recordsOf(props: Props): Record<string, DeviceRecord> {
   return r !== null && typeof r === "object" && !Array.isArray(r) ? (r as Record<string, DeviceRecord>) : {};
 }
 
+/** The batch's devices whose reset has an unknown outcome, by device key (the `unknownOutcomes` output). */
+export function unknownOutcomesOf(props: Props): Record<string, UnknownOutcomeRecord> {
+  const u = props.unknownOutcomes;
+  return u !== null && typeof u === "object" && !Array.isArray(u) ? (u as Record<string, UnknownOutcomeRecord>) : {};
+}
+
 /** check: every device valid and named one way, no device twice, the guardrails in range; with the context, a region and credentials. */
 export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
@@ -53,7 +82,11 @@ export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic
   return { inputs: news, failures };
 }
 
-/** diff: a new campaign or target replaces (all devices reset again); other changes update in place. */
+/**
+ * diff: a new campaign or target replaces (all devices reset again); other changes update in place. Listed devices
+ * without a record (a failed or stopped reset) or with an unknown outcome make an update, so the update resets the
+ * former and fails again naming the latter until the operator decides.
+ */
 export function diff(_id: string, olds: Props, news: Props, settings?: ProviderSettings): dynamic.DiffResult {
   const moved = targetChanges(olds, news, settings);
   const rewritten = (["region", "endpoint"] as const).filter((k) => changed(olds, news, k) && !moved.includes(k));
@@ -62,10 +95,9 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
   );
   if (replaces.length === 0 && namingChanged(olds, news)) replaces.push("devices");
   const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
-  // Devices listed but without a record (a failed or stopped reset) are still to do: an update resets them.
-  const records = recordsOf(olds);
-  const pending = !isUnknown(news.devices) && pendingDevices(devicesOf(news), records).length > 0;
-  return { changes: replaces.length > 0 || updates.length > 0 || pending, replaces, deleteBeforeReplace: false };
+  // Devices with an unknown outcome have no record, so they count here too.
+  const open = !isUnknown(news.devices) && pendingDevices(devicesOf(news), recordsOf(olds)).length > 0;
+  return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace: false };
 }
 
 /**
@@ -90,63 +122,138 @@ function namingChanged(olds: Props, news: Props): boolean {
   return true;
 }
 
-/** create: reset every device of the batch. */
+/** create: reset every device of the batch (those the journal shows sent in this campaign are not sent again). */
 export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
   const id = `${inputs.campaign}:${Date.now().toString(36)}`;
-  const outs = await resetPending(ctx, id, inputs, {});
+  const outs = await resetPending(ctx, id, inputs, {}, {});
   return { id, outs };
 }
 
-/** update: reset only the devices that have no record yet; removed devices send nothing. */
+/**
+ * update: reset only the devices that have no record yet; removed devices send nothing. Devices with an unknown
+ * outcome are accepted, sent once more, or left unknown (failing the update) as the operator's settings say.
+ */
 export async function update(
   ctx: ProviderContext,
   id: string,
   olds: Props,
   news: Props,
 ): Promise<dynamic.UpdateResult> {
-  return { outs: await resetPending(ctx, id, news, recordsOf(olds)) };
+  return { outs: await resetPending(ctx, id, news, recordsOf(olds), unknownOutcomesOf(olds)) };
 }
 
-/** delete: records leave state; a reset cannot be undone, so nothing is sent. */
-export function remove(_id: string, props: Props): void {
+/**
+ * delete: records leave state; a reset cannot be undone, so nothing is sent. The journal forgets the batch's devices
+ * in its campaign, so that a new resource in the same campaign (after a destroy) resets them again, as state says.
+ */
+export async function remove(ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
   const n = Object.keys(recordsOf(props)).length;
   log.info(
     `batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
   );
+  if (!ctx) return;
+  const keys = new Set([
+    ...devicesOf(props).map(deviceKey),
+    ...Object.keys(recordsOf(props)),
+    ...Object.keys(unknownOutcomesOf(props)),
+  ]);
+  await releaseFromJournal(ctx, () => batchScope(ctx, props), keys);
 }
 
+/** One device this update must settle, and how. */
+type Task =
+  | { readonly kind: "send"; readonly device: FleetDevice; readonly resend: boolean }
+  | { readonly kind: "journal"; readonly device: FleetDevice; readonly record: DeviceRecord };
+
 /**
- * Resets the listed devices that have no record, keeps every earlier record (so a device removed and added
- * back is not reset twice in one campaign), and fails as "created but not initialized" when any device
- * failed, carrying the records of those that were reset.
+ * Settles the listed devices that have no record: a reset the journal shows in this campaign is recorded without
+ * sending; a send the journal shows without an answer, or an unknown outcome in state, is decided by the operator's
+ * settings; every other device is reset. Earlier records are kept (so a device removed and added back is not reset
+ * twice in one campaign). Fails as "created but not initialized" when any device failed or has an unknown outcome,
+ * carrying the records of those that were reset.
  */
 async function resetPending(
   ctx: ProviderContext,
   id: string,
   inputs: Props,
   previous: Record<string, DeviceRecord>,
+  previousUnknown: Record<string, UnknownOutcomeRecord>,
 ): Promise<Props> {
   const records: Record<string, DeviceRecord> = { ...previous };
+  const unknown: Record<string, UnknownOutcomeRecord> = { ...previousUnknown };
   const pending = pendingDevices(devicesOf(inputs), records);
   const failures: string[] = [];
-  // Devices a guardrail kept from being sent share one reason; it is reported once, with their count.
+  /** Devices whose outcome is unknown after this update, in the order met. */
+  const held: string[] = [];
+  // Devices a guardrail (or the stop switch, or the journal) kept from being sent share one reason, reported once.
   let stopped = 0;
   let stopReason: string | undefined;
+  let fromJournal = 0;
   if (pending.length > 0) {
-    const api = ctx.api(inputs as { region?: string; endpoint?: string });
+    const journal = ctx.journal();
+    const scope = batchScope(ctx, inputs);
+    const tasks: Task[] = [];
+    const at = new Date().toISOString();
+    for (const device of pending) {
+      const key = deviceKey(device);
+      const state = journal?.lookup(scope, key);
+      if (state?.status === "reset" || state?.status === "accepted") {
+        const record: DeviceRecord = {
+          ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
+          resetAt: state.sentAt ?? at,
+          ...(state.jobId !== undefined ? { jobId: state.jobId } : {}),
+          ...(state.hadUnknown || unknown[key] ? { mayBeResetTwice: true } : {}),
+          ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
+        };
+        tasks.push({ kind: "journal", device, record });
+        continue;
+      }
+      const known = unknown[key] ?? (journalUnknown(state) && state ? unknownFromJournal(state) : undefined);
+      if (!known) {
+        tasks.push({ kind: "send", device, resend: false });
+        continue;
+      }
+      switch (decideUnknown(ctx.settings, key, known)) {
+        case "accept":
+          records[key] = { resetAt: known.sentAt, acceptedUnknown: true };
+          delete unknown[key];
+          if (journal) journal.append({ ev: "accepted", at, scope, device: key }).catch(() => undefined);
+          log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
+          break;
+        case "resend":
+          tasks.push({ kind: "send", device, resend: true });
+          break;
+        case "hold":
+          unknown[key] = known;
+          held.push(key);
+          break;
+      }
+    }
+    const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)
+      ? ctx.api(inputs as { region?: string; endpoint?: string })
+      : undefined;
     const limits = {
       maxFailureRatio: typeof inputs.maxFailureRatio === "number" ? inputs.maxFailureRatio : undefined,
       maxResetsPerUpdate: typeof inputs.maxResetsPerUpdate === "number" ? inputs.maxResetsPerUpdate : undefined,
     };
     const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
+    const waitForJob = inputs.waitForJob === true;
     let next = 0;
     const worker = async () => {
-      while (next < pending.length) {
-        const device = pending[next++] as FleetDevice;
-        const key = deviceKey(device);
+      while (next < tasks.length) {
+        const task = tasks[next++] as Task;
+        const device = { ...task.device, iotInstanceId };
+        const key = deviceKey(task.device);
         try {
-          const record = await resetOne(ctx, api, { ...device, iotInstanceId }, inputs.waitForJob === true, limits);
+          let record: DeviceRecord;
+          if (task.kind === "journal") {
+            record = await followJob(ctx, api, device, task.record, waitForJob);
+            fromJournal++;
+          } else {
+            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend);
+          }
           records[key] = record;
+          delete unknown[key];
           // The reset happened and stays recorded (it is not sent again); its job's failure fails the batch.
           if (record.jobStatus !== undefined && record.jobStatus !== "COMPLETED") {
             failures.push(
@@ -155,7 +262,19 @@ async function resetPending(
             );
           }
         } catch (err) {
-          if (err instanceof GuardrailError) {
+          if (err instanceof UnknownOutcomeError) {
+            unknown[key] = {
+              sentAt: err.sentAt,
+              attempt: err.attempt,
+              error: err.failure,
+              ...(task.kind === "send" && task.resend ? { resent: true } : {}),
+            };
+            held.push(key);
+          } else if (
+            err instanceof GuardrailError ||
+            err instanceof SendingStoppedError ||
+            err instanceof JournalError
+          ) {
             stopped++;
             stopReason ??= err.message;
           } else {
@@ -164,20 +283,42 @@ async function resetPending(
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, pending.length) }, worker));
+    try {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, tasks.length) }, worker));
+    } finally {
+      await journal?.flush().catch((err: Error) => {
+        failures.push(err.message);
+      });
+    }
+  }
+  if (fromJournal > 0) {
+    log.info(
+      `batch of campaign "${inputs.campaign}": ${fromJournal} device(s) were already reset in this campaign by an update ` +
+        `that did not finish; recorded from the reset journal, not sent again.`,
+    );
   }
   const outs: Props = {};
   for (const key of ECHOED) if (inputs[key] !== undefined) outs[key] = inputs[key];
   outs.results = records;
   outs.resetCount = Object.keys(records).length;
-  if (failures.length + stopped > 0) {
-    const left = pendingDevices(pending, records).length;
+  if (Object.keys(unknown).length > 0) outs.unknownOutcomes = unknown;
+  if (failures.length + stopped + held.length > 0) {
+    const heldSet = new Set(held);
+    const left = pending.filter((d) => {
+      const key = deviceKey(d);
+      return !Object.prototype.hasOwnProperty.call(records, key) && !heldSet.has(key);
+    }).length;
     const shown = failures.slice(0, 10);
     if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
     if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
+    for (const key of held)
+      shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);
+    if (held.length > 0) shown.push(unknownOutcomeAdvice(held));
+    const done = pending.length - left - held.length;
     throw new PartialResetError(
-      `${pending.length - left} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next ` +
-        `update:\n  ${shown.join("\n  ")}`,
+      `${done} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next update` +
+        (held.length > 0 ? `; ${held.length} with an unknown outcome, not sent again until you decide` : "") +
+        `:\n  ${shown.join("\n  ")}`,
       id,
       partialOutputs(outs, inputs),
       shown,
@@ -186,35 +327,83 @@ async function resetPending(
   return outs;
 }
 
-/** One device: the guardrails admit it, then one ResetThing (and its job, with `waitForJob`). */
+/** A reset recorded from the journal: with `waitForJob`, its device job is followed (QueryJob only reads). */
+async function followJob(
+  ctx: ProviderContext,
+  api: IotApi | undefined,
+  device: FleetDevice & { iotInstanceId?: string },
+  record: DeviceRecord,
+  waitForJob: boolean,
+): Promise<DeviceRecord> {
+  if (!waitForJob || !record.jobId || !api) return record;
+  const jobStatus = await api.waitForJob(record.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
+    log.warn(`${describeDevice(device)}: could not follow device job ${record.jobId}: ${err.message}`);
+    return "UNKNOWN";
+  });
+  return { ...record, jobStatus };
+}
+
+/** One device: the guardrails admit it, then one journaled ResetThing (and its job, with `waitForJob`). */
 async function resetOne(
   ctx: ProviderContext,
   api: IotApi,
+  journal: Journal | undefined,
+  scope: string,
   device: FleetDevice & { iotInstanceId?: string },
   waitForJob: boolean,
   limits: Limits,
+  resend: boolean,
 ): Promise<DeviceRecord> {
   await updateGuard.admit(limits);
   const resetAt = new Date().toISOString();
   let result;
   try {
-    result = await api.resetThing(device);
+    result = await journaledReset(api, journal, scope, deviceKey(device), device, resend);
   } catch (err) {
     updateGuard.settle(false);
     throw err;
   }
   updateGuard.settle(true);
-  if (!result.jobId) return { requestId: result.requestId, resetAt };
-  if (!waitForJob) return { requestId: result.requestId, resetAt, jobId: result.jobId };
+  const twice = resend ? { mayBeResetTwice: true } : {};
+  if (!result.jobId) return { requestId: result.requestId, resetAt, ...twice };
+  if (!waitForJob) return { requestId: result.requestId, resetAt, jobId: result.jobId, ...twice };
   // The reset itself succeeded: a job that fails is recorded with its status, not retried.
   const jobStatus = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
     log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
     return "UNKNOWN";
   });
-  return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus };
+  return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus, ...twice };
 }
 
-/** The devices of a batch without a recorded reset: what an update resets (also what `iot-reset-plan` lists). */
-export function pendingDevices(newDevices: readonly FleetDevice[], oldResults: Record<string, unknown>): FleetDevice[] {
-  return newDevices.filter((d) => !Object.prototype.hasOwnProperty.call(oldResults, deviceKey(d)));
+/**
+ * The devices of a batch without a recorded reset: what an update settles. Devices with an unknown outcome are among
+ * them unless `unknownOutcomes` is given, in which case they are left out (what `iot-reset-plan` lists as resets).
+ */
+export function pendingDevices(
+  newDevices: readonly FleetDevice[],
+  oldResults: Record<string, unknown>,
+  unknownOutcomes: Record<string, unknown> = {},
+): FleetDevice[] {
+  return newDevices.filter((d) => {
+    const key = deviceKey(d);
+    return (
+      !Object.prototype.hasOwnProperty.call(oldResults, key) &&
+      !Object.prototype.hasOwnProperty.call(unknownOutcomes, key)
+    );
+  });
+}
+
+/** The listed devices whose reset has an unknown outcome in the recorded outputs (`iot-reset-plan` lists them). */
+export function unknownOutcomeDevices(
+  newDevices: readonly FleetDevice[],
+  oldResults: Record<string, unknown>,
+  unknownOutcomes: Record<string, unknown>,
+): FleetDevice[] {
+  return newDevices.filter((d) => {
+    const key = deviceKey(d);
+    return (
+      !Object.prototype.hasOwnProperty.call(oldResults, key) &&
+      Object.prototype.hasOwnProperty.call(unknownOutcomes, key)
+    );
+  });
 }

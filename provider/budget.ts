@@ -38,6 +38,8 @@ export class Pacer {
   private nextSlot = 0;
   /** The tail of the grant queue: each acquire waits for the one before it. */
   private queue: Promise<void> = Promise.resolve();
+  /** The last slot handed out by `respace`. */
+  private lastRelease = -Infinity;
   private lastCut = -Infinity;
   private lastRaise: number;
   /** Times of the answers, and of the throttled ones, in the last second (oldest first). */
@@ -75,6 +77,18 @@ export class Pacer {
     const grant = this.queue.then(() => this.grant());
     this.queue = grant;
     return grant;
+  }
+
+  /**
+   * Spaces calls again after work done between `acquire()` and the send (the journal's fdatasync), which can hold
+   * granted calls back and release them together. Slots follow each other at 99% of the current interval, so a
+   * backlog drains while any one second still holds fewer calls than the quota.
+   */
+  respace(): Promise<void> {
+    const now = this.now();
+    const slot = Math.max(now, this.lastRelease + (1000 / this.rate) * 0.99);
+    this.lastRelease = slot;
+    return slot > now ? this.sleep(slot - now) : Promise.resolve();
   }
 
   private async grant(): Promise<void> {

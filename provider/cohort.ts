@@ -9,6 +9,7 @@ import { InputError } from "./errors";
 import { originOf } from "./fleet";
 import { checkStages, FleetDevice, planCohort } from "./selection";
 import { CheckFailure, checkBatchArgs, describeValue, numberProblem, UNKNOWN } from "./inputs";
+import type { UnknownOutcomeRecord } from "./outcomes";
 
 /** Arguments of a `DeviceBatchReset`. */
 export interface DeviceBatchResetArgs {
@@ -46,6 +47,8 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
   declare public readonly results: pulumi.Output<Record<string, DeviceRecord>>;
   /** How many devices of this batch have a recorded reset in this campaign. */
   declare public readonly resetCount: pulumi.Output<number>;
+  /** Devices sent whose answer was lost, by device key: not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names them. */
+  declare public readonly unknownOutcomes: pulumi.Output<Record<string, UnknownOutcomeRecord> | undefined>;
 
   /**
    * @param name The unique name of the batch.
@@ -54,9 +57,9 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
    */
   constructor(name: string, args: DeviceBatchResetArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      batchResetHandle,
+      batchResetHandle(),
       name,
-      { ...args, results: undefined, resetCount: undefined },
+      { ...args, results: undefined, resetCount: undefined, unknownOutcomes: undefined },
       opts,
       "iot",
       "DeviceBatchReset",

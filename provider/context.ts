@@ -1,10 +1,14 @@
 /**
  * What one provider process holds across resources: the stack's settings, the credential built from them,
- * and one API client per target. Created once per process by the host entry point.
+ * one API client per target, the switch that stops sending, and the reset journal. Created once per process
+ * by the host entry point.
  */
+import * as path from "node:path";
 import type Credential from "@alicloud/credentials";
-import { IotApi } from "./api";
+import { IotApi, SendGate } from "./api";
+import { ConfigurationError } from "./errors";
 import type { CheckFailure } from "./inputs";
+import { defaultJournalPath, Journal, JournalIdentity, openJournal } from "./journal";
 import {
   buildCredential,
   credentialSourceProblem,
@@ -13,7 +17,14 @@ import {
   ProviderSettings,
   readSettings,
   resolveTarget,
+  targetKey,
 } from "./settings";
+
+/** The project and stack of the update, as the program saw them (passed through the serialized provider). */
+export interface StackIdentity {
+  readonly project?: string;
+  readonly stack?: string;
+}
 
 /** The provider process's state. */
 export class ProviderContext {
@@ -24,8 +35,16 @@ export class ProviderContext {
   /** Why no credential can exist, computed once per configure; null when one may. */
   private credentialProblem: string | null | undefined;
   private readonly apis = new Map<string, IotApi>();
+  private identity: StackIdentity = {};
+  private opened: Journal | undefined;
+  /** Stops every call not yet sent; the host flips it when the engine is gone or the update is cancelled. */
+  readonly gate = new SendGate();
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    /** Where the program runs: the default journal lives here (the engine starts the provider in it). */
+    private readonly programDir: string = process.cwd(),
+  ) {
     this.current = readSettings(() => undefined);
   }
 
@@ -35,11 +54,16 @@ export class ProviderContext {
     return this.current;
   }
 
-  /** Takes the stack config (called once by the host's `configure`, before any resource operation). */
-  configure(get: (key: string) => string | undefined): void {
+  /**
+   * Takes the stack config (called once by the host's `configure`, before any resource operation) and the
+   * program's project and stack names when the serialized provider carries them.
+   */
+  configure(get: (key: string) => string | undefined, identity: StackIdentity = {}): void {
     this.credential = undefined;
     this.credentialProblem = undefined;
     this.apis.clear();
+    this.identity = identity;
+    this.opened = undefined;
     try {
       this.current = readSettings(get);
       this.configError = undefined;
@@ -75,6 +99,11 @@ export class ProviderContext {
     return failures;
   }
 
+  /** Stops every further call before it is sent; calls already sent finish and are recorded. */
+  stopSending(reason: string): void {
+    this.gate.stop(reason);
+  }
+
   /** The client for one resource's region and endpoint; throws a ConfigurationError naming what is missing. */
   api(args: { region?: string; endpoint?: string }): IotApi {
     if (this.configError) throw this.configError;
@@ -83,9 +112,48 @@ export class ProviderContext {
     let api = this.apis.get(key);
     if (!api) {
       this.credential ??= buildCredential(this.current, this.env);
-      api = new IotApi(target, this.credential, this.current);
+      api = new IotApi(target, this.credential, this.current, this.gate);
       this.apis.set(key, api);
     }
     return api;
+  }
+
+  /** Where one resource's calls go, as a comparable string (part of a journal scope). */
+  targetOf(args: { region?: string; endpoint?: string }): string {
+    if (this.configError) throw this.configError;
+    return targetKey(resolveTarget(args, this.current, this.env));
+  }
+
+  /** The project and stack the journal belongs to; throws when they are not known. */
+  private journalIdentity(): JournalIdentity {
+    const project = this.identity.project || this.env.PULUMI_PROJECT || this.env.PULUMI_NODEJS_PROJECT;
+    const stack = this.identity.stack || this.env.PULUMI_NODEJS_STACK;
+    if (!project || !stack) {
+      throw new ConfigurationError(
+        "The reset journal needs the Pulumi project and stack names, and this provider did not receive them " +
+          "(a program built with an older pulumi-alicloud-iot-reset?). Run the update with this version's program.",
+      );
+    }
+    return { project, stack };
+  }
+
+  /**
+   * The reset journal of this stack, opened on first use (creates and updates only; previews never touch it);
+   * undefined when `iotReset:journal` is `off`. Throws JournalError for a corrupt, foreign or busy journal.
+   */
+  journal(): Journal | undefined {
+    if (this.opened?.isOpen) return this.opened;
+    const setting = this.settings.journal;
+    if (setting === "off") return undefined;
+    const identity = this.journalIdentity();
+    const file =
+      setting === undefined ? defaultJournalPath(this.programDir, identity) : path.resolve(this.programDir, setting);
+    this.opened = openJournal(file, identity);
+    return this.opened;
+  }
+
+  /** The journal if it is already open (for tests and the host); never opens it. */
+  get openJournal(): Journal | undefined {
+    return this.opened;
   }
 }

@@ -4,12 +4,24 @@
  * calls the API twice for one create.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { isJobDone } from "./api";
+import { IotApi, isJobDone } from "./api";
 import { ProviderContext } from "./context";
 import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
-import { describeDevice, PartialResetError } from "./errors";
+import { describeDevice, PartialResetError, UnknownOutcomeError } from "./errors";
 import { CheckFailure, checkCommonSettings, checkIdentity, checkJson, containsUnknown, isUnknown } from "./inputs";
+import type { Journal } from "./journal";
 import * as log from "./log";
+import {
+  decideUnknown,
+  describeUnknown,
+  deviceScope,
+  journaledReset,
+  journalUnknown,
+  releaseFromJournal,
+  unknownFromJournal,
+  unknownOutcomeAdvice,
+  UnknownOutcomeRecord,
+} from "./outcomes";
 
 /** Inputs as the engine sends them (strings, booleans and JSON values). */
 export type Props = Record<string, unknown>;
@@ -29,7 +41,15 @@ export const REPLACE_KEYS = [
 export const UPDATE_KEYS = ["waitForJob"] as const;
 
 const ECHOED_KEYS = [...REPLACE_KEYS, ...UPDATE_KEYS];
-const RECORD_KEYS = ["success", "requestId", "jobId", "resetAt", "jobStatus"] as const;
+const RECORD_KEYS = [
+  "success",
+  "requestId",
+  "jobId",
+  "resetAt",
+  "jobStatus",
+  "mayBeResetTwice",
+  "acceptedUnknown",
+] as const;
 
 /** Stable JSON with sorted keys, so that `{a,b}` and `{b,a}` compare equal. */
 export function canonicalJson(value: unknown): string {
@@ -107,6 +127,17 @@ function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; io
   };
 }
 
+/** The device key of a resource (`productKey/deviceName`, or `iotId:<IotId>`, which the API gives precedence). */
+function keyOf(device: { productKey?: string; deviceName?: string; iotId?: string }): string {
+  return device.iotId !== undefined ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
+}
+
+/** The unknown outcome recorded in a resource's outputs, if any. */
+function unknownOf(props: Props): UnknownOutcomeRecord | undefined {
+  const u = props.unknownOutcome;
+  return u !== null && typeof u === "object" && !Array.isArray(u) ? (u as UnknownOutcomeRecord) : undefined;
+}
+
 /**
  * check: the input rules, no network. Given the provider context (as the host does), also what the calls will
  * need: a region and a source of credentials, so that a preview fails where `up` would.
@@ -134,21 +165,144 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
     ...UPDATE_KEYS.filter((k) => Boolean(olds[k]) !== Boolean(news[k]) || isUnknown(news[k])),
     ...(["productKey", "deviceName"] as const).filter((k) => changed(olds, news, k) && pairChanged(k)),
   ];
+  // An unknown outcome makes an update, which settles it as the operator decided or fails again naming it.
+  const unsettled = unknownOf(olds) !== undefined;
   return {
-    changes: replaces.length > 0 || updates.length > 0,
+    changes: replaces.length > 0 || updates.length > 0 || unsettled,
     replaces,
     deleteBeforeReplace: false,
   };
 }
 
-/** create: one ResetThing; with `waitForJob` and a returned JobId, follow the job to its end. */
+/**
+ * create: one ResetThing; with `waitForJob` and a returned JobId, follow the job to its end. A reset the journal
+ * shows for these triggers (an update that did not finish) is recorded without sending; one sent without a
+ * recorded answer is an unknown outcome.
+ */
 export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
   const device = deviceOf(inputs);
+  const key = keyOf(device);
   const api = ctx.api(inputs as { region?: string; endpoint?: string });
+  const journal = ctx.journal();
+  const scope = deviceScope(ctx, inputs);
+  const state = journal?.lookup(scope, key);
+  try {
+    if (state?.status === "reset" || state?.status === "accepted") {
+      log.info(
+        `${describeDevice(device)} was already reset with these triggers by an update that did not finish; recorded ` +
+          `from the reset journal, not sent again.`,
+      );
+      const outs: Props = {
+        ...echo(inputs),
+        success: true,
+        ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
+        resetAt: state.sentAt ?? new Date().toISOString(),
+        ...(state.hadUnknown ? { mayBeResetTwice: true } : {}),
+        ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
+      };
+      return await finish(ctx, api, inputs, outs, state.requestId || `${key}@${outs.resetAt}`, state.jobId);
+    }
+    if (journalUnknown(state) && state) {
+      return await settleUnknown(ctx, api, journal, scope, inputs, unknownFromJournal(state), undefined);
+    }
+    return await send(ctx, api, journal, scope, inputs, false, undefined);
+  } finally {
+    // Not awaited: the answer reaches state through the engine, and a crash before its line is on disk only makes
+    // the journal call a later create of this device with these triggers an unknown outcome. The "sending" line,
+    // which is what prevents a second reset, was on disk before the call left. One fdatasync per reset, not two.
+    journal?.flush().catch(() => undefined);
+  }
+}
+
+/** Sends the reset (once; `resend` marks the one resend of an unknown outcome) and records what came back. */
+async function send(
+  ctx: ProviderContext,
+  api: IotApi,
+  journal: Journal | undefined,
+  scope: string,
+  inputs: Props,
+  resend: boolean,
+  id: string | undefined,
+): Promise<{ id: string; outs: Props }> {
+  const device = deviceOf(inputs);
+  const key = keyOf(device);
   const resetAt = new Date().toISOString();
-  const result = await api.resetThing(device);
-  const outs: Props = { ...echo(inputs), success: true, requestId: result.requestId, resetAt };
-  const id = result.requestId || `${describeDevice(device)}@${resetAt}`;
+  let result;
+  try {
+    result = await journaledReset(api, journal, scope, key, device, resend);
+  } catch (err) {
+    if (!(err instanceof UnknownOutcomeError)) throw err;
+    const record: UnknownOutcomeRecord = {
+      sentAt: err.sentAt,
+      attempt: err.attempt,
+      error: err.failure,
+      ...(resend ? { resent: true } : {}),
+    };
+    throw unknownError(inputs, record, id ?? `unknown:${key}@${err.sentAt}`);
+  }
+  const outs: Props = {
+    ...echo(inputs),
+    success: true,
+    requestId: result.requestId,
+    resetAt,
+    ...(resend ? { mayBeResetTwice: true } : {}),
+  };
+  return finish(
+    ctx,
+    api,
+    inputs,
+    outs,
+    id ?? (result.requestId || `${describeDevice(device)}@${resetAt}`),
+    result.jobId,
+  );
+}
+
+/** The error of a device whose outcome is unknown: it names the device and says how to decide. */
+function unknownError(inputs: Props, record: UnknownOutcomeRecord, id: string): PartialResetError {
+  const key = keyOf(deviceOf(inputs));
+  const reason =
+    `The reset of ${describeDevice(deviceOf(inputs))} has an unknown outcome: ${describeUnknown(key, record)}. ` +
+    unknownOutcomeAdvice([key]);
+  const outs: Props = { ...echo(inputs), success: false, unknownOutcome: record };
+  return new PartialResetError(reason, id, partialOutputs(outs, inputs), [reason]);
+}
+
+/** Settles an unknown outcome as the operator's settings say: accept it, send once more, or fail naming it. */
+async function settleUnknown(
+  ctx: ProviderContext,
+  api: IotApi,
+  journal: Journal | undefined,
+  scope: string,
+  inputs: Props,
+  record: UnknownOutcomeRecord,
+  id: string | undefined,
+): Promise<{ id: string; outs: Props }> {
+  const key = keyOf(deviceOf(inputs));
+  switch (decideUnknown(ctx.settings, key, record)) {
+    case "accept": {
+      journal?.append({ ev: "accepted", at: new Date().toISOString(), scope, device: key }).catch(() => undefined);
+      log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
+      const outs: Props = { ...echo(inputs), success: true, resetAt: record.sentAt, acceptedUnknown: true };
+      return { id: id ?? `${key}@${record.sentAt}`, outs };
+    }
+    case "resend":
+      return send(ctx, api, journal, scope, inputs, true, id);
+    case "hold":
+      throw unknownError(inputs, record, id ?? `unknown:${key}@${record.sentAt}`);
+  }
+}
+
+/** The outputs of a recorded reset; with `waitForJob` and a JobId, the job is followed to its end. */
+async function finish(
+  ctx: ProviderContext,
+  api: IotApi,
+  inputs: Props,
+  outs: Props,
+  id: string,
+  jobId: string | undefined,
+): Promise<{ id: string; outs: Props }> {
+  const device = deviceOf(inputs);
+  const result = { requestId: String(outs.requestId ?? ""), jobId };
   if (result.jobId) outs.jobId = result.jobId;
   if (inputs.waitForJob === true && result.jobId) {
     let status: string;
@@ -171,19 +325,57 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
   return { id, outs };
 }
 
-/** update: only `waitForJob` can change in place; the recorded reset is kept and nothing is sent. */
-export function update(_id: string, olds: Props, news: Props): dynamic.UpdateResult {
+/**
+ * update: only `waitForJob` can change in place; the recorded reset is kept and nothing is sent. A recorded unknown
+ * outcome is settled as the operator's settings say (accepted, sent exactly once more, or failing again).
+ */
+export async function update(
+  ctx: ProviderContext,
+  id: string,
+  olds: Props,
+  news: Props,
+): Promise<dynamic.UpdateResult> {
+  const unknown = unknownOf(olds);
+  if (unknown !== undefined && olds.success !== true) {
+    const device = deviceOf(news);
+    const key = keyOf(device);
+    const api = ctx.api(news as { region?: string; endpoint?: string });
+    const journal = ctx.journal();
+    const scope = deviceScope(ctx, news);
+    const state = journal?.lookup(scope, key);
+    try {
+      if (state?.status === "reset") {
+        // The resend of an update that did not finish: recorded from the journal.
+        const outs: Props = {
+          ...echo(news),
+          success: true,
+          ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
+          resetAt: state.sentAt ?? new Date().toISOString(),
+          mayBeResetTwice: true,
+        };
+        return { outs: (await finish(ctx, api, news, outs, id, state.jobId)).outs };
+      }
+      const record = state && journalUnknown(state) ? { ...unknown, ...unknownFromJournal(state) } : unknown;
+      return { outs: (await settleUnknown(ctx, api, journal, scope, news, record, id)).outs };
+    } finally {
+      journal?.flush().catch(() => undefined); // as in create
+    }
+  }
   const record: Props = {};
   for (const key of RECORD_KEYS) if (olds[key] !== undefined) record[key] = olds[key];
   return { outs: { ...echo(news), ...record } };
 }
 
-/** delete: a reset cannot be undone; only the record leaves state. */
-export function remove(_id: string, props: Props): void {
+/**
+ * delete: a reset cannot be undone; only the record leaves state. The journal forgets the device for these triggers,
+ * so that a new resource with the same triggers (after a destroy) resets it again, as state says.
+ */
+export async function remove(ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
   log.info(
     `${describeDevice(deviceOf(props))}: the record of its reset (RequestId: ${props.requestId ?? "none"}) leaves ` +
       `state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
   );
+  if (ctx) await releaseFromJournal(ctx, () => deviceScope(ctx, props), [keyOf(deviceOf(props))]);
 }
 
 /** read (refresh): the recorded reset stands; a job that was still running gets its status refreshed. */

@@ -68,7 +68,7 @@ export class IotApiError extends Error {
   }
 }
 
-/** A call that kept failing with transient errors until the retry budget ran out. */
+/** A call that kept failing with retryable errors until the retry budget ran out. */
 export class RetriesExhaustedError extends Error {
   override readonly name = "RetriesExhaustedError";
   constructor(
@@ -76,17 +76,53 @@ export class RetriesExhaustedError extends Error {
     readonly device: DeviceRef,
     readonly attempts: number,
     readonly elapsedMs: number,
-    /** The last transient failure, as a one-line description with its Code and RequestId. */
+    /** The last retryable failure, as a one-line description with its Code and RequestId. */
     readonly lastFailure: string,
   ) {
     super(
       `${action} for ${describeDevice(device)} did not succeed after ${attempts} attempts over ` +
-        `${(elapsedMs / 1000).toFixed(1)} s (throttling, 5xx, timeouts and dropped connections are retried ` +
-        `with backoff); last failure: ${lastFailure}. Nothing is recorded for this device (a timed-out or dropped ` +
-        `call may still have reached IoT Platform; a second reset is harmless): run the update again once the ` +
-        `service recovers.`,
+        `${(elapsedMs / 1000).toFixed(1)} s (throttling, connection failures before sending and 5xx answers are ` +
+        `retried with backoff); last failure: ${lastFailure}. Every attempt was refused or answered with an error, ` +
+        `so the device was not reset and nothing is recorded: run the update again once the service recovers.`,
     );
   }
+}
+
+/**
+ * A ResetThing that was written and got no usable answer (read timeout, connection reset or closed after
+ * sending, a page that is not JSON): IoT Platform may or may not have reset the device. It is never resent
+ * silently; the operator decides (see `unknownOutcomeAdvice`).
+ */
+export class UnknownOutcomeError extends Error {
+  override readonly name = "UnknownOutcomeError";
+  constructor(
+    readonly action: string,
+    readonly device: DeviceRef,
+    /** The attempt whose answer was lost, counted from 1. */
+    readonly attempt: number,
+    /** ISO-8601 time the attempt was sent. */
+    readonly sentAt: string,
+    /** What came instead of an answer. */
+    readonly failure: string,
+  ) {
+    super(
+      `${action} for ${describeDevice(device)} has an unknown outcome: attempt ${attempt}, sent at ${sentAt}, got no ` +
+        `answer (${failure}). IoT Platform may have reset the device, so it is not sent again.`,
+    );
+  }
+}
+
+/** The provider was told to stop sending (the engine is gone, or the update was cancelled): nothing was sent. */
+export class SendingStoppedError extends Error {
+  override readonly name = "SendingStoppedError";
+}
+
+/**
+ * The reset journal cannot be used: corrupt, written for another project or stack, in use by another process, or
+ * not writable. Raised before any reset is sent.
+ */
+export class JournalError extends Error {
+  override readonly name = "JournalError";
 }
 
 /**

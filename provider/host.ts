@@ -14,17 +14,31 @@ import * as device from "./device";
 /** The one context of this provider process: stack settings, credential, clients and budgets. */
 const context = new ProviderContext();
 
-/** The configure hook's argument: the stack config, keys with their namespace, secrets decrypted. */
+/**
+ * The configure hook's argument: the stack config, keys with their namespace, secrets decrypted; and the
+ * program's project and stack, which the serialized provider adds (an older one does not).
+ */
 interface ConfigureRequest {
   readonly config: { get(key: string): string | undefined };
+  readonly project?: string;
+  readonly stack?: string;
 }
 
 async function configure(req: ConfigureRequest): Promise<void> {
-  context.configure((key) => {
-    const value = req.config.get(key);
-    return value === undefined ? undefined : String(value);
-  });
+  context.configure(
+    (key) => {
+      const value = req.config.get(key);
+      return value === undefined ? undefined : String(value);
+    },
+    {
+      ...(typeof req.project === "string" ? { project: req.project } : {}),
+      ...(typeof req.stack === "string" ? { stack: req.stack } : {}),
+    },
+  );
 }
+
+/** @internal The process's context, for tests and for the host's own shutdown handling. */
+export const providerContext = context;
 
 /** Handlers of `DeviceRegistrationReset`. */
 export const deviceReset: dynamic.ResourceProvider = {
@@ -32,8 +46,8 @@ export const deviceReset: dynamic.ResourceProvider = {
   check: async (olds, news) => device.check(olds, news, context),
   diff: async (id, olds, news) => device.diff(id, olds, news, context.settings),
   create: (inputs) => device.create(context, inputs),
-  update: async (id, olds, news) => device.update(id, olds, news),
-  delete: async (id, props) => device.remove(id, props),
+  update: (id, olds, news) => device.update(context, id, olds, news),
+  delete: (id, props) => device.remove(context, id, props),
   read: (id, props) => device.read(context, id, props),
 };
 
@@ -44,6 +58,6 @@ export const batchReset: dynamic.ResourceProvider = {
   diff: async (id, olds, news) => batch.diff(id, olds, news, context.settings),
   create: (inputs) => batch.create(context, inputs),
   update: (id, olds, news) => batch.update(context, id, olds, news),
-  delete: async (id, props) => batch.remove(id, props),
+  delete: (id, props) => batch.remove(context, id, props),
   read: async (id, props) => ({ id, props }),
 };

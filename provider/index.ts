@@ -1,17 +1,16 @@
 /**
  * pulumi-alicloud-iot-reset: Alibaba Cloud IoT Platform's `ResetThing` as declared Pulumi resources.
  */
-export { DeviceRegistrationReset, DeviceRegistrationResetArgs } from "./resource";
-export {
-  DeviceCohortReset,
-  DeviceCohortResetArgs,
-  DeviceBatchReset,
-  DeviceBatchResetArgs,
-  DEFAULT_BATCH_SIZE,
-} from "./cohort";
-export { DeviceRecord } from "./batch";
-export { loadFleet, LoadFleetOptions, FleetFileError } from "./fleet";
-export { FleetDevice, deviceKey, planCohort, CohortPlan } from "./selection";
+export { DeviceRegistrationReset } from "./resource";
+export type { DeviceRegistrationResetArgs } from "./resource";
+export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./cohort";
+export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./cohort";
+export type { DeviceRecord } from "./batch";
+export type { UnknownOutcomeRecord } from "./outcomes";
+export { loadFleet, FleetFileError } from "./fleet";
+export type { LoadFleetOptions } from "./fleet";
+export { deviceKey, planCohort } from "./selection";
+export type { FleetDevice, CohortPlan } from "./selection";
 export {
   IotApiError,
   RetriesExhaustedError,
@@ -19,5 +18,7 @@ export {
   GuardrailError,
   InputError,
   PartialResetError,
+  UnknownOutcomeError,
+  JournalError,
 } from "./errors";
 export { CONFIG_KEYS } from "./settings";

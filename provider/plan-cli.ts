@@ -11,7 +11,7 @@ import { PlannedReset, PlanReading, readPlan } from "./plan";
 
 const USAGE =
   "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
-  "  PLAN.json   output of `pulumi preview --json` (or the offline runner's --plan-json); - reads stdin\n" +
+  "  PLAN.json   output of `pulumi preview --json`; - reads stdin\n" +
   "  --max N     exit 1 when the update would reset more than N devices, or devices unknown until apply\n" +
   '  --json      print {"count", "resets": [{urn, op, devices, ...}], "stepsWithoutUrn"} instead of lines\n' +
   "  --markdown  print a pull-request comment: counts per stage and per resource, the first devices\n" +
@@ -41,8 +41,15 @@ function lines(reading: PlanReading, count: number): string {
     const title = r.urn ? escapeText(r.urn) : `(no URN: steps[${r.step}])`;
     out.push(`# ${r.op} ${title}${r.unknown ? " (devices unknown until apply)" : ""}`);
     for (const d of r.devices) out.push(escapeText(d));
+    for (const d of r.unknownOutcome ?? [])
+      out.push(
+        `# unknown outcome (sent, no answer; sent again only if iotReset:resendUnknown names it): ${escapeText(d)}`,
+      );
   }
-  out.push(`${count} device(s) would be reset by ${reading.resets.length} resource(s).`);
+  const resetting = reading.resets.filter((r) => r.devices.length > 0 || r.unknown).length;
+  out.push(`${count} device(s) would be reset by ${resetting} resource(s).`);
+  const held = reading.resets.reduce((n, r) => n + (r.unknownOutcome?.length ?? 0), 0);
+  if (held > 0) out.push(`${held} device(s) have an unknown outcome and wait for a decision.`);
   if (reading.stepsWithoutUrn > 0) {
     out.push(`${reading.stepsWithoutUrn} step(s) had no URN; each is listed by its index and counted.`);
   }
@@ -100,6 +107,19 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
   if (unknown > 0) {
     out.push(
       `> **Warning:** ${unknown} resource(s) reset devices that are unknown until apply; their number cannot be checked here.`,
+      "",
+    );
+  }
+  const held = resets.flatMap((r) => r.unknownOutcome ?? []);
+  if (held.length > 0) {
+    out.push(
+      `> **Unknown outcomes:** ${held.length} device(s) were sent by an earlier update and got no answer; they are not ` +
+        "sent again unless `iotReset:resendUnknown` names them. Check each in the IoT console first.",
+      "",
+      "```text",
+      ...held.slice(0, first).map(md),
+      ...(held.length > first ? [`… and ${held.length - first} more`] : []),
+      "```",
       "",
     );
   }

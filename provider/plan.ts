@@ -1,9 +1,9 @@
 /**
- * Reads a plan — `pulumi preview --json`, or the offline runner's `--plan-json` — and lists exactly which
+ * Reads a plan — `pulumi preview --json` — and lists exactly which
  * devices the update would reset: the list a pull request shows before anything is applied. A plan that cannot
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
-import { pendingDevices } from "./batch";
+import { pendingDevices, unknownOutcomeDevices } from "./batch";
 import { containsUnknown, describeValue } from "./inputs";
 import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
 
@@ -31,6 +31,11 @@ export interface PlannedReset {
   readonly byStage?: number[];
   /** For a batch of a cohort: the cohort's cumulative stage percentages. */
   readonly stages?: number[];
+  /**
+   * Devices sent by an earlier update whose outcome is unknown (sent, no answer): not sent again unless
+   * `iotReset:resendUnknown` names them (then exactly once), not counted in `devices`.
+   */
+  readonly unknownOutcome?: string[];
 }
 
 interface NormalizedStep {
@@ -45,16 +50,16 @@ const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const asRecord = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
 const text = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** Accepts both plan shapes: the CLI's (`newState`/`oldState`) and the runner's (`inputs`/`oldOutputs`). */
+/** One step of `pulumi preview --json`: the planned state in `newState`, the recorded one in `oldState`. */
 function normalize(step: Record<string, unknown>): NormalizedStep {
   const newState = asRecord(step.newState);
   const oldState = asRecord(step.oldState);
   return {
     urn: text(step.urn) || text(newState.urn) || text(oldState.urn),
     op: text(step.op),
-    type: text(step.type) || text(newState.type) || text(oldState.type),
-    inputs: step.inputs ?? newState.inputs,
-    oldOutputs: asRecord(step.oldOutputs ?? oldState.outputs),
+    type: text(newState.type) || text(oldState.type),
+    inputs: newState.inputs,
+    oldOutputs: asRecord(oldState.outputs),
   };
 }
 
@@ -97,13 +102,11 @@ export interface PlanReading {
 export function readPlan(plan: unknown): PlanReading {
   const steps = isRecord(plan) && Array.isArray(plan.steps) ? (plan.steps as unknown[]) : undefined;
   if (!steps) {
-    throw new PlanError(
-      "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
-    );
+    throw new PlanError("not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`)");
   }
   const byUrn = new Map<
     string,
-    { op: string; devices: Set<string>; unknown: boolean; step: number; stages?: number[] }
+    { op: string; devices: Set<string>; held: Set<string>; unknown: boolean; step: number; stages?: number[] }
   >();
   let stepsWithoutUrn = 0;
   steps.forEach((raw, i) => {
@@ -116,14 +119,24 @@ export function readPlan(plan: unknown): PlanReading {
     const where = `steps[${i}]${step.urn ? ` (${step.urn})` : ""}`;
     if (!step.type) throw new PlanError(`${where} has no resource type`);
     if (step.type !== DEVICE_TYPE && step.type !== BATCH_TYPE) return;
-    if (step.type === DEVICE_TYPE && op === "update") return; // no update of a single device sends anything
     if (!isRecord(step.inputs)) throw new PlanError(`${where} has no inputs`);
     const inputs = step.inputs;
     let keys: string[] = [];
+    // Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision.
+    let held: string[] = [];
+    if (step.type === DEVICE_TYPE && op === "update") {
+      // An update of one device sends nothing, except the one resend of an unknown outcome the operator asks for.
+      const lost = step.oldOutputs.unknownOutcome;
+      const key = plannedDevice(inputs);
+      if (lost === null || typeof lost !== "object" || typeof key !== "string") return;
+      held = [key];
+    }
     let unknown = false;
     let stages: number[] | undefined;
     if (step.type === DEVICE_TYPE) {
-      if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) unknown = true;
+      if (op === "update") {
+        // held above
+      } else if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) unknown = true;
       else {
         const key = plannedDevice(inputs);
         if (typeof key !== "string") throw new PlanError(`${where}: the device has no iotId or productKey/deviceName`);
@@ -141,34 +154,35 @@ export function readPlan(plan: unknown): PlanReading {
         return { key, device: d as FleetDevice };
       });
       const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
-      const pending = new Set(
-        pendingDevices(
-          all.map((a) => a.device),
-          results,
-        ).map(deviceKey),
-      );
+      const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};
+      const listed = all.map((a) => a.device);
+      const pending = new Set(pendingDevices(listed, results, lost).map(deviceKey));
+      const waiting = new Set(unknownOutcomeDevices(listed, results, lost).map(deviceKey));
       keys = all.map((a) => a.key).filter((k) => pending.has(k));
+      held = all.map((a) => a.key).filter((k) => waiting.has(k));
       const s = inputs.stages;
       if (Array.isArray(s) && s.length > 0 && s.every((p) => typeof p === "number")) stages = s as number[];
     }
     const id = step.urn || `#${i}`;
     if (!step.urn) stepsWithoutUrn++;
-    const entry = byUrn.get(id) ?? { op, devices: new Set<string>(), unknown: false, step: i };
+    const entry = byUrn.get(id) ?? { op, devices: new Set<string>(), held: new Set<string>(), unknown: false, step: i };
     if (op === "replace") entry.op = "replace";
     for (const k of keys) entry.devices.add(k);
+    for (const k of held) entry.held.add(k);
     entry.unknown ||= unknown;
     entry.stages ??= stages;
     byUrn.set(id, entry);
   });
   const resets: PlannedReset[] = [];
   for (const [id, e] of byUrn) {
-    if (e.devices.size === 0 && !e.unknown) continue;
+    if (e.devices.size === 0 && e.held.size === 0 && !e.unknown) continue;
     const devices = [...e.devices];
     resets.push({
       urn: id.startsWith("#") ? "" : id,
       op: e.op,
       devices,
       ...(e.unknown ? { unknown: true } : {}),
+      ...(e.held.size > 0 ? { unknownOutcome: [...e.held] } : {}),
       ...(id.startsWith("#") ? { step: e.step } : {}),
       ...(e.stages ? { stages: e.stages, byStage: countByStage(devices, e.stages) } : {}),
     });

@@ -6,6 +6,7 @@ import { InputError } from "./errors";
 import { deviceResetHandle } from "./handle";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
 import { CheckFailure, checkJson, childPath, describeValue, isJsonValue } from "./inputs";
+import type { UnknownOutcomeRecord } from "./outcomes";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
 export interface DeviceRegistrationResetArgs {
@@ -59,6 +60,12 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
   declare public readonly resetAt: pulumi.Output<string>;
   /** The job's final status (e.g. `COMPLETED`) when `waitForJob` followed it. */
   declare public readonly jobStatus: pulumi.Output<string | undefined>;
+  /** Present when the reset was sent and its answer lost: not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names the device. */
+  declare public readonly unknownOutcome: pulumi.Output<UnknownOutcomeRecord | undefined>;
+  /** True when the device was sent once more after an unknown outcome, so IoT Platform may have reset it twice. */
+  declare public readonly mayBeResetTwice: pulumi.Output<boolean | undefined>;
+  /** True when an unknown outcome was accepted as a reset (`iotReset:acceptUnknown`); there is then no RequestId. */
+  declare public readonly acceptedUnknown: pulumi.Output<boolean | undefined>;
 
   /**
    * @param name The unique name of the resource.
@@ -70,7 +77,7 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
     // Checked before the runtime serializes the args, which would turn a Date into {} and NaN into null.
     const triggers = checkProgramArgs(name, args);
     super(
-      deviceResetHandle,
+      deviceResetHandle(),
       name,
       {
         ...args,
@@ -80,6 +87,9 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
         jobId: undefined,
         resetAt: undefined,
         jobStatus: undefined,
+        unknownOutcome: undefined,
+        mayBeResetTwice: undefined,
+        acceptedUnknown: undefined,
       },
       opts,
       "iot",

@@ -27,7 +27,18 @@ export const CONFIG_KEYS = {
   readTimeoutMs: "iotReset:readTimeoutMs",
   maxAttempts: "iotReset:maxAttempts",
   maxRetrySeconds: "iotReset:maxRetrySeconds",
+  journal: "iotReset:journal",
+  resendUnknown: "iotReset:resendUnknown",
+  acceptUnknown: "iotReset:acceptUnknown",
 } as const;
+
+/** Devices named by a setting: every one (`all`), or a set of device keys (`productKey/deviceName`, `iotId:<IotId>`). */
+export type DeviceChoice = "all" | ReadonlySet<string>;
+
+/** Whether a choice names a device. */
+export function chooses(choice: DeviceChoice, key: string): boolean {
+  return choice === "all" || choice.has(key);
+}
 
 /** Everything the provider process knows before it sees a resource. */
 export interface ProviderSettings {
@@ -55,6 +66,25 @@ export interface ProviderSettings {
   readonly readTimeoutMs: number;
   /** Connect timeout of one API call. */
   readonly connectTimeoutMs: number;
+  /** `iotReset:journal`: the reset journal's path (relative to the program directory), `off`, or unset for the default. */
+  readonly journal?: string;
+  /** `iotReset:resendUnknown`: devices with an unknown outcome to send exactly once more. */
+  readonly resendUnknown: DeviceChoice;
+  /** `iotReset:acceptUnknown`: devices with an unknown outcome to record as reset without sending. */
+  readonly acceptUnknown: DeviceChoice;
+}
+
+/** The devices two choices both name (`all` when both are `all`). */
+function overlap(a: DeviceChoice, b: DeviceChoice): string[] {
+  if (a === "all") return b === "all" ? ["all"] : [...b];
+  return b === "all" ? [...a] : [...a].filter((k) => b.has(k));
+}
+
+/** Parses `all`, or device keys separated by commas, spaces or new lines. */
+function deviceChoice(get: (key: string) => string | undefined, key: string): DeviceChoice {
+  const raw = (get(key) ?? "").trim();
+  if (raw === "all") return "all";
+  return new Set(raw.split(/[\s,]+/).filter((k) => k !== ""));
 }
 
 /** The range of each numeric stack setting, and its default. */
@@ -105,6 +135,16 @@ function regionSetting(value: string | undefined, source: string): string | unde
 
 /** Reads the provider settings from stack config (`get` returns a key's string value, or undefined). */
 export function readSettings(get: (key: string) => string | undefined): ProviderSettings {
+  const resendUnknown = deviceChoice(get, CONFIG_KEYS.resendUnknown);
+  const acceptUnknown = deviceChoice(get, CONFIG_KEYS.acceptUnknown);
+  const both = overlap(resendUnknown, acceptUnknown);
+  if (both.length > 0) {
+    throw new ConfigurationError(
+      `Stack config ${CONFIG_KEYS.resendUnknown} and ${CONFIG_KEYS.acceptUnknown} both name ${both.join(", ")}; ` +
+        `a device with an unknown outcome is either sent once more or accepted as reset, not both.`,
+    );
+  }
+  const journal = nonEmpty(get(CONFIG_KEYS.journal))?.trim();
   return {
     region: regionSetting(get(CONFIG_KEYS.region), `Stack config ${CONFIG_KEYS.region}`),
     accessKey: nonEmpty(get(CONFIG_KEYS.accessKey)),
@@ -125,6 +165,9 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     jobPollMs: numberSetting(get, CONFIG_KEYS.jobPollSeconds) * 1000,
     readTimeoutMs: numberSetting(get, CONFIG_KEYS.readTimeoutMs),
     connectTimeoutMs: 5_000,
+    ...(journal !== undefined ? { journal } : {}),
+    resendUnknown,
+    acceptUnknown,
   };
 }
 

@@ -4,6 +4,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { ResetThingRequest } from "@alicloud/iot20180120";
+import { parseCli } from "../../emulator/cli";
 import { sdkClient } from "./helpers";
 
 const CLI = path.join(__dirname, "..", "..", "lib", "emulator", "cli.js");
@@ -76,4 +77,12 @@ test("a fleet file that does not exist is exit 1 naming the file", async () => {
   const { code, stderr } = await exitOf(run(["--port", "0", "--fleet", "/nonexistent/fleet.json"]));
   expect(code).toBe(1);
   expect(stderr).toContain("fleet file /nonexistent/fleet.json cannot be read");
+});
+
+test("every fault kind has a rate flag; the apply-then faults parse like the others", () => {
+  const { options } = parseCli(["--seed", "5", "--apply-then-drop-rate", "0.02", "--apply-then-hang-rate", "0.01"]);
+  expect(options.faults).toEqual({ seed: 5, applyThenDrop: 0.02, applyThenHang: 0.01 });
+  expect(() => parseCli(["--apply-then-hang-rate", "0.6", "--drop-rate", "0.5"])).toThrow(
+    "the fault rates (`--*-rate`) must add up to at most 1, got 1.1",
+  );
 });

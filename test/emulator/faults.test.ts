@@ -1,5 +1,5 @@
-// Injected faults: each kind as the SDK experiences it, scripted one-off faults, seeded replay, and the
-// guarantee that a faulted ResetThing changed nothing (so a retry is safe).
+// Injected faults: each kind as the SDK experiences it, scripted one-off faults, seeded replay, the guarantee
+// that a ResetThing under a replacing fault changed nothing, and that the apply-then faults did reset the device.
 import { ResetThingRequest } from "@alicloud/iot20180120";
 import { startEmulator, type Emulator } from "../../emulator";
 import { sdkClient, sdkError } from "./helpers";
@@ -82,6 +82,44 @@ describe("scripted faults", () => {
     expect(emu.resetCount(ref)).toBe(0);
   });
 
+  test("applyThenDrop: the device IS reset, then the connection is destroyed without a response", async () => {
+    emu.scriptFaults("ResetThing", "applyThenDrop", 1);
+    const err = (await sdkError(sdkClient(emu).resetThing(req()))) as unknown as { code: string; message: string };
+    expect(err.code).toBe("ECONNRESET");
+    expect(err.message).toBe(
+      `socket hang upPOST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`,
+    );
+    expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "applyThenDrop", httpStatus: 0, applied: true });
+    expect(emu.resetCount(ref)).toBe(1);
+    expect(emu.totalResets()).toBe(1);
+  });
+
+  test("applyThenHang: the device IS reset, then the request is never answered", async () => {
+    emu.scriptFaults("ResetThing", "applyThenHang", 1);
+    const err = (await sdkError(sdkClient(emu, { readTimeout: 200 }).resetThing(req()))) as unknown as {
+      name: string;
+      message: string;
+    };
+    expect(err.name).toBe("RequestTimeoutError");
+    expect(err.message).toBe(
+      `ReadTimeout(200). POST ${emu.endpoint}/?DeviceName=sensor-001&ProductKey=a1DemoProduct failed.`,
+    );
+    expect(emu.requests()[0]).toMatchObject({ outcome: "fault", fault: "applyThenHang", httpStatus: 0, applied: true });
+    expect(emu.resetCount(ref)).toBe(1);
+  });
+
+  test("an apply-then fault on a call that fails changes nothing and records the business Code", async () => {
+    emu.scriptFaults("ResetThing", "applyThenDrop", 1);
+    await sdkError(sdkClient(emu).resetThing(req("ghost-001")));
+    expect(emu.requests()[0]).toMatchObject({
+      outcome: "fault",
+      fault: "applyThenDrop",
+      applied: false,
+      code: "iot.device.NotExistedDevice",
+    });
+    expect(emu.totalResets()).toBe(0);
+  });
+
   test("a held timeout socket does not keep stop() waiting", async () => {
     emu.scriptFaults("*", "timeout", 1);
     const pending = sdkClient(emu, { readTimeout: 60_000 })
@@ -130,6 +168,29 @@ describe("random faults and latency", () => {
       a.some((s) => s === "fault:serverError:InternalError") ||
         a.some((s) => s === "fault:serverError:ServiceUnavailable"),
     ).toBe(true);
+  });
+
+  test("seeded apply-then faults reset the device once per faulted call, and replay with the seed", async () => {
+    async function run(): Promise<{ log: string[]; resets: number }> {
+      const emu = await startEmulator({ faults: { seed: 11, applyThenDrop: 0.3, applyThenHang: 0.2 } });
+      try {
+        const client = sdkClient(emu, { readTimeout: 100 });
+        for (let i = 0; i < 20; i++) await client.resetThing(req(`sensor-00${(i % 8) + 1}`)).catch(() => undefined);
+        return {
+          log: emu.requests().map((r) => `${r.outcome}:${r.fault ?? ""}:${r.applied ?? ""}`),
+          resets: emu.totalResets(),
+        };
+      } finally {
+        await emu.stop();
+      }
+    }
+    const a = await run();
+    expect(await run()).toEqual(a);
+    // Every call is applied: the answered ones and the faulted ones alike.
+    expect(a.resets).toBe(20);
+    expect(a.log.filter((l) => l === "fault:applyThenDrop:true").length).toBeGreaterThan(0);
+    expect(a.log.filter((l) => l === "fault:applyThenHang:true").length).toBeGreaterThan(0);
+    expect(a.log.every((l) => l === "success::" || l.endsWith(":true"))).toBe(true);
   });
 
   test("faults.actions limits random faults to the listed actions; faulted resets change nothing", async () => {

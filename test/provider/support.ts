@@ -1,21 +1,47 @@
 /** Shared set-up for provider tests: an emulator on port 0 and a provider context configured for it. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { Emulator, startEmulator, EmulatorOptions } from "../../emulator";
 import { resetPacers } from "../../provider/budget";
 import { ProviderContext } from "../../provider/context";
 
 export const TEST_SECRET = "TestSecret-7f3a9c1e5b2d4086";
 export const TEST_KEY_ID = "LTAIProviderTest0001";
+/** The project and stack the test provider contexts run for (what the serialized provider passes on). */
+export const TEST_STACK = { project: "iot-reset-test", stack: "test" };
 
 /** Starts an emulator with known test credentials. */
 export function emulator(options: EmulatorOptions = {}): Promise<Emulator> {
   return startEmulator({ credentials: [{ accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }], ...options });
 }
 
-/** A provider context as the host builds it, with stack config; no environment credentials or region. */
-export function context(config: Record<string, string>): ProviderContext {
+/** A scratch program directory per emulator, so that each test has its own reset journal. */
+const programDirs = new WeakMap<Emulator, string>();
+
+/** The program directory of a test: the default journal is `.iot-reset/journal-iot-reset-test-test.jsonl` in it. */
+export function programDir(emu: Emulator): string {
+  let dir = programDirs.get(emu);
+  if (!dir) {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-provider-"));
+    programDirs.set(emu, dir);
+  }
+  return dir;
+}
+
+/** The default journal path of a test's program directory. */
+export function journalPath(emu: Emulator): string {
+  return path.join(programDir(emu), ".iot-reset", "journal-iot-reset-test-test.jsonl");
+}
+
+/**
+ * A provider context as the host builds it, with stack config and the program's project and stack; no environment
+ * credentials or region. Each call is a new provider process as far as settings and pacers go.
+ */
+export function context(config: Record<string, string>, dir?: string): ProviderContext {
   resetPacers();
-  const ctx = new ProviderContext({});
-  ctx.configure((key) => config[key]);
+  const ctx = new ProviderContext({}, dir ?? config["test:programDir"] ?? os.tmpdir());
+  ctx.configure((key) => config[key], TEST_STACK);
   return ctx;
 }
 
@@ -27,6 +53,8 @@ export function configFor(emu: Emulator, extra: Record<string, string> = {}): Re
     "alicloud:secretKey": TEST_SECRET,
     "iotReset:readTimeoutMs": "5000",
     "iotReset:jobPollSeconds": "0.05",
+    // Not a setting the provider reads: where context() puts this test's program directory.
+    "test:programDir": programDir(emu),
     ...extra,
   };
 }

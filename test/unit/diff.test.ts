@@ -1,4 +1,5 @@
 import { diff, update } from "../../provider/device";
+import { ProviderContext } from "../../provider/context";
 import { UNKNOWN } from "../../provider/inputs";
 import { readSettings } from "../../provider/settings";
 import * as batch from "../../provider/batch";
@@ -112,17 +113,20 @@ describe("DeviceRegistrationReset diff", () => {
     expect(diff("REQ-1", recorded, { ...inputs, triggers: [UNKNOWN] }).replaces).toEqual(["triggers"]);
   });
 
-  test("update keeps the recorded reset and takes the new waitForJob", () => {
-    expect(update("REQ-1", { ...recorded, jobId: "JOB-1" }, { ...inputs, waitForJob: true }).outs).toEqual({
-      productKey: "a1Demo",
-      deviceName: "sensor-001",
-      triggers: ["wave-1", { m: 2, n: 1 }],
-      waitForJob: true,
-      success: true,
-      requestId: "REQ-1",
-      jobId: "JOB-1",
-      resetAt: "2026-11-26T09:00:00.000Z",
-    });
+  test("update keeps the recorded reset and takes the new waitForJob", async () => {
+    const ctx = new ProviderContext({});
+    expect((await update(ctx, "REQ-1", { ...recorded, jobId: "JOB-1" }, { ...inputs, waitForJob: true })).outs).toEqual(
+      {
+        productKey: "a1Demo",
+        deviceName: "sensor-001",
+        triggers: ["wave-1", { m: 2, n: 1 }],
+        waitForJob: true,
+        success: true,
+        requestId: "REQ-1",
+        jobId: "JOB-1",
+        resetAt: "2026-11-26T09:00:00.000Z",
+      },
+    );
   });
 });
 

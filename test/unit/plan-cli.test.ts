@@ -29,6 +29,30 @@ describe("iot-reset-plan", () => {
     );
   });
 
+  test("devices with an unknown outcome are listed as such, apart from the resets", () => {
+    const withLost = {
+      steps: [
+        {
+          op: "update",
+          urn: "urn:b2",
+          newState: {
+            type: BATCH,
+            inputs: { devices: [{ productKey: "a1", deviceName: "cam-0001" }, { iotId: "Q7u9" }] },
+          },
+          oldState: {
+            type: BATCH,
+            outputs: { results: {}, unknownOutcomes: { "iotId:Q7u9": { sentAt: "t", attempt: 1, error: "x" } } },
+          },
+        },
+      ],
+    };
+    expect(execFileSync(process.execPath, [CLI, planFile(withLost)], { encoding: "utf8" })).toBe(
+      "# update urn:b2\na1/cam-0001\n" +
+        "# unknown outcome (sent, no answer; sent again only if iotReset:resendUnknown names it): iotId:Q7u9\n" +
+        "1 device(s) would be reset by 1 resource(s).\n1 device(s) have an unknown outcome and wait for a decision.\n",
+    );
+  });
+
   test("--max: exit 1 with a message past the limit, 0 within it", () => {
     const file = planFile(plan);
     const over = spawnSync(process.execPath, [CLI, file, "--max", "1"], { encoding: "utf8" });

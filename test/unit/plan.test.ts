@@ -40,13 +40,6 @@ describe("plannedResets", () => {
     ]);
   });
 
-  test("reads the offline runner's plan", () => {
-    const plan = {
-      steps: [{ urn: "u:b", type: BATCH, name: "b", op: "create", custom: true, inputs: { devices: [d(7)] } }],
-    };
-    expect(plannedResets(plan)).toEqual([{ urn: "u:b", op: "create", devices: ["a1/cam-0007"] }]);
-  });
-
   test("a device reset whose identity is unknown at preview is reported as unknown, not as a device", () => {
     const plan = {
       steps: [
@@ -75,7 +68,7 @@ describe("plannedResets", () => {
 
   test("refuses a file that is not a plan", () => {
     expect(() => plannedResets({ resources: [] })).toThrow(
-      "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`, or the offline runner's --plan-json)",
+      "not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`)",
     );
   });
 });
@@ -155,5 +148,39 @@ describe("readPlan: nothing read in part", () => {
     expect(first).toBeGreaterThan(0);
     expect(reading.resets[0]?.byStage).toEqual([first, 400 - first]);
     expect(reading.resets[0]?.stages).toEqual([10, 100]);
+  });
+});
+
+describe("unknown outcomes in a plan", () => {
+  test("a batch update lists its devices with an unknown outcome apart from the resets; a device update too", () => {
+    const plan = {
+      steps: [
+        {
+          op: "update",
+          urn: "u:b",
+          newState: { type: BATCH, inputs: { devices: [d(1), d(2), d(3), d(4)] } },
+          oldState: {
+            type: BATCH,
+            outputs: {
+              results: { "a1/cam-0001": { requestId: "R" } },
+              unknownOutcomes: { "a1/cam-0002": { sentAt: "t", attempt: 1, error: "ECONNRESET: socket hang up" } },
+            },
+          },
+        },
+        {
+          op: "update",
+          urn: "u:dev",
+          newState: { type: DEVICE, inputs: { productKey: "a1", deviceName: "gw-01" } },
+          oldState: {
+            type: DEVICE,
+            outputs: { success: false, unknownOutcome: { sentAt: "t", attempt: 1, error: "x" } },
+          },
+        },
+      ],
+    };
+    expect(plannedResets(plan)).toEqual([
+      { urn: "u:b", op: "update", devices: ["a1/cam-0003", "a1/cam-0004"], unknownOutcome: ["a1/cam-0002"] },
+      { urn: "u:dev", op: "update", devices: [], unknownOutcome: ["a1/gw-01"] },
+    ]);
   });
 });

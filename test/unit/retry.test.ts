@@ -1,47 +1,86 @@
 import { backoffDelay, classifyFailure, DEFAULT_RETRY_POLICY } from "../../provider/retry";
 import { Pacer } from "../../provider/budget";
 
+// The wire state comes from the request itself (see provider/wire.ts); test/provider/classify.test.ts produces each
+// case with a real socket. Here: the table, for every combination the SDK can throw.
+const NOT_STARTED = { started: false, written: false };
+const NOT_WRITTEN = { started: true, written: false };
+const WRITTEN = { started: true, written: true };
+
 describe("classifyFailure", () => {
   test.each([
+    ["Throttling.User (400)", { code: "Throttling.User", statusCode: 400 }, WRITTEN, "notApplied", true, true],
+    ["Throttling (503)", { code: "Throttling", statusCode: 503 }, WRITTEN, "notApplied", true, true],
+    ["429", { code: "TooManyRequests", statusCode: 429 }, WRITTEN, "notApplied", true, true],
     [
-      { code: "Throttling.User", statusCode: 400 },
-      { retryable: true, throttled: true },
-    ],
-    [
-      { code: "Throttling", statusCode: 503 },
-      { retryable: true, throttled: true },
-    ],
-    [
-      { code: "ServiceUnavailable", statusCode: 503 },
-      { retryable: true, throttled: false },
-    ],
-    [
-      { code: "InternalError", statusCode: 500 },
-      { retryable: true, throttled: false },
-    ],
-    [
-      { name: "RequestTimeoutError", message: "ReadTimeout(100). POST http://127.0.0.1 failed." },
-      { retryable: true, throttled: false },
-    ],
-    [
-      { code: "ECONNRESET", message: "socket hang up" },
-      { retryable: true, throttled: false },
-    ],
-    [new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON"), { retryable: true, throttled: false }],
-    [
+      "SignatureDoesNotMatch (400)",
       { code: "SignatureDoesNotMatch", statusCode: 400 },
-      { retryable: false, throttled: false },
+      WRITTEN,
+      "notApplied",
+      false,
+      false,
     ],
     [
+      "InvalidAccessKeyId.NotFound (404)",
       { code: "InvalidAccessKeyId.NotFound", statusCode: 404 },
-      { retryable: false, throttled: false },
+      WRITTEN,
+      "notApplied",
+      false,
+      false,
     ],
     [
-      new Error("unable to get credentials from any of the providers in the chain"),
-      { retryable: false, throttled: false },
+      "ServiceUnavailable (503 JSON)",
+      { code: "ServiceUnavailable", statusCode: 503 },
+      WRITTEN,
+      "answered",
+      true,
+      false,
     ],
-  ])("%j → %j", (err, kind) => {
-    expect(classifyFailure(err)).toEqual(kind);
+    ["InternalError (500 JSON)", { code: "InternalError", statusCode: 500 }, WRITTEN, "answered", true, false],
+    ["ECONNREFUSED", { code: "ECONNREFUSED", syscall: "connect" }, NOT_WRITTEN, "notApplied", true, false],
+    [
+      "ConnectTimeout before the request was out",
+      { name: "RequestTimeoutError", message: "ConnectTimeout: Connect x failed." },
+      NOT_WRITTEN,
+      "notApplied",
+      true,
+      false,
+    ],
+    [
+      "credentials",
+      new Error("unable to get credentials from any of the providers in the chain"),
+      NOT_STARTED,
+      "notApplied",
+      false,
+      false,
+    ],
+    [
+      "ReadTimeout",
+      { name: "RequestTimeoutError", message: "ReadTimeout(100). POST http://127.0.0.1 failed." },
+      WRITTEN,
+      "unknown",
+      false,
+      false,
+    ],
+    [
+      "ConnectTimeout after the request was written",
+      { name: "RequestTimeoutError", message: "ConnectTimeout: Connect x failed." },
+      WRITTEN,
+      "unknown",
+      false,
+      false,
+    ],
+    ["ECONNRESET after sending", { code: "ECONNRESET", message: "socket hang up" }, WRITTEN, "unknown", false, false],
+    [
+      "a 502 HTML page",
+      new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON"),
+      WRITTEN,
+      "unknown",
+      false,
+      false,
+    ],
+  ] as const)("%s → %s", (_name, err, wire, outcome, retryable, throttled) => {
+    expect(classifyFailure(err, wire)).toEqual({ outcome, retryable, throttled });
   });
 });
 
@@ -125,5 +164,25 @@ describe("Pacer", () => {
     clock.advance(10_000);
     await pacer.acquire();
     expect(pacer.currentQps).toBeCloseTo(98, 6);
+  });
+});
+
+describe("Pacer.respace", () => {
+  test("calls released together after the journal are spaced again, just faster than the grants", async () => {
+    let t = 1_000_000;
+    const pacer = new Pacer({ ceilingQps: 500, now: () => t, sleep: async (ms) => void (t += ms) });
+    const sent: number[] = [];
+    // Ten granted calls whose journal line was written in one batch reach respace at the same moment.
+    for (let i = 0; i < 10; i++) {
+      await pacer.respace();
+      sent.push(t);
+    }
+    const gaps = sent.slice(1).map((s, i) => s - (sent[i] as number));
+    expect(gaps.every((g) => Math.abs(g - (1000 / 490) * 0.99) < 1e-9)).toBe(true);
+    // Later than one slot: no wait.
+    t += 100;
+    const before = t;
+    await pacer.respace();
+    expect(t).toBe(before);
   });
 });

@@ -61,3 +61,32 @@ describe("resolveTarget", () => {
     });
   });
 });
+
+describe("exactly-once settings", () => {
+  test("iotReset:resendUnknown and iotReset:acceptUnknown take `all` or device keys; none by default", () => {
+    expect(settings({}).resendUnknown).toEqual(new Set());
+    expect(settings({ "iotReset:resendUnknown": "all" }).resendUnknown).toBe("all");
+    expect(settings({ "iotReset:acceptUnknown": " a1/dev-1, iotId:XyZ\na1/dev-2 " }).acceptUnknown).toEqual(
+      new Set(["a1/dev-1", "iotId:XyZ", "a1/dev-2"]),
+    );
+  });
+
+  test("a device both resent and accepted is refused, naming it", () => {
+    expect(() =>
+      settings({ "iotReset:resendUnknown": "a1/dev-1,a1/dev-2", "iotReset:acceptUnknown": "a1/dev-2" }),
+    ).toThrow(
+      "Stack config iotReset:resendUnknown and iotReset:acceptUnknown both name a1/dev-2; a device with an unknown outcome is either sent once more or accepted as reset, not both.",
+    );
+    expect(() => settings({ "iotReset:resendUnknown": "all", "iotReset:acceptUnknown": "all" })).toThrow(
+      "both name all;",
+    );
+  });
+
+  test("iotReset:journal: a path, or `off`; unset means the default beside the program", () => {
+    expect(settings({}).journal).toBeUndefined();
+    expect(settings({ "iotReset:journal": "off" }).journal).toBe("off");
+    expect(settings({ "iotReset:journal": "/var/cache/iot/journal.jsonl" }).journal).toBe(
+      "/var/cache/iot/journal.jsonl",
+    );
+  });
+});

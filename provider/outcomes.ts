@@ -1,0 +1,169 @@
+/**
+ * Exactly once: the journaled send, the record of a reset whose outcome is unknown, and the operator's decision
+ * about it. Shared by `DeviceRegistrationReset` and `DeviceBatchReset`.
+ */
+import type { IotApi, ResetResult } from "./api";
+import type { ProviderContext } from "./context";
+import { canonicalJson } from "./device";
+import { DeviceRef, IotApiError, UnknownOutcomeError } from "./errors";
+import type { DeviceJournalState, Journal } from "./journal";
+import * as log from "./log";
+import { chooses, CONFIG_KEYS, ProviderSettings } from "./settings";
+
+/**
+ * A reset that was sent and got no usable answer: IoT Platform may or may not have reset the device. Kept in the
+ * resource's outputs until the operator accepts it or has it sent once more.
+ */
+export interface UnknownOutcomeRecord {
+  /** When the attempt whose answer was lost was sent, ISO-8601. */
+  readonly sentAt: string;
+  /** Which attempt of the call that was, counted from 1. */
+  readonly attempt: number;
+  /** What came instead of an answer (a read timeout, a reset connection, a page that is not JSON, …). */
+  readonly error: string;
+  /** True when this was the one resend the operator asked for: it can now only be accepted. */
+  readonly resent?: boolean;
+}
+
+/** What happens to a device with an unknown outcome in this update. */
+export type UnknownDecision = "accept" | "resend" | "hold";
+
+/** The operator's decision for one device, from `iotReset:acceptUnknown` and `iotReset:resendUnknown`. */
+export function decideUnknown(settings: ProviderSettings, key: string, record: UnknownOutcomeRecord): UnknownDecision {
+  if (chooses(settings.acceptUnknown, key)) return "accept";
+  if (chooses(settings.resendUnknown, key) && !record.resent) return "resend";
+  return "hold";
+}
+
+/** The unknown-outcome record of what the journal says of a device that was sent without a recorded answer. */
+export function unknownFromJournal(state: DeviceJournalState): UnknownOutcomeRecord {
+  return {
+    sentAt: state.sentAt ?? "an unrecorded time",
+    attempt: state.attempt ?? 1,
+    error:
+      state.status === "sending"
+        ? "the provider process stopped before the answer arrived (found in the reset journal)"
+        : (state.error ?? "no answer"),
+    ...(state.resent ? { resent: true } : {}),
+  };
+}
+
+/** Whether the journal says the device was sent and its answer never recorded. */
+export function journalUnknown(state: DeviceJournalState | undefined): boolean {
+  return state?.status === "sending" || state?.status === "unknown";
+}
+
+/** One line naming a device with an unknown outcome and what was seen. */
+export function describeUnknown(key: string, record: UnknownOutcomeRecord): string {
+  return (
+    `${key}: sent at ${record.sentAt} (attempt ${record.attempt}), no answer: ${record.error}` +
+    (record.resent ? " (this was its one resend; it can now only be accepted)" : "")
+  );
+}
+
+/** What the operator does about devices with an unknown outcome: the end of every error that names them. */
+export function unknownOutcomeAdvice(keys: readonly string[]): string {
+  const list = keys.join(",");
+  return (
+    `IoT Platform may have reset ${keys.length === 1 ? "it, so it is not" : "each of them, so none of them is"} ` +
+    `sent again. Check ${keys.length === 1 ? "the device" : "each device"} in the IoT console (or with ` +
+    `QueryDeviceDetail; for a gateway, its device jobs), then either accept it as reset: ` +
+    `\`pulumi config set ${CONFIG_KEYS.acceptUnknown} "${list}"\`, or send it exactly once more (its record then says ` +
+    `it may have been reset twice): \`pulumi config set ${CONFIG_KEYS.resendUnknown} "${list}"\`; and run \`pulumi up\` ` +
+    `again.`
+  );
+}
+
+/** The scope of a batch's resets in the journal: its campaign, where its calls go, and its instance. */
+export function batchScope(ctx: ProviderContext, inputs: Record<string, unknown>): string {
+  return scope(ctx, inputs, `campaign ${JSON.stringify(inputs.campaign ?? null)}`);
+}
+
+/** The scope of a `DeviceRegistrationReset` in the journal: its triggers, where its call goes, and its instance. */
+export function deviceScope(ctx: ProviderContext, inputs: Record<string, unknown>): string {
+  return scope(ctx, inputs, `triggers ${canonicalJson(inputs.triggers ?? null)}`);
+}
+
+function scope(ctx: ProviderContext, inputs: Record<string, unknown>, what: string): string {
+  const target = ctx.targetOf(inputs as { region?: string; endpoint?: string });
+  const instance = typeof inputs.iotInstanceId === "string" ? ` instance ${inputs.iotInstanceId}` : "";
+  return `${what} at ${target}${instance}`;
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * One ResetThing, journaled: "sending" is on disk before each attempt goes out; the answer ("reset", "failed") or
+ * its loss ("unknown") follows without waiting (the caller flushes before it returns). `resend` marks the one
+ * resend of a device whose outcome was unknown.
+ */
+export async function journaledReset(
+  api: IotApi,
+  journal: Journal | undefined,
+  scope: string,
+  key: string,
+  device: DeviceRef & { iotInstanceId?: string },
+  resend: boolean,
+): Promise<ResetResult> {
+  if (!journal) return api.resetThing(device);
+  const mark = resend ? { resend: true as const } : {};
+  let sent = false;
+  try {
+    const result = await api.resetThing(device, {
+      beforeAttempt: async (attempt, sentAt) => {
+        await journal.append({ ev: "sending", at: sentAt, scope, device: key, attempt, ...mark });
+        sent = true;
+      },
+    });
+    const at = new Date().toISOString();
+    journal
+      .append({
+        ev: "reset",
+        at,
+        scope,
+        device: key,
+        requestId: result.requestId,
+        ...(result.jobId ? { jobId: result.jobId } : {}),
+      })
+      .catch(ignore);
+    return result;
+  } catch (err) {
+    if (sent) {
+      const at = new Date().toISOString();
+      if (err instanceof UnknownOutcomeError) {
+        const { attempt, sentAt, failure: error } = err;
+        journal.append({ ev: "unknown", at, scope, device: key, attempt, sentAt, error, ...mark }).catch(ignore);
+      } else {
+        const code = err instanceof IotApiError ? { code: err.code } : {};
+        journal.append({ ev: "failed", at, scope, device: key, ...code }).catch(ignore);
+      }
+    }
+    throw err;
+  }
+}
+
+/**
+ * Appends "released" for `keys` in the scope; a delete must not fail for want of a journal (an older serialized
+ * provider names no stack; a damaged journal is refused by the next create or update, which is where it matters).
+ */
+export async function releaseFromJournal(
+  ctx: ProviderContext,
+  scopeOf: () => string,
+  keys: Iterable<string>,
+): Promise<void> {
+  let journal: Journal | undefined;
+  let scope: string;
+  try {
+    journal = ctx.journal();
+    scope = scopeOf();
+  } catch (err) {
+    log.warn(`the reset journal was not updated for this delete: ${(err as Error).message}`);
+    return;
+  }
+  if (!journal) return;
+  const at = new Date().toISOString();
+  for (const device of keys) {
+    if (journal.lookup(scope, device)) journal.append({ ev: "released", at, scope, device }).catch(() => undefined);
+  }
+  await journal.flush();
+}

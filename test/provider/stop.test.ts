@@ -1,0 +1,61 @@
+// The stop switch the host flips when the engine is gone or the update is cancelled: no attempt leaves after it,
+// the resets in flight finish and are recorded, and the devices not sent are left for the next update (not unknown).
+import { Emulator } from "../../emulator";
+import * as batch from "../../provider/batch";
+import { PartialResetError } from "../../provider/errors";
+import { UpdateGuard } from "../../provider/guardrails";
+import { readJournal } from "../../provider/journal";
+import { configFor, context, emulator, journalPath } from "./support";
+
+const N = 120;
+const fleet = Array.from({ length: N }, (_, i) => ({
+  productKey: "a1Stop",
+  deviceName: `dev-${String(i).padStart(4, "0")}`,
+}));
+
+let emu: Emulator;
+beforeEach(async () => {
+  emu = await emulator({ latency: { fixedMs: 100 } });
+  emu.addDevices(
+    "a1Stop",
+    fleet.map(({ deviceName }) => ({ deviceName })),
+  );
+  Object.assign(batch.updateGuard, new UpdateGuard());
+});
+afterEach(() => emu.stop());
+
+test("after stopSending nothing more is sent; what was in flight is recorded; the rest is left for the next update", async () => {
+  const config = configFor(emu, { "iotReset:resetQps": "100" });
+  const inputs = { campaign: "c", devices: fleet, endpoint: emu.endpoint };
+  const ctx = context(config);
+  const running = batch.create(ctx, inputs).catch((e) => e);
+  while (emu.totalResets() < 20) await new Promise((r) => setTimeout(r, 5));
+  ctx.stopSending("the engine is gone");
+  const error = await running;
+  const sentByThen = emu.requests({ action: "ResetThing" }).length;
+  await new Promise((r) => setTimeout(r, 300));
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(sentByThen);
+  expect(sentByThen).toBeLessThan(N);
+
+  expect(error).toBeInstanceOf(PartialResetError);
+  const recorded = Object.keys(error.properties.results);
+  expect(recorded).toHaveLength(sentByThen);
+  expect(error.properties.unknownOutcomes).toBeUndefined();
+  expect(error.message.split("\n")[0]).toBe(
+    `${sentByThen} of ${N} devices of this batch reset and recorded; ${N - sentByThen} left for the next update:`,
+  );
+  expect(error.reasons).toEqual([`${N - sentByThen} device(s) not sent: sending stopped: the engine is gone`]);
+  // Every "sending" line has its answer: a device stopped after its line was written is marked not sent.
+  const last = new Map<string, string>();
+  for (const e of readJournal(journalPath(emu)).entries) last.set(e.device, e.ev);
+  expect([...last.values()].filter((ev) => ev === "sending")).toEqual([]);
+  expect([...last.values()].filter((ev) => ev === "reset")).toHaveLength(sentByThen);
+
+  // The next update sends exactly the devices not sent.
+  emu.clearRequests();
+  Object.assign(batch.updateGuard, new UpdateGuard());
+  const next = await batch.update(context(config), error.id, error.properties, inputs);
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(N - sentByThen);
+  expect(next.outs?.resetCount).toBe(N);
+  for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
+});
