@@ -130,7 +130,10 @@ export class EmulatorServer {
         process.emitWarning(`iot emulator: ${(err as Error).stack ?? String(err)}`);
       });
     });
-    this.server.keepAliveTimeout = 5000;
+    // Idle keep-alive connections are closed after 65 s, as load balancers in front of cloud APIs commonly do. A
+    // short idle timeout races the client's reuse of a pooled socket: the request is written as the server closes
+    // it, and the client cannot tell that reset from one after the reset was applied (an unknown outcome).
+    this.server.keepAliveTimeout = 65_000;
     this.server.on("connection", (socket: Socket) => {
       this.sockets.add(socket);
       socket.on("close", () => this.sockets.delete(socket));

@@ -35,6 +35,8 @@ export interface ResetResult {
  */
 export class SendGate {
   private reason: string | undefined;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   /** Why sending stopped, or undefined while it may go on. */
   get stopped(): string | undefined {
@@ -49,6 +51,22 @@ export class SendGate {
   /** Throws SendingStoppedError once stopped. */
   check(): void {
     if (this.reason !== undefined) throw new SendingStoppedError(`sending stopped: ${this.reason}`);
+  }
+
+  /** Runs one call that is on the wire, counted until it settles, so that a shutdown can wait for its answer. */
+  async onWire<T>(send: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    try {
+      return await send();
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Resolves once no call is on the wire. */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 }
 
@@ -178,7 +196,7 @@ export class IotApi {
       const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {
-        body = await tracked(action, wire, send);
+        body = await this.gate.onWire(() => tracked(action, wire, send));
       } catch (err) {
         const kind = classifyFailure(err, wire);
         pacer.onAnswer(kind.throttled);

@@ -104,6 +104,17 @@ export class ProviderContext {
     this.gate.stop(reason);
   }
 
+  /**
+   * Resolves once every call on the wire has its answer and what was recorded of them is on disk: wait for it
+   * after `stopSending` before the process exits, so no sent reset is left without its journal line.
+   */
+  async settle(): Promise<void> {
+    await this.gate.idle();
+    // The answers' handlers append to the journal in the turns right after the calls settle.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.opened?.flush();
+  }
+
   /** The client for one resource's region and endpoint; throws a ConfigurationError naming what is missing. */
   api(args: { region?: string; endpoint?: string }): IotApi {
     if (this.configError) throw this.configError;

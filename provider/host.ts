@@ -8,6 +8,7 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ProviderContext } from "./context";
+import { engineAddress, watchEngine } from "./engine-watch";
 import * as batch from "./batch";
 import * as device from "./device";
 
@@ -39,6 +40,34 @@ async function configure(req: ConfigureRequest): Promise<void> {
 
 /** @internal The process's context, for tests and for the host's own shutdown handling. */
 export const providerContext = context;
+
+/**
+ * When the engine is gone (a killed CLI), no further reset leaves: calls on the wire get their answers, the
+ * journal records them, and the host exits, instead of resetting devices the engine can no longer record.
+ */
+const engine = engineAddress();
+if (engine) {
+  watchEngine(engine, (why) => {
+    context.stopSending(why);
+    // Nobody reads this host's output any more: a write would fail with EPIPE, and the host's own handler of
+    // uncaught errors would write again, forever. Drop such errors and say nothing.
+    for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
+    const exit = () => process.exit(1);
+    // Bounded by the longest a call on the wire can take to answer, should a socket never settle.
+    setTimeout(exit, context.settings.readTimeoutMs + 5_000).unref();
+    void context.settle().finally(exit);
+  });
+}
+
+/**
+ * Ctrl-C reaches the whole process group: the CLI cancels gracefully and waits for the steps under way, so this
+ * host stops sending at once and lets those steps end with what was sent recorded. A second Ctrl-C exits.
+ */
+let interrupts = 0;
+process.on("SIGINT", () => {
+  if (++interrupts > 1) process.exit(130);
+  context.stopSending("the update was interrupted (SIGINT); run `pulumi up` again to send the rest");
+});
 
 /** Handlers of `DeviceRegistrationReset`. */
 export const deviceReset: dynamic.ResourceProvider = {
