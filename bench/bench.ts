@@ -51,6 +51,8 @@ const PACED_CONCURRENCY = 64;
 
 interface Options {
   devices: number[];
+  /** `--parallel` of the engine operations; undefined for the CLI's default. */
+  parallel: number | undefined;
   sequentialDevices: number;
   perDeviceDevices: number[];
   overheadCalls: number;
@@ -85,6 +87,7 @@ const USAGE = `usage: node lib/bench/bench.js [flags]
   --devices N[,N…]         devices of the cohort and paced scenarios, one run per N (default 5000); the
                            unbounded and sequential bare-SDK rows use the first N
   --per-device-devices N[,N…]  resources of the one-resource-per-device program, one run per N (default ${DEFAULT_PER_DEVICE})
+  --parallel N             \`--parallel\` of every pulumi operation (default: the CLI's, 4 × CPUs)
   --sequential-devices N   devices of the sequential bare-SDK loop, extrapolated to the first N (default min(500, N))
   --overhead-calls N       sequential calls per side for the per-call overhead (default 300)
   --latency-ms N           emulator fixed latency (default 25)
@@ -99,6 +102,7 @@ const USAGE = `usage: node lib/bench/bench.js [flags]
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     devices: [5000],
+    parallel: undefined,
     sequentialDevices: NaN,
     perDeviceDevices: [DEFAULT_PER_DEVICE],
     overheadCalls: 300,
@@ -111,8 +115,9 @@ function parseArgs(argv: string[]): Options {
   };
   const numeric: Record<
     string,
-    "sequentialDevices" | "overheadCalls" | "latencyMs" | "jitterMs" | "seed" | "deadlineMinutes"
+    "sequentialDevices" | "overheadCalls" | "latencyMs" | "jitterMs" | "seed" | "deadlineMinutes" | "parallel"
   > = {
+    "--parallel": "parallel",
     "--sequential-devices": "sequentialDevices",
     "--overhead-calls": "overheadCalls",
     "--latency-ms": "latencyMs",
@@ -309,7 +314,12 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
     const traffic = resetTraffic(emu, rollout ? { from: rollout.startedAt, to: rollout.endedAt } : undefined);
     const steps = engine?.steps.map((st) => {
       const t = resetTraffic(emu, { from: st.startedAt, to: st.endedAt });
-      return { ...st, resetCalls: t.calls, resets: t.succeeded };
+      // Each operation starts its own CLI and provider host: the processes first seen while it ran are its.
+      const cpu = { cli: 0, provider: 0 };
+      for (const p of memory?.processes ?? [])
+        if ((p.role === "cli" || p.role === "provider") && p.firstSeenAt >= st.startedAt && p.firstSeenAt <= st.endedAt)
+          cpu[p.role] += p.cpuSeconds;
+      return { ...st, resetCalls: t.calls, resets: t.succeeded, ...(memory ? { cpuSeconds: cpu } : {}) };
     });
     const common = {
       ...base,
@@ -437,6 +447,7 @@ type Program = "cohort" | "per-device";
  * `npm start` does), then the given operations.
  */
 function engineJob(
+  o: Options,
   program: Program,
   n: number,
   campaign: string,
@@ -450,6 +461,7 @@ function engineJob(
     project: `iot-reset-bench-${program}`,
     dir,
     devices: n,
+    ...(o.parallel ? { parallel: o.parallel } : {}),
     config: {
       "alicloud:region": "cn-shanghai",
       endpoint: target.endpoint,
@@ -479,7 +491,7 @@ const ROLLOUT: EngineStep[] = [
 const oneDevice = (n: number): EngineStep => ({ id: "one-device", op: "up", config: { devices: String(n + 1) } });
 
 /** The engine scenarios at N devices (cohort) and the paced reference beside them. */
-function cohortSpecs(n: number, wanted: (id: string) => boolean): ScenarioSpec[] {
+function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): ScenarioSpec[] {
   const specs: ScenarioSpec[] = [];
   if (wanted("cohort-clean")) {
     // The fleet holds one device more than the rollout declares, for the one-device change.
@@ -491,6 +503,7 @@ function cohortSpecs(n: number, wanted: (id: string) => boolean): ScenarioSpec[]
       expected: devices(n + 1),
       timeoutMs: 180_000 + n * 15,
       job: engineJob(
+        o,
         "cohort",
         n,
         "bench-clean",
@@ -519,7 +532,7 @@ function cohortSpecs(n: number, wanted: (id: string) => boolean): ScenarioSpec[]
       // and that is a result to report, not a hang.
       timeoutMs: 180_000 + n * 40,
       faults: { ...mix },
-      job: engineJob("cohort", n, id, ROLLOUT),
+      job: engineJob(o, "cohort", n, id, ROLLOUT),
     });
   }
   if (wanted("cohort-campaign")) {
@@ -531,7 +544,7 @@ function cohortSpecs(n: number, wanted: (id: string) => boolean): ScenarioSpec[]
       expected: devices(n),
       expectedTimes: 2,
       timeoutMs: 180_000 + n * 30,
-      job: engineJob("cohort", n, "bench-campaign-1", [
+      job: engineJob(o, "cohort", n, "bench-campaign-1", [
         { id: "up", op: "up", measureCheckpoint: true },
         { id: "campaign", op: "up", config: { campaign: "bench-campaign-2" } },
       ]),
@@ -623,11 +636,11 @@ async function main(): Promise<void> {
         fleet: 20,
         expected: devices(20),
         timeoutMs: 120_000,
-        job: engineJob("cohort", 20, "warmup", ROLLOUT),
+        job: engineJob(o, "cohort", 20, "warmup", ROLLOUT),
       },
     ]);
   }
-  for (const n of o.devices) await run(cohortSpecs(n, wanted));
+  for (const n of o.devices) await run(cohortSpecs(o, n, wanted));
 
   if (wanted("overhead")) results.push(await runOverheadScenario(o, deadlineAt));
 
@@ -665,7 +678,7 @@ async function main(): Promise<void> {
         expected: devices(k + 1),
         // The file backend rewrites the whole checkpoint after every step: time grows with the square of k.
         timeoutMs: 180_000 + k * 120 + (k * k) / 20,
-        job: engineJob("per-device", k, "bench-per-device", [...ROLLOUT, oneDevice(k)], padFor(k + 1)),
+        job: engineJob(o, "per-device", k, "bench-per-device", [...ROLLOUT, oneDevice(k)], padFor(k + 1)),
       });
     }
   }
@@ -679,7 +692,7 @@ async function main(): Promise<void> {
         expected: devices(k),
         timeoutMs: 180_000 + k * 120,
         // The engine then writes the checkpoint once, at the end: what the per-step rewrites cost.
-        job: engineJob("per-device", k, "bench-per-device", ROLLOUT, padFor(k), { PULUMI_SKIP_CHECKPOINTS: "true" }),
+        job: engineJob(o, "per-device", k, "bench-per-device", ROLLOUT, padFor(k), { PULUMI_SKIP_CHECKPOINTS: "true" }),
       });
     }
   }
@@ -726,7 +739,10 @@ async function main(): Promise<void> {
         FAULT_MIX_WITHOUT_THROTTLE,
       )
         .map(([k, v]) => `${k} ${v * 100}%`)
-        .join(", ")}. The CLI at its default \`--parallel\` (4 × CPUs = ${4 * os.cpus().length} here).`,
+        .join(", ")}. ` +
+      (o.parallel
+        ? `Every pulumi operation with \`--parallel ${o.parallel}\`.`
+        : `The CLI at its default \`--parallel\` (4 × CPUs = ${4 * os.cpus().length} here).`),
     `Machine: ${facts.cpus} CPUs (${facts.cpuModel ?? "?"}), ${facts.totalMemMiB} MiB, node ${facts.node}, ${facts.platform}; commit ${facts.commit ?? "?"}` +
       (facts.uncommittedFiles.length
         ? ` plus ${facts.uncommittedFiles.length} uncommitted file(s) under provider/ emulator/ engine/ bench/ (measured as built in lib/)`

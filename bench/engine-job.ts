@@ -37,6 +37,8 @@ export interface EngineJob {
   readonly env: Readonly<Record<string, string>>;
   /** Devices the first rollout declares, for the checkpoint's bytes per device. */
   readonly devices: number;
+  /** `--parallel` of every operation; default the CLI's (4 × CPUs). */
+  readonly parallel?: number;
   readonly steps: readonly EngineStep[];
 }
 
@@ -120,7 +122,8 @@ export async function runEngine(job: EngineJob, progress: (line: string) => void
     progress(`pulumi ${step.op} (${step.id}) …`);
     const from = cliRuns.length;
     const startedAt = Date.now();
-    const result = step.op === "up" ? await stack.up() : await stack.preview();
+    const options = job.parallel ? { parallel: job.parallel } : {};
+    const result = step.op === "up" ? await stack.up(options) : await stack.preview(options);
     const endedAt = Date.now();
     const cliRun = cliRuns.slice(from).find((r) => r.command === step.op);
     const checkpoint =

@@ -157,8 +157,23 @@ export interface MemoryPeaks {
   other?: number;
   /** CPU seconds used, by the same roles, as last seen by the sampler (a process's last 200 ms may be missed). */
   cpuSeconds: Partial<Record<ProcessRole, number>>;
+  /** Every process seen, with its role and when it was first seen (to tell which operation it served). */
+  processes: SampledProcess[];
   /** Samples taken. */
   samples: number;
+}
+
+/** One process of a workload's session, as the sampler saw it. */
+export interface SampledProcess {
+  readonly pid: number;
+  readonly role: ProcessRole;
+  /** Epoch ms of the first and the last sample that saw it. */
+  readonly firstSeenAt: number;
+  lastSeenAt: number;
+  /** CPU seconds at the last sample. */
+  cpuSeconds: number;
+  /** Max of VmHWM and VmRSS seen, bytes. */
+  peakBytes: number;
 }
 
 /** What a process of a workload's session is. */
@@ -170,15 +185,14 @@ function statusKb(status: string, field: string): number {
 }
 
 /**
- * Polls /proc every `intervalMs` for the processes of one workload's session (the Pulumi CLI and the
+ * Polls /proc every `intervalMs` for the memory and CPU time of the processes of one workload's session (the Pulumi CLI and the
  * provider host it starts belong to it), so that other processes on the machine, including other CLIs and
  * dynamic-provider hosts, are never counted. Linux only; elsewhere it records nothing.
  */
 export class MemorySampler {
-  readonly peaks: MemoryPeaks = { cpuSeconds: {}, samples: 0 };
+  readonly peaks: MemoryPeaks = { cpuSeconds: {}, processes: [], samples: 0 };
   private timer: NodeJS.Timeout | undefined;
-  /** The last CPU time seen for each process, with its role. */
-  private readonly cpuByPid = new Map<number, { role: ProcessRole; seconds: number }>();
+  private readonly byPid = new Map<number, SampledProcess>();
 
   constructor(
     /** The workload's pid, which is also its session id. */
@@ -196,13 +210,15 @@ export class MemorySampler {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     const cpu: Partial<Record<ProcessRole, number>> = {};
-    for (const { role, seconds } of this.cpuByPid.values()) cpu[role] = (cpu[role] ?? 0) + seconds;
+    for (const p of this.byPid.values()) cpu[p.role] = (cpu[p.role] ?? 0) + p.cpuSeconds;
     this.peaks.cpuSeconds = cpu;
+    this.peaks.processes = [...this.byPid.values()];
     return this.peaks;
   }
 
   private sample(): void {
     this.peaks.samples++;
+    const now = Date.now();
     for (const { pid, argv, status, cpuSeconds } of sessionProcesses(this.sid)) {
       const bytes = Math.max(statusKb(status, "VmHWM"), statusKb(status, "VmRSS")) * 1024;
       const role: ProcessRole = argv.some((a) => a.includes("cmd/dynamic-provider"))
@@ -213,7 +229,14 @@ export class MemorySampler {
             ? "workload"
             : "other";
       this.peaks[role] = Math.max(this.peaks[role] ?? 0, bytes);
-      this.cpuByPid.set(pid, { role, seconds: cpuSeconds });
+      const seen = this.byPid.get(pid);
+      if (seen) {
+        seen.lastSeenAt = now;
+        seen.cpuSeconds = cpuSeconds;
+        seen.peakBytes = Math.max(seen.peakBytes, bytes);
+      } else {
+        this.byPid.set(pid, { pid, role, firstSeenAt: now, lastSeenAt: now, cpuSeconds, peakBytes: bytes });
+      }
     }
   }
 }

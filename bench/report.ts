@@ -12,6 +12,8 @@ export interface MeasuredStep extends EngineStepOutcome {
   readonly resetCalls: number;
   /** Successful resets among them. */
   readonly resets: number;
+  /** CPU seconds of the CLI and provider-host processes started during the operation (each operation starts its own). */
+  readonly cpuSeconds?: { readonly cli: number; readonly provider: number };
 }
 
 /** Everything measured in one scenario. */
@@ -221,21 +223,20 @@ export function changesTable(results: readonly ScenarioResult[]): string {
   return rows.length > 2 ? rows.join("\n") : "";
 }
 
-/** CPU time by process over each engine scenario: where the engine's time goes. */
+/** CPU time of the CLI and the provider host per operation: where the engine's time goes. */
 export function cpuTable(results: readonly ScenarioResult[]): string {
   const rows = [
-    "| scenario | devices | operations | their wall time (s) | CLI CPU (s) | provider host CPU (s) | Automation API + program CPU (s) |",
+    "| scenario | devices | operation | CLI wall (s) | CLI CPU (s) | provider host CPU (s) | provider host CPU per reset (ms) |",
     "| --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (const s of results) {
-    const steps = s.engine?.steps;
-    const cpu = s.memory?.cpuSeconds;
-    if (!steps?.length || !cpu) continue;
-    const wall = (steps[steps.length - 1]?.endedAt ?? 0) - (steps[0]?.startedAt ?? 0);
-    const cell = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(1));
-    rows.push(
-      `| ${s.title} | ${int(s.devices)} | ${steps.map((st) => st.id).join(", ")} | ${sec(wall)} | ${cell(cpu.cli)} | ${cell(cpu.provider)} | ${cell(cpu.workload)} |`,
-    );
+    for (const st of s.engine?.steps ?? []) {
+      if (!st.cpuSeconds) continue;
+      const perReset = st.resets > 0 ? ((st.cpuSeconds.provider * 1000) / st.resets).toFixed(1) : "–";
+      rows.push(
+        `| ${s.title} | ${int(s.devices)} | ${st.id} | ${sec(cliMs(st))} | ${st.cpuSeconds.cli.toFixed(1)} | ${st.cpuSeconds.provider.toFixed(1)} | ${perReset} |`,
+      );
+    }
   }
   return rows.length > 2 ? rows.join("\n") : "";
 }
