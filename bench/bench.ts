@@ -677,7 +677,7 @@ async function main(): Promise<void> {
         fleet: k + 1,
         expected: devices(k + 1),
         // The file backend rewrites the whole checkpoint after every step: time grows with the square of k.
-        timeoutMs: 180_000 + k * 120 + (k * k) / 20,
+        timeoutMs: 180_000 + k * 120 + (k * k) / 4,
         job: engineJob(o, "per-device", k, "bench-per-device", [...ROLLOUT, oneDevice(k)], padFor(k + 1)),
       });
     }

@@ -166,7 +166,7 @@ export interface MemoryPeaks {
 /** One process of a workload's session, as the sampler saw it. */
 export interface SampledProcess {
   readonly pid: number;
-  readonly role: ProcessRole;
+  role: ProcessRole;
   /** Epoch ms of the first and the last sample that saw it. */
   readonly firstSeenAt: number;
   lastSeenAt: number;
@@ -231,6 +231,8 @@ export class MemorySampler {
       this.peaks[role] = Math.max(this.peaks[role] ?? 0, bytes);
       const seen = this.byPid.get(pid);
       if (seen) {
+        // A process seen between fork and exec still shows its parent's command line: the role is the last one seen.
+        seen.role = role;
         seen.lastSeenAt = now;
         seen.cpuSeconds = cpuSeconds;
         seen.peakBytes = Math.max(seen.peakBytes, bytes);
