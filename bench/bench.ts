@@ -2,13 +2,14 @@
  * The benchmark of record for DESIGN.md's performance targets (`npm run bench`).
  *
  * Against the local emulator enforcing the documented 500 QPS ResetThing quota with real-world latency, it
- * resets N devices (default 5,000) through the real path — a DeviceCohortReset program applied by the
- * offline runner (the real @pulumi/pulumi runtime, the real dynamic-provider host over gRPC, the real SDK) —
- * clean and with 5% injected transient faults, and side by side: a sequential bare-SDK loop, an unbounded
- * `Promise.all` over the bare SDK, one DeviceRegistrationReset per device, and the reference measurements
- * for the provider's overhead. Everything is measured at its source (the emulator's request log, /proc,
- * the state file); nothing is assumed. Progress goes to stderr, the markdown tables to stdout, the full
- * results to bench/results/latest.json.
+ * resets N devices (default 5,000) through the real path — a DeviceCohortReset program under the real Pulumi
+ * CLI (Automation API, inline program, file backend; the engine's own dynamic-provider host; the real SDK):
+ * `pulumi preview`, `pulumi up --skip-preview`, a no-op preview and a one-device change — clean and with 5%
+ * injected transient faults, and side by side: one DeviceRegistrationReset per device, a sequential bare-SDK
+ * loop, an unbounded `Promise.all` over the bare SDK, and the reference measurements for the provider's
+ * overhead. Everything is measured at its source (the emulator's request log, /proc, the checkpoint file);
+ * nothing is assumed. Progress goes to stderr, the markdown tables to stdout, the full results to
+ * bench/results/latest.json.
  */
 import { OFFLINE_ENV } from "./env";
 import { ChildProcess, execFileSync, fork } from "child_process";
@@ -16,9 +17,21 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { startEmulator, type Emulator } from "../emulator";
+import { ensurePulumiCli } from "../engine/cli";
 import { devices, fleetOf, padFor } from "./devices";
-import { coverage, MemorySampler, resetTraffic, stateSizes } from "./metrics";
-import { Overhead, PACED_SHARE, QUOTA, ScenarioResult, scenarioTable, targetTable } from "./report";
+import type { EngineStep } from "./engine-job";
+import { coverage, MemorySampler, resetTraffic } from "./metrics";
+import { killSession, sessionMembers } from "./session";
+import {
+  changesTable,
+  cpuTable,
+  Overhead,
+  PACED_SHARE,
+  QUOTA,
+  ScenarioResult,
+  scenarioTable,
+  targetTable,
+} from "./report";
 import type { ChildMessage, Job, JobResult, Target } from "./workload";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -37,15 +50,17 @@ const PACED_QPS = QUOTA * PACED_SHARE;
 const PACED_CONCURRENCY = 64;
 
 interface Options {
-  devices: number;
+  devices: number[];
+  /** `--parallel` of the engine operations; undefined for the CLI's default. */
+  parallel: number | undefined;
   sequentialDevices: number;
-  perDeviceDevices: number;
+  perDeviceDevices: number[];
   overheadCalls: number;
   latencyMs: number;
   jitterMs: number;
   seed: number;
   deadlineMinutes: number;
-  scenarios: string[] | undefined;
+  scenarios: string[];
   out: string;
 }
 
@@ -54,48 +69,67 @@ const SCENARIOS = [
   "cohort-clean",
   "cohort-faults",
   "cohort-faults-no-throttle",
+  "cohort-campaign",
   "sdk-paced",
   "overhead",
   "sdk-sequential",
   "sdk-unbounded",
   "per-device",
+  "per-device-no-checkpoints",
 ];
+/** Asked for by name: a campaign change resets every device twice; the other is a diagnostic. */
+const OPT_IN = ["cohort-campaign", "per-device-no-checkpoints"];
+const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => !OPT_IN.includes(s));
+/** Per-device resources by default: the file backend rewrites the whole checkpoint after every step (see README). */
+const DEFAULT_PER_DEVICE = 500;
 
 const USAGE = `usage: node lib/bench/bench.js [flags]
-  --devices N              devices of the cohort, unbounded and paced scenarios (default 5000)
-  --sequential-devices N   devices of the sequential bare-SDK loop, extrapolated to --devices (default min(500, devices))
-  --per-device-devices N   resources of the one-resource-per-device program (default: --devices)
+  --devices N[,N…]         devices of the cohort and paced scenarios, one run per N (default 5000); the
+                           unbounded and sequential bare-SDK rows use the first N
+  --per-device-devices N[,N…]  resources of the one-resource-per-device program, one run per N (default ${DEFAULT_PER_DEVICE})
+  --parallel N             \`--parallel\` of every pulumi operation (default: the CLI's, 4 × CPUs)
+  --sequential-devices N   devices of the sequential bare-SDK loop, extrapolated to the first N (default min(500, N))
   --overhead-calls N       sequential calls per side for the per-call overhead (default 300)
   --latency-ms N           emulator fixed latency (default 25)
   --jitter-ms N            emulator uniform extra latency 0..N (default 10)
   --seed N                 fault and latency seed (default 7)
   --deadline-minutes N     global deadline; scenarios past it are skipped (default 15)
-  --scenarios a,b          only these (${SCENARIOS.join(", ")})
+  --scenarios a,b          only these (${SCENARIOS.join(", ")});
+                           default all but ${OPT_IN.join(" and ")}
+  --with a,b               these as well (e.g. --with ${OPT_IN.join(",")})
   --out FILE               JSON results (default bench/results/latest.json)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    devices: 5000,
+    devices: [5000],
+    parallel: undefined,
     sequentialDevices: NaN,
-    perDeviceDevices: NaN,
+    perDeviceDevices: [DEFAULT_PER_DEVICE],
     overheadCalls: 300,
     latencyMs: 25,
     jitterMs: 10,
     seed: 7,
     deadlineMinutes: 15,
-    scenarios: undefined,
+    scenarios: DEFAULT_SCENARIOS,
     out: path.join(REPO, "bench", "results", "latest.json"),
   };
-  const numeric: Record<string, keyof Options> = {
-    "--devices": "devices",
+  const numeric: Record<
+    string,
+    "sequentialDevices" | "overheadCalls" | "latencyMs" | "jitterMs" | "seed" | "deadlineMinutes" | "parallel"
+  > = {
+    "--parallel": "parallel",
     "--sequential-devices": "sequentialDevices",
-    "--per-device-devices": "perDeviceDevices",
     "--overhead-calls": "overheadCalls",
     "--latency-ms": "latencyMs",
     "--jitter-ms": "jitterMs",
     "--seed": "seed",
     "--deadline-minutes": "deadlineMinutes",
   };
+  const lists: Record<string, "devices" | "perDeviceDevices"> = {
+    "--devices": "devices",
+    "--per-device-devices": "perDeviceDevices",
+  };
+  const withScenarios: string[] = [];
   const fail = (msg: string): never => {
     process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
     process.exit(2);
@@ -110,12 +144,23 @@ function parseArgs(argv: string[]): Options {
     if (value === undefined) fail(`\`${flag}\` needs a value`);
     i++;
     const key = numeric[flag];
+    const listKey = lists[flag];
     if (key) {
       const n = Number(value);
       const min = key === "latencyMs" || key === "jitterMs" || key === "seed" ? 0 : 1;
       if (!Number.isFinite(n) || n < min || (key !== "deadlineMinutes" && !Number.isInteger(n)))
         fail(`\`${flag}\` must be ${min === 0 ? "a whole number ≥ 0" : "a positive number"}, got "${value}"`);
-      (o[key] as number) = n;
+      o[key] = n;
+    } else if (listKey) {
+      const list = (value ?? "").split(",").map(Number);
+      if (list.length === 0 || list.some((n) => !Number.isInteger(n) || n < 1))
+        fail(`\`${flag}\` must be positive whole numbers separated by commas, got "${value}"`);
+      o[listKey] = list;
+    } else if (flag === "--with") {
+      const list = (value ?? "").split(",").filter(Boolean);
+      const unknown = list.filter((s) => !SCENARIOS.includes(s));
+      if (unknown.length) fail(`\`--with\`: unknown ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
+      withScenarios.push(...list);
     } else if (flag === "--scenarios") {
       const list = (value ?? "").split(",").filter(Boolean);
       const unknown = list.filter((s) => !SCENARIOS.includes(s));
@@ -127,9 +172,10 @@ function parseArgs(argv: string[]): Options {
       fail(`unknown flag \`${flag}\``);
     }
   }
-  if (Number.isNaN(o.sequentialDevices)) o.sequentialDevices = Math.min(500, o.devices);
-  if (Number.isNaN(o.perDeviceDevices)) o.perDeviceDevices = o.devices;
-  if (o.sequentialDevices > o.devices) fail("`--sequential-devices` must not exceed `--devices`");
+  o.scenarios = [...new Set([...o.scenarios, ...withScenarios])];
+  const first = o.devices[0] ?? 0;
+  if (Number.isNaN(o.sequentialDevices)) o.sequentialDevices = Math.min(500, first);
+  if (o.sequentialDevices > first) fail("`--sequential-devices` must not exceed the first `--devices`");
   return o;
 }
 
@@ -148,40 +194,8 @@ function log(line: string): void {
 const liveChildren = new Set<ChildProcess>();
 const liveEmulators = new Set<Emulator>();
 
-/** Kills a workload's whole process group (it was started as the group's leader). */
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, "SIGKILL");
-  } catch {
-    // ESRCH: the group is already gone.
-  }
-}
-
-/** Members of a process group still alive (Linux /proc). */
-function groupMembers(pgid: number): number[] {
-  const alive: number[] = [];
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p));
-  } catch {
-    return alive;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // Zombies (state Z) are already dead, waiting for their parent to reap them.
-      if (Number(fields[2]) === pgid && fields[0] !== "Z") alive.push(Number(pid));
-    } catch {
-      // gone
-    }
-  }
-  return alive;
-}
-
 async function cleanupAll(): Promise<void> {
-  for (const c of liveChildren) killGroup(c.pid);
+  for (const c of liveChildren) killSession(c.pid);
   liveChildren.clear();
   await Promise.allSettled([...liveEmulators].map((e) => e.stop()));
   liveEmulators.clear();
@@ -197,19 +211,19 @@ interface ScenarioSpec {
   readonly fleet: number;
   /** Devices whose resets are checked afterwards. */
   readonly expected: ReadonlyArray<{ productKey: string; deviceName: string }>;
+  /** Resets each expected device should have had at the end (2 after a campaign change); default 1. */
+  readonly expectedTimes?: number;
   readonly timeoutMs: number;
   readonly faults?: Record<string, unknown>;
-  /** Builds the job once the emulator listens. */
-  readonly job: (target: Target, statePath: string) => Job;
-  /** For runner scenarios: where the state goes (then measured). */
-  readonly statePath?: string;
+  /** Builds the job once the emulator listens; `dir` is the scenario's own temporary folder. */
+  readonly job: (target: Target, dir: string) => Job;
 }
 
 /** Runs the workload in a child process with a time limit; resolves with its result (or a failure). */
 function runWorkload(job: Job, timeoutMs: number, label: string, onSpawn: (pid: number) => void): Promise<JobResult> {
   return new Promise((resolve) => {
     const child = fork(WORKLOAD, [], {
-      // Its own process group: a timeout kills it together with the runner's program and provider processes.
+      // Its own session: a timeout kills it together with the Pulumi CLI and the provider host (see session.ts).
       detached: true,
       env: { ...process.env, ...OFFLINE_ENV },
       execArgv: [],
@@ -227,8 +241,8 @@ function runWorkload(job: Job, timeoutMs: number, label: string, onSpawn: (pid: 
         ok: false,
         error: `timed out after ${(timeoutMs / 1000).toFixed(0)} s; the workload and its processes were killed`,
       });
-      log(`${label}: TIMEOUT after ${(timeoutMs / 1000).toFixed(0)} s, killing its process group`);
-      killGroup(child.pid);
+      log(`${label}: TIMEOUT after ${(timeoutMs / 1000).toFixed(0)} s, killing its processes`);
+      killSession(child.pid);
     }, timeoutMs);
     child.on("message", (msg: ChildMessage) => {
       if (msg.kind === "progress") log(`${label}: ${msg.line}`);
@@ -245,7 +259,7 @@ function runWorkload(job: Job, timeoutMs: number, label: string, onSpawn: (pid: 
   });
 }
 
-async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number): Promise<ScenarioResult> {
+async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, tmp: string): Promise<ScenarioResult> {
   const remaining = deadlineAt - Date.now() - 15_000;
   const base = { id: spec.id, title: spec.title, devices: spec.devices, timeoutMs: spec.timeoutMs };
   if (remaining < 5_000) {
@@ -254,9 +268,8 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number): 
   }
   const timeoutMs = Math.min(spec.timeoutMs, remaining);
   const latency = { fixedMs: o.latencyMs, jitterMs: o.jitterMs };
-  log(
-    `${spec.id}: ${spec.title} — ${spec.devices.toLocaleString("en-US")} devices, limit ${(timeoutMs / 1000).toFixed(0)} s`,
-  );
+  const label = `${spec.id} (${spec.devices.toLocaleString("en-US")})`;
+  log(`${label}: ${spec.title}, limit ${(timeoutMs / 1000).toFixed(0)} s`);
   const emu = await startEmulator({
     fleet: fleetOf(spec.fleet),
     latency,
@@ -265,32 +278,49 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number): 
   });
   liveEmulators.add(emu);
   const target: Target = { endpoint: emu.endpoint, ...emu.credentials };
+  const dir = fs.mkdtempSync(path.join(tmp, `${spec.id}-${spec.devices}-`));
   const loadBefore = os.loadavg()[0] ?? 0;
   let sampler: MemorySampler | undefined;
-  let pgid: number | undefined;
+  let sid: number | undefined;
+  let lastTotal = 0;
   const ticker = setInterval(() => {
+    const total = emu.totalResets();
+    if (total === lastTotal) return;
+    lastTotal = total;
     const throttled = emu.requests({ action: "ResetThing", outcome: "throttled" }).length;
     const faults = emu.requests({ action: "ResetThing", outcome: "fault" }).length;
     log(
-      `${spec.id}: ${emu.totalResets().toLocaleString("en-US")} resets at the emulator, ${throttled} quota-throttled, ${faults} faults`,
+      `${label}: ${total.toLocaleString("en-US")} resets at the emulator, ${throttled} quota-throttled, ${faults} faults`,
     );
   }, 2000);
   try {
-    const result = await runWorkload(spec.job(target, spec.statePath ?? ""), timeoutMs, spec.id, (pid) => {
-      pgid = pid;
+    const result = await runWorkload(spec.job(target, dir), timeoutMs, label, (pid) => {
+      sid = pid;
       sampler = new MemorySampler(pid, 200);
       sampler.start();
     });
     const memory = sampler?.stop();
     clearInterval(ticker);
-    const leftovers = pgid !== undefined ? groupMembers(pgid) : [];
-    killGroup(pgid);
+    const leftovers = sid !== undefined ? sessionMembers(sid) : [];
+    killSession(sid);
     if (leftovers.length > 0)
       log(
-        `${spec.id}: ${leftovers.length} process(es) of the scenario outlived the workload (${leftovers.join(", ")}); killed`,
+        `${label}: ${leftovers.length} process(es) of the scenario outlived the workload (${leftovers.join(", ")}); killed`,
       );
-    const traffic = resetTraffic(emu);
-    const cov = coverage(emu, spec.expected);
+    const cov = coverage(emu, spec.expected, spec.expectedTimes ?? 1);
+    const engine = result.ok ? result.engine : undefined;
+    // The rollout is the first `up`; its ResetThing calls are those answered while it ran.
+    const rollout = engine?.steps.find((st) => st.op === "up");
+    const traffic = resetTraffic(emu, rollout ? { from: rollout.startedAt, to: rollout.endedAt } : undefined);
+    const steps = engine?.steps.map((st) => {
+      const t = resetTraffic(emu, { from: st.startedAt, to: st.endedAt });
+      // Each operation starts its own CLI and provider host: the processes first seen while it ran are its.
+      const cpu = { cli: 0, provider: 0 };
+      for (const p of memory?.processes ?? [])
+        if ((p.role === "cli" || p.role === "provider") && p.firstSeenAt >= st.startedAt && p.firstSeenAt <= st.endedAt)
+          cpu[p.role] += p.cpuSeconds;
+      return { ...st, resetCalls: t.calls, resets: t.succeeded, ...(memory ? { cpuSeconds: cpu } : {}) };
+    });
     const common = {
       ...base,
       timeoutMs,
@@ -302,29 +332,35 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number): 
       leftoverProcesses: leftovers.length,
     };
     if (!result.ok) {
-      log(`${spec.id}: FAILED: ${result.error.split("\n")[0]}`);
+      log(`${label}: FAILED: ${result.error.split("\n")[0]}`);
       return { ...common, status: "failed", failure: result.error };
     }
-    let state;
-    if (spec.statePath && fs.existsSync(spec.statePath)) state = stateSizes(spec.statePath, spec.devices);
+    const failedStep = steps?.find((st) => st.exitCode !== 0);
+    const cliStart = rollout?.cliStartedAt ?? rollout?.startedAt ?? result.startedAt;
+    const cliEnd = rollout?.cliEndedAt ?? rollout?.endedAt ?? result.endedAt;
     const phases =
       traffic.firstAt !== undefined && traffic.lastAt !== undefined
-        ? { beforeFirstResetMs: traffic.firstAt - result.startedAt, afterLastResetMs: result.endedAt - traffic.lastAt }
+        ? { beforeFirstResetMs: traffic.firstAt - cliStart, afterLastResetMs: cliEnd - traffic.lastAt }
         : undefined;
+    const wallMs = rollout ? cliEnd - cliStart : result.wallMs;
     const out: ScenarioResult = {
       ...common,
-      status: "ok",
-      wallMs: result.wallMs,
+      status: failedStep ? "failed" : "ok",
+      ...(failedStep
+        ? {
+            failure: `pulumi ${failedStep.op} (${failedStep.id}) exit ${failedStep.exitCode}: ${failedStep.errors[0] ?? ""}`,
+          }
+        : {}),
+      wallMs,
       ...(phases ? { phases } : {}),
-      ...(state ? { state } : {}),
-      ...(result.runner ? { runner: result.runner } : {}),
+      ...(engine && steps ? { engine: { cliVersion: engine.cliVersion, steps } } : {}),
       ...(result.calls ? { calls: result.calls } : {}),
       ...(result.overhead ? { overhead: result.overhead } : {}),
     };
     log(
-      `${spec.id}: done in ${(result.wallMs / 1000).toFixed(1)} s; ${traffic.succeeded} resets over ${(traffic.spanMs / 1000).toFixed(1)} s ` +
+      `${label}: done in ${(result.wallMs / 1000).toFixed(1)} s; ${traffic.succeeded} resets over ${(traffic.spanMs / 1000).toFixed(1)} s ` +
         `(${traffic.qps.toFixed(0)}/s), ${traffic.quotaThrottled} quota-throttled, ${traffic.faultsTotal} faults, ${cov.notReset} not reset` +
-        (result.runner ? `, runner exit ${result.runner.exitCode}` : ""),
+        (failedStep ? `; FAILED at ${failedStep.id}` : ""),
     );
     return out;
   } finally {
@@ -332,6 +368,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number): 
     sampler?.stop();
     await emu.stop();
     liveEmulators.delete(emu);
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -360,7 +397,7 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
   liveEmulators.add(b);
   const loadBefore = os.loadavg()[0] ?? 0;
   try {
-    let pgid: number | undefined;
+    let sid: number | undefined;
     const result = await runWorkload(
       {
         kind: "overhead",
@@ -372,9 +409,9 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
       },
       timeoutMs,
       "overhead",
-      (pid) => (pgid = pid),
+      (pid) => (sid = pid),
     );
-    killGroup(pgid);
+    killSession(sid);
     const loadavg = { before: loadBefore, after: os.loadavg()[0] ?? 0 };
     const sameDraws = a.requests().length === b.requests().length;
     if (!result.ok) return { ...base, status: "failed", failure: result.error, loadavg };
@@ -402,21 +439,129 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
 
 // ---- the benchmark ---------------------------------------------------------------------------------------
 
-function runnerJob(program: string, n: number, campaign: string) {
-  return (target: Target, statePath: string): Job => ({
-    kind: "runner",
-    programDir: path.join(PROGRAMS, program),
-    statePath,
+type Program = "cohort" | "per-device";
+
+/**
+ * A bench program under the real CLI against the scenario's emulator: a fresh file backend, plain config
+ * for everything but the AccessKey, which reaches the provider host through the environment only (as
+ * `npm start` does), then the given operations.
+ */
+function engineJob(
+  o: Options,
+  program: Program,
+  n: number,
+  campaign: string,
+  steps: EngineStep[],
+  pad = padFor(n),
+  env: Readonly<Record<string, string>> = {},
+) {
+  return (target: Target, dir: string): Job => ({
+    kind: "engine",
+    programFile: path.join(PROGRAMS, program, "index.ts"),
+    project: `iot-reset-bench-${program}`,
+    dir,
+    devices: n,
+    ...(o.parallel ? { parallel: o.parallel } : {}),
     config: {
       "alicloud:region": "cn-shanghai",
       endpoint: target.endpoint,
       devices: String(n),
-      pad: String(padFor(n)),
+      pad: String(pad),
       campaign,
       ...(program === "cohort" ? { batchSize: "500" } : {}),
     },
-    secretConfig: { "alicloud:accessKey": target.accessKeyId, "alicloud:secretKey": target.accessKeySecret },
+    env: {
+      ...OFFLINE_ENV,
+      ALICLOUD_ACCESS_KEY: target.accessKeyId,
+      ALICLOUD_SECRET_KEY: target.accessKeySecret,
+      ALICLOUD_SECURITY_TOKEN: "",
+      ...env,
+    },
+    steps,
   });
+}
+
+/** `pulumi preview` of the first rollout, then `pulumi up --skip-preview` with the checkpoint measured. */
+const ROLLOUT: EngineStep[] = [
+  { id: "preview", op: "preview" },
+  { id: "up", op: "up", measureCheckpoint: true },
+];
+
+/** After the rollout: one more device in the fleet (N + 1), applied. */
+const oneDevice = (n: number): EngineStep => ({ id: "one-device", op: "up", config: { devices: String(n + 1) } });
+
+/** The engine scenarios at N devices (cohort) and the paced reference beside them. */
+function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): ScenarioSpec[] {
+  const specs: ScenarioSpec[] = [];
+  if (wanted("cohort-clean")) {
+    // The fleet holds one device more than the rollout declares, for the one-device change.
+    specs.push({
+      id: "cohort-clean",
+      title: "DeviceCohortReset, clean",
+      devices: n,
+      fleet: n + 1,
+      expected: devices(n + 1),
+      timeoutMs: 180_000 + n * 15,
+      job: engineJob(
+        o,
+        "cohort",
+        n,
+        "bench-clean",
+        [...ROLLOUT, { id: "noop-preview", op: "preview" }, oneDevice(n)],
+        padFor(n + 1),
+      ),
+    });
+  }
+  const faulty = [
+    ["cohort-faults", "DeviceCohortReset, 5% transient faults", FAULT_MIX],
+    [
+      "cohort-faults-no-throttle",
+      "(diagnostic) cohort, 5% faults without injected Throttling",
+      FAULT_MIX_WITHOUT_THROTTLE,
+    ],
+  ] as const;
+  for (const [id, title, mix] of faulty) {
+    if (!wanted(id)) continue;
+    specs.push({
+      id,
+      title,
+      devices: n,
+      fleet: n,
+      expected: devices(n),
+      // Generous: an adaptive pacer that backs off on every injected Throttling may fall far below the quota,
+      // and that is a result to report, not a hang.
+      timeoutMs: 180_000 + n * 40,
+      faults: { ...mix },
+      job: engineJob(o, "cohort", n, id, ROLLOUT),
+    });
+  }
+  if (wanted("cohort-campaign")) {
+    specs.push({
+      id: "cohort-campaign",
+      title: "DeviceCohortReset, rollout then a campaign change",
+      devices: n,
+      fleet: n,
+      expected: devices(n),
+      expectedTimes: 2,
+      timeoutMs: 180_000 + n * 30,
+      job: engineJob(o, "cohort", n, "bench-campaign-1", [
+        { id: "up", op: "up", measureCheckpoint: true },
+        { id: "campaign", op: "up", config: { campaign: "bench-campaign-2" } },
+      ]),
+    });
+  }
+  if (wanted("sdk-paced")) {
+    specs.push({
+      id: "sdk-paced",
+      title: `(reference) bare SDK paced at ${PACED_QPS} QPS, ${PACED_CONCURRENCY} workers`,
+      devices: n,
+      fleet: n,
+      expected: devices(n),
+      timeoutMs: 30_000 + (n / PACED_QPS) * 3_000,
+      job: (target) => ({ kind: "sdk-paced", target, count: n, qps: PACED_QPS, concurrency: PACED_CONCURRENCY }),
+    });
+  }
+  return specs;
 }
 
 function machine() {
@@ -427,7 +572,7 @@ function machine() {
       return undefined;
     }
   };
-  const dirty = git(["status", "--porcelain", "--", "provider", "runner", "emulator"]);
+  const dirty = git(["status", "--porcelain", "--", "provider", "emulator", "engine", "bench"]);
   return {
     cpus: os.cpus().length,
     cpuModel: os.cpus()[0]?.model,
@@ -435,23 +580,28 @@ function machine() {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     commit: git(["rev-parse", "--short", "HEAD"]),
-    // The benchmark runs the built lib/ of the working tree; uncommitted provider/runner changes are measured too.
+    // The benchmark runs the built lib/ of the working tree; uncommitted changes are measured too.
     uncommittedFiles: dirty ? dirty.split("\n").filter(Boolean) : [],
     loadavgAtStart: os.loadavg(),
   };
 }
+
+const fmtList = (ns: readonly number[]) => ns.map((n) => n.toLocaleString("en-US")).join(" and ");
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const deadlineAt = benchStart + o.deadlineMinutes * 60_000;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "iot-reset-bench-"));
   const facts = machine();
-  const wanted = (id: string) => !o.scenarios || o.scenarios.includes(id);
-  const n = o.devices;
+  const wanted = (id: string) => o.scenarios.includes(id);
+  const first = o.devices[0] ?? 0;
   log(
-    `N = ${n.toLocaleString("en-US")} devices; emulator: ResetThing quota ${QUOTA} QPS, latency ${o.latencyMs} ms + 0..${o.jitterMs} ms; ` +
-      `deadline ${o.deadlineMinutes} min; ${facts.cpus} CPUs, node ${facts.node}; state under ${tmp}`,
+    `N = ${fmtList(o.devices)} devices (per-device program: ${fmtList(o.perDeviceDevices)}); emulator: ResetThing quota ${QUOTA} QPS, ` +
+      `latency ${o.latencyMs} ms + 0..${o.jitterMs} ms; deadline ${o.deadlineMinutes} min; ${facts.cpus} CPUs, node ${facts.node}; ` +
+      `load average ${facts.loadavgAtStart.map((x) => x.toFixed(2)).join(" ")}; work under ${tmp}`,
   );
+  const cli = await ensurePulumiCli((line) => log(line));
+  log(`Pulumi CLI v${cli.version} (${cli.source}): ${cli.binary}`);
 
   // A backstop behind the per-scenario limits: never run past the deadline by more than a minute.
   const watchdog = setTimeout(
@@ -472,74 +622,25 @@ async function main(): Promise<void> {
   process.once("SIGINT", () => interrupted("SIGINT"));
   process.once("SIGTERM", () => interrupted("SIGTERM"));
 
-  const specs: ScenarioSpec[] = [];
-  const all = devices(n);
-  if (wanted("warmup")) {
-    // Loads modules and fills the disk cache once, so that the first measured runner scenario is not the cold one.
-    specs.push({
-      id: "warmup",
-      title: "(warm-up, not a result) cohort of 20 through the runner",
-      devices: 20,
-      fleet: 20,
-      expected: devices(20),
-      timeoutMs: 90_000,
-      statePath: path.join(tmp, "warmup.json"),
-      job: runnerJob("cohort", 20, "warmup"),
-    });
-  }
-  if (wanted("cohort-clean")) {
-    specs.push({
-      id: "cohort-clean",
-      title: "DeviceCohortReset via runner, clean",
-      devices: n,
-      fleet: n,
-      expected: all,
-      timeoutMs: 60_000 + (n / QUOTA) * 6_000,
-      statePath: path.join(tmp, "cohort-clean.json"),
-      job: runnerJob("cohort", n, "bench-clean"),
-    });
-  }
-  if (wanted("cohort-faults")) {
-    specs.push({
-      id: "cohort-faults",
-      title: "DeviceCohortReset via runner, 5% transient faults",
-      devices: n,
-      fleet: n,
-      expected: all,
-      // Generous: an adaptive pacer that backs off on every injected Throttling may fall far below the quota,
-      // and that is a result to report, not a hang.
-      timeoutMs: 90_000 + (n / 25) * 1_000,
-      faults: { ...FAULT_MIX },
-      statePath: path.join(tmp, "cohort-faults.json"),
-      job: runnerJob("cohort", n, "bench-faults"),
-    });
-  }
-  if (wanted("cohort-faults-no-throttle")) {
-    specs.push({
-      id: "cohort-faults-no-throttle",
-      title: "(diagnostic) cohort, 5% faults without injected Throttling",
-      devices: n,
-      fleet: n,
-      expected: all,
-      timeoutMs: 90_000 + (n / 25) * 1_000,
-      faults: { ...FAULT_MIX_WITHOUT_THROTTLE },
-      statePath: path.join(tmp, "cohort-faults-no-throttle.json"),
-      job: runnerJob("cohort", n, "bench-faults-no-throttle"),
-    });
-  }
-  if (wanted("sdk-paced")) {
-    specs.push({
-      id: "sdk-paced",
-      title: `(reference) bare SDK paced at ${PACED_QPS} QPS, ${PACED_CONCURRENCY} workers`,
-      devices: n,
-      fleet: n,
-      expected: all,
-      timeoutMs: 30_000 + (n / PACED_QPS) * 3_000,
-      job: (target) => ({ kind: "sdk-paced", target, count: n, qps: PACED_QPS, concurrency: PACED_CONCURRENCY }),
-    });
-  }
   const results: ScenarioResult[] = [];
-  for (const spec of specs) results.push(await runScenario(spec, o, deadlineAt));
+  const run = async (specs: ScenarioSpec[]) => {
+    for (const spec of specs) results.push(await runScenario(spec, o, deadlineAt, tmp));
+  };
+  if (wanted("warmup")) {
+    // Loads modules and fills the disk cache once, so that the first measured engine scenario is not the cold one.
+    await run([
+      {
+        id: "warmup",
+        title: "(warm-up, not a result) cohort of 20 under the CLI",
+        devices: 20,
+        fleet: 20,
+        expected: devices(20),
+        timeoutMs: 120_000,
+        job: engineJob(o, "cohort", 20, "warmup", ROLLOUT),
+      },
+    ]);
+  }
+  for (const n of o.devices) await run(cohortSpecs(o, n, wanted));
 
   if (wanted("overhead")) results.push(await runOverheadScenario(o, deadlineAt));
 
@@ -548,51 +649,71 @@ async function main(): Promise<void> {
     const m = o.sequentialDevices;
     later.push({
       id: "sdk-sequential",
-      title: `(a) bare SDK, sequential loop${m < n ? ` (${m.toLocaleString("en-US")} of ${n.toLocaleString("en-US")})` : ""}`,
+      title: `(a) bare SDK, sequential loop${m < first ? ` (${m.toLocaleString("en-US")} of ${first.toLocaleString("en-US")})` : ""}`,
       devices: m,
-      fleet: n,
-      expected: devices(m, n),
+      fleet: first,
+      expected: devices(m, first),
       timeoutMs: 30_000 + m * 150,
-      job: (target) => ({ kind: "sdk-sequential", target, count: m, fleetSize: n }),
+      job: (target) => ({ kind: "sdk-sequential", target, count: m, fleetSize: first }),
     });
   }
   if (wanted("sdk-unbounded")) {
     later.push({
       id: "sdk-unbounded",
       title: "(b) bare SDK, unbounded Promise.all, no retries",
-      devices: n,
-      fleet: n,
-      expected: all,
+      devices: first,
+      fleet: first,
+      expected: devices(first),
       timeoutMs: 120_000,
-      job: (target) => ({ kind: "sdk-unbounded", target, count: n }),
+      job: (target) => ({ kind: "sdk-unbounded", target, count: first }),
     });
   }
   if (wanted("per-device")) {
-    const k = o.perDeviceDevices;
-    later.push({
-      id: "per-device",
-      title: `(c) one DeviceRegistrationReset per device via runner${k < n ? ` (${k.toLocaleString("en-US")} of ${n.toLocaleString("en-US")})` : ""}`,
-      devices: k,
-      fleet: k,
-      expected: devices(k),
-      timeoutMs: 60_000 + k * 100,
-      statePath: path.join(tmp, "per-device.json"),
-      job: runnerJob("per-device", k, "bench-per-device"),
-    });
+    for (const k of o.perDeviceDevices) {
+      later.push({
+        id: "per-device",
+        title: "(c) one DeviceRegistrationReset per device",
+        devices: k,
+        fleet: k + 1,
+        expected: devices(k + 1),
+        // The file backend rewrites the whole checkpoint after every step: time grows with the square of k.
+        timeoutMs: 180_000 + k * 120 + (k * k) / 4,
+        job: engineJob(o, "per-device", k, "bench-per-device", [...ROLLOUT, oneDevice(k)], padFor(k + 1)),
+      });
+    }
   }
-  for (const spec of later) results.push(await runScenario(spec, o, deadlineAt));
+  if (wanted("per-device-no-checkpoints")) {
+    for (const k of o.perDeviceDevices) {
+      later.push({
+        id: "per-device-no-checkpoints",
+        title: "(diagnostic) one DeviceRegistrationReset per device, `PULUMI_SKIP_CHECKPOINTS=true`",
+        devices: k,
+        fleet: k,
+        expected: devices(k),
+        timeoutMs: 180_000 + k * 120,
+        // The engine then writes the checkpoint once, at the end: what the per-step rewrites cost.
+        job: engineJob(o, "per-device", k, "bench-per-device", ROLLOUT, padFor(k), { PULUMI_SKIP_CHECKPOINTS: "true" }),
+      });
+    }
+  }
+  await run(later);
 
-  const by = (id: string) => results.find((r) => r.id === id && r.status === "ok");
+  const by = (id: string, n?: number) =>
+    results.find((r) => r.id === id && r.status === "ok" && (n === undefined || r.devices === n));
   const overhead: { -readonly [K in keyof Overhead]: Overhead[K] } = {};
-  const clean = by("cohort-clean");
-  const paced = by("sdk-paced");
-  if (clean?.traffic && paced?.traffic && paced.traffic.spanMs > 0) {
-    overhead.throughput = {
-      cohortSpanMs: clean.traffic.spanMs,
-      pacedSpanMs: paced.traffic.spanMs,
-      overhead: clean.traffic.spanMs / paced.traffic.spanMs - 1,
-    };
+  const throughput: NonNullable<Overhead["throughput"]>[number][] = [];
+  for (const n of o.devices) {
+    const clean = by("cohort-clean", n);
+    const paced = by("sdk-paced", n);
+    if (clean?.traffic && paced?.traffic && paced.traffic.spanMs > 0)
+      throughput.push({
+        devices: n,
+        cohortSpanMs: clean.traffic.spanMs,
+        pacedSpanMs: paced.traffic.spanMs,
+        overhead: clean.traffic.spanMs / paced.traffic.spanMs - 1,
+      });
   }
+  if (throughput.length) overhead.throughput = throughput;
   const oh = by("overhead")?.overhead;
   if (oh) {
     overhead.perCall = {
@@ -604,43 +725,40 @@ async function main(): Promise<void> {
       calls: oh.provider.count,
     };
   }
-  const perDevice = by("per-device");
-  const seq = by("sdk-sequential");
-  if (perDevice?.wallMs && seq?.calls) {
-    const parallel = 4 * os.cpus().length;
-    const msPerResource = (perDevice.wallMs * parallel) / perDevice.devices;
-    overhead.perResource = {
-      msPerResource,
-      sdkMeanMs: seq.calls.latency.meanMs,
-      ratio: msPerResource / seq.calls.latency.meanMs,
-      parallel,
-    };
-  }
 
   const shown = results.filter((r) => r.id !== "warmup");
   const report = [
-    `## pulumi-alicloud-iot-reset benchmark — N = ${n.toLocaleString("en-US")} devices`,
+    `## pulumi-alicloud-iot-reset benchmark — N = ${fmtList(o.devices)} devices, Pulumi CLI v${cli.version}`,
     "",
     `Emulator: ResetThing quota ${QUOTA} QPS (sliding 1-s window), latency ${o.latencyMs} ms fixed + uniform 0..${o.jitterMs} ms jitter ` +
-      `(seed ${o.seed}); a fresh emulator per scenario. Faulty scenario: ${Object.entries(FAULT_MIX)
+      `(seed ${o.seed}); a fresh emulator and a fresh file backend per scenario. Faulty scenario: ${Object.entries(
+        FAULT_MIX,
+      )
         .map(([k, v]) => `${k} ${v * 100}%`)
         .join(", ")} of ResetThing calls (no read timeouts), seeded; the diagnostic variant: ${Object.entries(
         FAULT_MIX_WITHOUT_THROTTLE,
       )
         .map(([k, v]) => `${k} ${v * 100}%`)
-        .join(", ")}. Runner at its default parallelism (${4 * os.cpus().length}).`,
+        .join(", ")}. ` +
+      (o.parallel
+        ? `Every pulumi operation with \`--parallel ${o.parallel}\`.`
+        : `The CLI at its default \`--parallel\` (4 × CPUs = ${4 * os.cpus().length} here).`),
     `Machine: ${facts.cpus} CPUs (${facts.cpuModel ?? "?"}), ${facts.totalMemMiB} MiB, node ${facts.node}, ${facts.platform}; commit ${facts.commit ?? "?"}` +
       (facts.uncommittedFiles.length
-        ? ` plus ${facts.uncommittedFiles.length} uncommitted file(s) under provider/ runner/ emulator/ (measured as built in lib/)`
+        ? ` plus ${facts.uncommittedFiles.length} uncommitted file(s) under provider/ emulator/ engine/ bench/ (measured as built in lib/)`
         : "") +
       `; load average at start ${facts.loadavgAtStart.map((x) => x.toFixed(2)).join(" ")}.`,
     "",
-    scenarioTable(shown, n),
+    scenarioTable(shown, first),
     "",
-    targetTable(shown, n, overhead),
+    changesTable(shown),
     "",
-    "Overhead methods. (1) Throughput: the span from the first to the last ResetThing at the emulator for the cohort (the whole Pulumi " +
-      `path: runtime, dynamic-provider host over gRPC, provider, SDK) against the same span for a bare-SDK loop paced exactly as the provider ` +
+    cpuTable(shown),
+    "",
+    targetTable(shown, overhead),
+    "",
+    "Overhead methods. (1) Throughput: the span from the first to the last ResetThing at the emulator for the cohort's rollout (the whole " +
+      `path: CLI, dynamic-provider host over gRPC, provider, SDK) against the same span for a bare-SDK loop paced exactly as the provider ` +
       `paces (even slots at ${PACED_QPS} QPS, ${PACED_CONCURRENCY} workers), same N, same emulator settings. (2) Per call: the provider's own ` +
       "create handler (what the host runs for one DeviceRegistrationReset) and a bare SDK call, sequentially, in alternating blocks of 25, each " +
       "against its own emulator with the same seed, so the k-th call of each side meets the same server latency; the mean difference is the " +
@@ -649,9 +767,12 @@ async function main(): Promise<void> {
     "Load average (1 min) before/after each scenario: " +
       shown
         .filter((r) => r.loadavg)
-        .map((r) => `${r.id} ${r.loadavg!.before.toFixed(2)}/${r.loadavg!.after.toFixed(2)}`)
+        .map(
+          (r) =>
+            `${r.id} (${r.devices.toLocaleString("en-US")}) ${r.loadavg!.before.toFixed(2)}/${r.loadavg!.after.toFixed(2)}`,
+        )
         .join(", ") +
-      ". The machine is shared; a load above the CPU count means other work competed for the CPUs.",
+      `. The machine is shared; a load above ${facts.cpus} (the CPU count) means other work competed for the CPUs.`,
   ].join("\n");
 
   const json = {
@@ -659,6 +780,7 @@ async function main(): Promise<void> {
     command: process.argv.slice(1).join(" "),
     options: o,
     machine: { ...facts, loadavgAtEnd: os.loadavg() },
+    pulumiCli: { version: cli.version, source: cli.source },
     emulator: {
       resetQuota: QUOTA,
       latency: { fixedMs: o.latencyMs, jitterMs: o.jitterMs },

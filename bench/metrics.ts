@@ -1,9 +1,11 @@
 /**
  * What the benchmark measures, each from the source of truth: ResetThing calls as the emulator recorded
- * them, resident memory as Linux reports it in /proc, and state as the runner wrote it to disk.
+ * them, resident memory as Linux reports it in /proc, and state as the Pulumi CLI wrote its checkpoint.
  */
 import * as fs from "fs";
+import * as path from "path";
 import type { Emulator, RecordedRequest } from "../emulator";
+import { sessionProcesses } from "./session";
 
 /** ResetThing traffic of one scenario, as the emulator saw it. */
 export interface ResetTraffic {
@@ -36,9 +38,17 @@ export interface ResetTraffic {
   readonly throttledAtMs: number[];
 }
 
-/** Counts the ResetThing calls in the emulator's log. */
-export function resetTraffic(emu: Emulator): ResetTraffic {
-  const reqs: RecordedRequest[] = emu.requests({ action: "ResetThing" });
+/** A span of time, epoch ms, both ends included. */
+export interface Window {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Counts the ResetThing calls in the emulator's log, all of them or those answered within `window`. */
+export function resetTraffic(emu: Emulator, window?: Window): ResetTraffic {
+  const reqs: RecordedRequest[] = emu
+    .requests({ action: "ResetThing" })
+    .filter((r) => !window || (r.time >= window.from && r.time <= window.to));
   const faults: Record<string, number> = {};
   let succeeded = 0;
   let quotaThrottled = 0;
@@ -111,38 +121,63 @@ export function resetTraffic(emu: Emulator): ResetTraffic {
 /** Which of the expected devices the emulator reset, and how often. */
 export interface DeviceCoverage {
   readonly expected: number;
-  /** Expected devices with no successful reset. */
+  /** Resets each device should have had (1, or 2 after a campaign change). */
+  readonly times: number;
+  /** Expected devices with fewer successful resets than `times`. */
   readonly notReset: number;
-  /** Expected devices reset more than once. */
+  /** Expected devices reset more than `times` times. */
   readonly resetMoreThanOnce: number;
 }
 
-/** Checks every expected device's reset count at the emulator. */
+/** Checks every expected device's reset count at the emulator against `times`. */
 export function coverage(
   emu: Emulator,
   expected: ReadonlyArray<{ productKey: string; deviceName: string }>,
+  times = 1,
 ): DeviceCoverage {
   let notReset = 0;
   let resetMoreThanOnce = 0;
   for (const d of expected) {
     const n = emu.resetCount(d);
-    if (n === 0) notReset++;
-    if (n > 1) resetMoreThanOnce++;
+    if (n < times) notReset++;
+    if (n > times) resetMoreThanOnce++;
   }
-  return { expected: expected.length, notReset, resetMoreThanOnce };
+  return { expected: expected.length, times, notReset, resetMoreThanOnce };
 }
 
-/** Peak resident memory of the processes of one scenario, by role, in bytes. */
+/** Peak resident memory of the processes of one scenario, by role, in bytes (max of VmHWM and VmRSS seen). */
 export interface MemoryPeaks {
-  /** The dynamic-provider host (`@pulumi/pulumi/cmd/dynamic-provider`): max of VmHWM and VmRSS seen. */
+  /** The Pulumi CLI (`bin/pulumi`): the engine; the largest of its processes (`up`, `preview`, `config`, …). */
+  cli?: number;
+  /** The dynamic-provider host (`@pulumi/pulumi/cmd/dynamic-provider`) the CLI starts. */
   provider?: number;
-  /** The runner's program process (runner/worker.js). */
-  program?: number;
-  /** The workload process itself (the runner's engine, or the bare-SDK loop). */
+  /** The workload process itself: the Automation API and the inline program, or the bare-SDK loop. */
   workload?: number;
+  /** Anything else in the session (the `sh` of `pulumi-resource-pulumi-nodejs`, `node -e` probes). */
+  other?: number;
+  /** CPU seconds used, by the same roles, as last seen by the sampler (a process's last 200 ms may be missed). */
+  cpuSeconds: Partial<Record<ProcessRole, number>>;
+  /** Every process seen, with its role and when it was first seen (to tell which operation it served). */
+  processes: SampledProcess[];
   /** Samples taken. */
   samples: number;
 }
+
+/** One process of a workload's session, as the sampler saw it. */
+export interface SampledProcess {
+  readonly pid: number;
+  role: ProcessRole;
+  /** Epoch ms of the first and the last sample that saw it. */
+  readonly firstSeenAt: number;
+  lastSeenAt: number;
+  /** CPU seconds at the last sample. */
+  cpuSeconds: number;
+  /** Max of VmHWM and VmRSS seen, bytes. */
+  peakBytes: number;
+}
+
+/** What a process of a workload's session is. */
+export type ProcessRole = "cli" | "provider" | "workload" | "other";
 
 function statusKb(status: string, field: string): number {
   const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, "m").exec(status);
@@ -150,16 +185,18 @@ function statusKb(status: string, field: string): number {
 }
 
 /**
- * Polls /proc every `intervalMs` for the processes of one process group (the workload's; the runner's
- * program and provider processes inherit it), so that other processes on the machine, including other
+ * Polls /proc every `intervalMs` for the memory and CPU time of the processes of one workload's session (the Pulumi CLI and the
+ * provider host it starts belong to it), so that other processes on the machine, including other CLIs and
  * dynamic-provider hosts, are never counted. Linux only; elsewhere it records nothing.
  */
 export class MemorySampler {
-  readonly peaks: MemoryPeaks = { samples: 0 };
+  readonly peaks: MemoryPeaks = { cpuSeconds: {}, processes: [], samples: 0 };
   private timer: NodeJS.Timeout | undefined;
+  private readonly byPid = new Map<number, SampledProcess>();
 
   constructor(
-    private readonly pgid: number,
+    /** The workload's pid, which is also its session id. */
+    private readonly sid: number,
     private readonly intervalMs = 200,
   ) {}
 
@@ -172,46 +209,47 @@ export class MemorySampler {
   stop(): MemoryPeaks {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    const cpu: Partial<Record<ProcessRole, number>> = {};
+    for (const p of this.byPid.values()) cpu[p.role] = (cpu[p.role] ?? 0) + p.cpuSeconds;
+    this.peaks.cpuSeconds = cpu;
+    this.peaks.processes = [...this.byPid.values()];
     return this.peaks;
   }
 
   private sample(): void {
-    let pids: string[];
-    try {
-      pids = fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p));
-    } catch {
-      return;
-    }
     this.peaks.samples++;
-    for (const pid of pids) {
-      try {
-        // Field 5 of /proc/<pid>/stat is the process group; the command name (field 2) may hold spaces.
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        if (Number(fields[2]) !== this.pgid) continue;
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-        const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-        const bytes = Math.max(statusKb(status, "VmHWM"), statusKb(status, "VmRSS")) * 1024;
-        const role: keyof Omit<MemoryPeaks, "samples"> = cmdline.includes("cmd/dynamic-provider")
-          ? "provider"
-          : cmdline.includes("runner/worker")
-            ? "program"
-            : "workload";
-        this.peaks[role] = Math.max(this.peaks[role] ?? 0, bytes);
-      } catch {
-        // The process ended between readdir and read.
+    const now = Date.now();
+    for (const { pid, argv, status, cpuSeconds } of sessionProcesses(this.sid)) {
+      const bytes = Math.max(statusKb(status, "VmHWM"), statusKb(status, "VmRSS")) * 1024;
+      const role: ProcessRole = argv.some((a) => a.includes("cmd/dynamic-provider"))
+        ? "provider"
+        : path.basename(argv[0] ?? "") === "pulumi"
+          ? "cli"
+          : pid === this.sid
+            ? "workload"
+            : "other";
+      this.peaks[role] = Math.max(this.peaks[role] ?? 0, bytes);
+      const seen = this.byPid.get(pid);
+      if (seen) {
+        // A process seen between fork and exec still shows its parent's command line: the role is the last one seen.
+        seen.role = role;
+        seen.lastSeenAt = now;
+        seen.cpuSeconds = cpuSeconds;
+        seen.peakBytes = Math.max(seen.peakBytes, bytes);
+      } else {
+        this.byPid.set(pid, { pid, role, firstSeenAt: now, lastSeenAt: now, cpuSeconds, peakBytes: bytes });
       }
     }
   }
 }
 
-/** Sizes of a runner state file. */
+/** Sizes of a Pulumi checkpoint (the file backend's `.pulumi/stacks/<project>/<stack>.json`). */
 export interface StateSizes {
-  /** The file as written (pretty-printed JSON). */
+  /** The file as the CLI wrote it. */
   readonly fileBytes: number;
-  /** Custom (provider-managed) resources in it. */
+  /** Resources of the package (custom resources other than providers). */
   readonly customResources: number;
-  /** All resources (with the stack and components). */
+  /** All resources (with the stack, components and the default provider). */
   readonly resources: number;
   /** UTF-8 bytes of one serialized provider (`__provider` in a resource's outputs). */
   readonly providerBytes: number;
@@ -227,31 +265,38 @@ export interface StateSizes {
   readonly payloadBytesPerDeviceWithoutProvider: number;
 }
 
-/** Measures the state file a runner scenario wrote. */
+interface CheckpointResource {
+  type: string;
+  custom?: boolean;
+  inputs?: Record<string, unknown>;
+  outputs?: Record<string, unknown>;
+}
+
+/** Measures a checkpoint, dividing by `devices`. */
 export function stateSizes(file: string, devices: number): StateSizes {
   const text = fs.readFileSync(file, "utf8");
-  const state = JSON.parse(text) as {
-    resources: Array<{ custom: boolean; inputs: Record<string, unknown>; outputs: Record<string, unknown> }>;
-  };
-  const custom = state.resources.filter((r) => r.custom);
+  const state = JSON.parse(text) as { checkpoint?: { latest?: { resources?: CheckpointResource[] } } };
+  const resources = state.checkpoint?.latest?.resources ?? [];
+  const custom = resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));
   const providers = new Set<string>();
   let payload = 0;
   let providerCopies = 0;
   for (const r of custom) {
-    payload += Buffer.byteLength(JSON.stringify(r.inputs)) + Buffer.byteLength(JSON.stringify(r.outputs));
-    for (const p of [r.inputs.__provider, r.outputs.__provider]) {
+    payload += Buffer.byteLength(JSON.stringify(r.inputs ?? {})) + Buffer.byteLength(JSON.stringify(r.outputs ?? {}));
+    for (const p of [r.inputs?.__provider, r.outputs?.__provider]) {
       if (typeof p !== "string") continue;
       providers.add(p);
       // As it appears inside the JSON: quoted and escaped.
       providerCopies += Buffer.byteLength(JSON.stringify(p));
     }
   }
-  const first = custom.find((r) => typeof r.outputs.__provider === "string")?.outputs.__provider as string | undefined;
+  const first = custom.find((r) => typeof r.outputs?.__provider === "string")?.outputs?.__provider as
+    string | undefined;
   const fileBytes = Buffer.byteLength(text);
   return {
     fileBytes,
     customResources: custom.length,
-    resources: state.resources.length,
+    resources: resources.length,
     providerBytes: first ? Buffer.byteLength(first) : 0,
     distinctProviders: providers.size,
     bytesPerDevice: fileBytes / Math.max(1, devices),

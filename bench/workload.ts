@@ -1,13 +1,14 @@
 /**
- * One benchmark workload, run in its own process (forked by bench.ts as the leader of a new process group,
- * so that a timeout can stop it together with the runner's program and provider processes). The emulator
+ * One benchmark workload, run in its own process (forked by bench.ts as the leader of a new session, so that
+ * a timeout can stop it together with the Pulumi CLI and the provider host it starts: see session.ts). The emulator
  * stays in the parent: client and server never share an event loop, as in production.
  *
  * The parent sends one `Job`; this process answers with progress lines and one `JobResult`, then exits.
  */
-import { OFFLINE_ENV } from "./env";
-import type { RunResult } from "../runner";
+import "./env";
 import { devices } from "./devices";
+import { killSession } from "./session";
+import type { EngineJob, EngineOutcome } from "./engine-job";
 
 /** Credentials and address of the emulator a job talks to. */
 export interface Target {
@@ -19,14 +20,10 @@ export interface Target {
 
 /** What the parent asks for. */
 export type Job =
-  | {
-      /** The offline runner applies a bench program (the real runtime, host and provider). */
-      readonly kind: "runner";
-      readonly programDir: string;
-      readonly statePath: string;
-      readonly config: Record<string, string>;
-      readonly secretConfig: Record<string, string>;
-    }
+  | ({
+      /** A bench program under the real Pulumi CLI: preview, up and further operations, each timed. */
+      readonly kind: "engine";
+    } & EngineJob)
   | {
       /** Bare SDK, one call after the other, over the first `count` devices of a fleet of `fleetSize`. */
       readonly kind: "sdk-sequential";
@@ -63,17 +60,6 @@ export type Job =
       readonly block: number;
     };
 
-/** Summary of a runner run, small enough for IPC. */
-export interface RunnerOutcome {
-  readonly exitCode: number;
-  readonly errors: string[];
-  readonly errorCount: number;
-  readonly summary: RunResult["summary"];
-  readonly outputs: Record<string, unknown>;
-  readonly providerLogLines: number;
-  readonly providerLogTail: string[];
-}
-
 /** Calls the user's code saw fail, by Code (`Throttling.User`, `SyntaxError`, `ECONNRESET`, …). */
 export type ErrorsByCode = Record<string, number>;
 
@@ -94,7 +80,7 @@ export type JobResult =
       readonly startedAt: number;
       readonly endedAt: number;
       readonly wallMs: number;
-      readonly runner?: RunnerOutcome;
+      readonly engine?: EngineOutcome;
       readonly calls?: {
         readonly succeeded: number;
         readonly failed: number;
@@ -179,42 +165,12 @@ function stats(samples: number[]): LatencyStats {
   };
 }
 
-async function runRunner(job: Extract<Job, { kind: "runner" }>): Promise<JobResult> {
-  const { run } = require("../runner") as typeof import("../runner");
-  let lastProgressAt = 0;
+async function runEngineJob(job: Extract<Job, { kind: "engine" }>): Promise<JobResult> {
+  const { runEngine } = require("./engine-job") as typeof import("./engine-job");
   const startedAt = Date.now();
-  const result = await run({
-    programDir: job.programDir,
-    stack: "bench",
-    statePath: job.statePath,
-    config: job.config,
-    secretConfig: job.secretConfig,
-    env: { ...OFFLINE_ENV },
-    onOutput: (line) => {
-      // The runner's own progress, at most one line every 2 s, plus every error line.
-      const now = Date.now();
-      if (/^error:|!\s+failed/.test(line.trim()) || (/operations done/.test(line) && now - lastProgressAt >= 2000)) {
-        lastProgressAt = now;
-        progress(`runner: ${line.trim().slice(0, 300)}`);
-      }
-    },
-  });
+  const engine = await runEngine(job, progress);
   const endedAt = Date.now();
-  return {
-    ok: true,
-    startedAt,
-    endedAt,
-    wallMs: endedAt - startedAt,
-    runner: {
-      exitCode: result.exitCode,
-      errors: result.errors.slice(0, 20).map((e) => e.slice(0, 2000)),
-      errorCount: result.errors.length,
-      summary: result.summary,
-      outputs: result.outputs,
-      providerLogLines: result.providerLog.length,
-      providerLogTail: result.providerLog.slice(-10).map((l) => l.slice(0, 500)),
-    },
-  };
+  return { ok: true, startedAt, endedAt, wallMs: endedAt - startedAt, engine };
 }
 
 /** One bare-SDK call, timed: its latency is recorded, a failure counted by Code; true when it succeeded. */
@@ -387,8 +343,8 @@ async function runOverhead(job: Extract<Job, { kind: "overhead" }>): Promise<Job
 
 async function runJob(job: Job): Promise<JobResult> {
   switch (job.kind) {
-    case "runner":
-      return runRunner(job);
+    case "engine":
+      return runEngineJob(job);
     case "sdk-sequential":
       return runSequential(job);
     case "sdk-unbounded":
@@ -400,14 +356,11 @@ async function runJob(job: Job): Promise<JobResult> {
   }
 }
 
-// Without the parent nobody reads the result, and the runner's processes would outlive us: end this
-// process group (this process and the program and provider processes the runner started).
+// Without the parent nobody reads the result, and the CLI and the provider host would outlive us: end this
+// session (this process, the CLI and the provider host it started).
 process.on("disconnect", () => {
-  try {
-    process.kill(-process.pid, "SIGKILL");
-  } catch {
-    process.exit(1);
-  }
+  killSession(process.pid);
+  process.exit(1);
 });
 
 process.once("message", (job: Job) => {
