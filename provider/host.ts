@@ -60,8 +60,9 @@ if (engine) {
 }
 
 /**
- * Ctrl-C reaches the whole process group: the CLI cancels gracefully and waits for the steps under way, so this
- * host stops sending at once and lets those steps end with what was sent recorded. A second Ctrl-C exits.
+ * A SIGINT sent to this host itself (the engine starts it in a process group of its own, so a terminal's Ctrl-C
+ * reaches only the CLI; a supervisor may signal both): stop sending at once and let the steps under way end with
+ * what was sent recorded. A second SIGINT exits.
  */
 let interrupts = 0;
 process.on("SIGINT", () => {
