@@ -232,7 +232,8 @@ export function cpuTable(results: readonly ScenarioResult[]): string {
   for (const s of results) {
     for (const st of s.engine?.steps ?? []) {
       if (!st.cpuSeconds) continue;
-      const perReset = st.resets > 0 ? ((st.cpuSeconds.provider * 1000) / st.resets).toFixed(1) : "–";
+      // Per reset only where resets are the operation's work (a rollout, a campaign change), not a one-device change.
+      const perReset = st.resets >= s.devices / 2 ? ((st.cpuSeconds.provider * 1000) / st.resets).toFixed(1) : "–";
       rows.push(
         `| ${s.title} | ${int(s.devices)} | ${st.id} | ${sec(cliMs(st))} | ${st.cpuSeconds.cli.toFixed(1)} | ${st.cpuSeconds.provider.toFixed(1)} | ${perReset} |`,
       );
