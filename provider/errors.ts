@@ -162,3 +162,11 @@ export class PartialResetError extends Error {
     super(message);
   }
 }
+
+/**
+ * A promotion gate that did not open: too few of the devices reset by earlier stages came back online within the
+ * wait. Raised before any device of the newly promoted stage is reset.
+ */
+export class PromotionGateError extends Error {
+  override readonly name = "PromotionGateError";
+}
