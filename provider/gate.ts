@@ -184,7 +184,11 @@ export function cameBack(answer: DeviceStatus, resetMs: number): boolean {
 
 /** The failure of a gate that did not open: the counts, the first devices not back, and what to do. */
 function closed(news: Props, watched: readonly Watched[], back: ReadonlySet<string>, required: number): Error {
-  const missing = watched.filter((w) => !back.has(w.key)).map((w) => w.key);
+  // Sorted, so that the same devices are named in the same order by every run.
+  const missing = watched
+    .filter((w) => !back.has(w.key))
+    .map((w) => w.key)
+    .sort();
   const named =
     missing.slice(0, NAMED).join(", ") + (missing.length > NAMED ? ` and ${missing.length - NAMED} more` : "");
   return new PromotionGateError(
