@@ -31,7 +31,10 @@ const ADVICE: ReadonlyArray<[RegExp, string]> = [
     /InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken/i,
     "Check the Alibaba Cloud credentials (alicloud:accessKey / alicloud:secretKey, or the credential chain).",
   ],
-  [/Forbidden|NoPermission|NotAuthorized/i, "Grant the RAM identity iot:ResetThing and iot:QueryJob on this instance."],
+  [
+    /Forbidden|NoPermission|NotAuthorized/i,
+    "Grant the RAM identity iot:ResetThing, iot:QueryJob and (for promotion gates) iot:BatchGetDeviceState on this instance.",
+  ],
   [/Throttling/i, "The account's IoT quota was exhausted; run again later or lower iotReset:resetQps."],
 ];
 
