@@ -13,6 +13,7 @@ import {
   describeDevice,
   DeviceRef,
   IotApiError,
+  RequestFailedError,
   RetriesExhaustedError,
   SendingStoppedError,
   UnknownOutcomeError,
@@ -351,5 +352,5 @@ function toApiError(action: string, device: DeviceRef, err: unknown): Error {
   }
   const message = typeof e.message === "string" ? e.message : String(err);
   if (/credential|AccessKey|unable to get credentials/i.test(message)) return credentialError(err);
-  return new Error(`${action} for ${describeDevice(device)} failed before any response: ${message}`);
+  return new RequestFailedError(`${action} for ${describeDevice(device)} failed before any response: ${message}`);
 }

@@ -14,7 +14,9 @@ export type { LoadFleetOptions } from "./fleet";
 export { deviceKey, planCohort, planStages } from "./selection";
 export type { FleetDevice, CohortPlan, StagePlan } from "./selection";
 export {
+  IotResetError,
   IotApiError,
+  RequestFailedError,
   RetriesExhaustedError,
   ConfigurationError,
   GuardrailError,

@@ -4,6 +4,7 @@
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
 import { pendingDevices, unknownOutcomeDevices } from "./batch";
+import { IotResetError } from "./errors";
 import { containsUnknown, describeValue } from "./inputs";
 import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
 
@@ -12,7 +13,7 @@ const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 const GATE_TYPE = "pulumi-nodejs:dynamic/iot:DevicePromotionGate";
 
 /** A plan that cannot be read completely; the message names the step and what is wrong. */
-export class PlanError extends Error {
+export class PlanError extends IotResetError {
   override readonly name = "PlanError";
 }
 
