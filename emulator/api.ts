@@ -51,26 +51,120 @@ const resetThing: Handler = (params, { registry, now }) => {
   return jobId !== undefined ? { JobId: jobId } : {};
 };
 
-const queryDeviceDetail: Handler = (params, { registry }) => {
+/** The most devices one BatchGetDeviceState call may name (API reference: "up to 50 devices"). */
+export const BATCH_GET_DEVICE_STATE_LIMIT = 50;
+/** The most DeviceNames one BatchQueryDeviceDetail call may name (API reference: "up to 100 devices"). */
+export const BATCH_QUERY_DEVICE_DETAIL_LIMIT = 100;
+
+/** The values of a RepeatList parameter (`Name.1`, `Name.2`, …) in index order, empty ones left out. */
+function repeatList(params: Readonly<Record<string, string>>, name: string): string[] {
+  const prefix = `${name}.`;
+  const entries: Array<[number, string]> = [];
+  for (const [key, value] of Object.entries(params)) {
+    if (!key.startsWith(prefix) || value === "") continue;
+    const n = Number(key.slice(prefix.length));
+    if (Number.isInteger(n) && n >= 1) entries.push([n, value]);
+  }
+  return entries.sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+}
+
+/** A stable documentation-range (TEST-NET-2) address per device, for AsAddress / IpAddress. */
+function deviceAddress(iotId: string): string {
+  const h = createHash("sha256").update(`ip:${iotId}`).digest();
+  return `198.51.100.${((h[0] ?? 0) % 254) + 1}`;
+}
+
+/** The fields QueryDeviceDetail and BatchQueryDeviceDetail share. */
+function detailFields(d: NonNullable<ReturnType<Registry["view"]>>): Record<string, unknown> {
+  return {
+    IotId: d.iotId,
+    ProductKey: d.productKey,
+    ProductName: d.productName,
+    DeviceName: d.deviceName,
+    DeviceSecret: deviceSecret(d.iotId),
+    // NodeType 1 is a gateway, 0 a device that is not one.
+    NodeType: d.gateway ? 1 : 0,
+    Status: d.status,
+    GmtCreate: gmt(d.createdAt),
+    UtcCreate: utc(d.createdAt),
+    // ResetThing leaves activation alone, so the activation time survives a reset.
+    ...(d.activated ? { GmtActive: gmt(d.createdAt), UtcActive: utc(d.createdAt) } : {}),
+    Region: "cn-shanghai",
+  };
+}
+
+const queryDeviceDetail: Handler = (params, { registry, now }) => {
   const iotId = registry.resolve(identity(params));
-  const d = registry.view(iotId);
+  const d = registry.view(iotId, now);
   if (!d) throw errors.invalidIotId();
   return {
     Data: {
-      IotId: d.iotId,
-      ProductKey: d.productKey,
-      ProductName: d.productName,
-      DeviceName: d.deviceName,
-      DeviceSecret: deviceSecret(d.iotId),
-      // NodeType 1 is a gateway, 0 a device that is not one.
-      NodeType: d.gateway ? 1 : 0,
-      // Activation is what the console shows; ResetThing leaves it alone.
-      Status: d.activated ? "OFFLINE" : "UNACTIVE",
-      GmtCreate: gmt(d.createdAt),
-      UtcCreate: utc(d.createdAt),
-      ...(d.activated ? { GmtActive: gmt(d.createdAt), UtcActive: utc(d.createdAt) } : {}),
-      Region: "cn-shanghai",
+      ...detailFields(d),
+      ...(d.lastOnlineAt !== undefined
+        ? { GmtOnline: gmt(d.lastOnlineAt), UtcOnline: utc(d.lastOnlineAt), IpAddress: deviceAddress(d.iotId) }
+        : {}),
       Owner: true,
+    },
+  };
+};
+
+/**
+ * BatchGetDeviceState: up to 50 devices by `IotId.N` (any products; wins over the pair, as for single-device
+ * calls) or by `ProductKey` + `DeviceName.N`. The reference documents no error wording for too many devices or an
+ * unknown one; the emulator answers iot.common.InvalidFormattedParameter for the first and, like the single-device
+ * APIs, iot.device.InvalidIoTId / iot.device.NotExistedDevice for the second (the whole call fails).
+ */
+const batchGetDeviceState: Handler = (params, { registry, now }) => {
+  const iotInstanceId = opt(params["IotInstanceId"]);
+  if (!registry.hasInstance(iotInstanceId)) throw errors.instanceNotFound();
+  const iotIds = repeatList(params, "IotId");
+  const deviceNames = repeatList(params, "DeviceName");
+  const productKey = opt(params["ProductKey"]);
+  let refs: Array<{ iotId: string } | { productKey: string; deviceName: string }>;
+  if (iotIds.length > 0) refs = iotIds.map((iotId) => ({ iotId }));
+  else if (productKey !== undefined && deviceNames.length > 0)
+    refs = deviceNames.map((deviceName) => ({ productKey, deviceName }));
+  else throw errors.invalidFormattedParameter();
+  if (refs.length > BATCH_GET_DEVICE_STATE_LIMIT) throw errors.invalidFormattedParameter();
+  const ids = registry.resolveAll(iotInstanceId, refs);
+  return {
+    DeviceStatusList: {
+      DeviceStatus: ids.map((id) => {
+        const d = registry.view(id, now);
+        if (!d) throw errors.invalidIotId();
+        return {
+          // The legacy DeviceId: the IotId without its 5-character suffix, as in the reference's example.
+          DeviceId: d.iotId.slice(0, -5),
+          DeviceName: d.deviceName,
+          IotId: d.iotId,
+          Status: d.status,
+          ...(d.lastOnlineAt !== undefined
+            ? { LastOnlineTime: gmt(d.lastOnlineAt), AsAddress: deviceAddress(d.iotId) }
+            : {}),
+          Timestamp: d.statusChangedAt,
+        };
+      }),
+    },
+  };
+};
+
+/**
+ * BatchQueryDeviceDetail: up to 100 DeviceNames of one product. As the reference says, names the product does not
+ * have are left out of the answer rather than failing the call.
+ */
+const batchQueryDeviceDetail: Handler = (params, { registry, now }) => {
+  const productKey = opt(params["ProductKey"]);
+  const deviceNames = repeatList(params, "DeviceName");
+  if (productKey === undefined || deviceNames.length === 0) throw errors.invalidFormattedParameter();
+  if (deviceNames.length > BATCH_QUERY_DEVICE_DETAIL_LIMIT) throw errors.invalidFormattedParameter();
+  const ids = registry.existingInProduct(opt(params["IotInstanceId"]), productKey, deviceNames);
+  return {
+    Data: {
+      Data: ids.map((id) => {
+        const d = registry.view(id, now);
+        if (!d) throw errors.invalidIotId();
+        return detailFields(d);
+      }),
     },
   };
 };
@@ -151,6 +245,8 @@ const registerDevice: Handler = (params, { registry }) => {
 export const HANDLERS: Readonly<Record<string, Handler>> = {
   ResetThing: resetThing,
   QueryDeviceDetail: queryDeviceDetail,
+  BatchGetDeviceState: batchGetDeviceState,
+  BatchQueryDeviceDetail: batchQueryDeviceDetail,
   QueryJob: queryJob,
   QueryJobStatistics: queryJobStatistics,
   RegisterDevice: registerDevice,

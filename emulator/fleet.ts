@@ -29,6 +29,8 @@ export interface FleetDevice {
   gateway?: boolean;
   /** How many sub-devices the gateway's topology holds; default 0. */
   subDeviceCount?: number;
+  /** The connection status at start; default ONLINE (a device not activated is reported UNACTIVE unless DISABLE). */
+  status?: "ONLINE" | "OFFLINE" | "DISABLE";
 }
 
 /** Devices generated from a name pattern: `prefix` + the zero-padded index, `count` of them. */
@@ -45,6 +47,8 @@ export interface FleetGenerate {
   registered?: boolean;
   /** Whether the generated devices are activated; default true. */
   activated?: boolean;
+  /** The generated devices' connection status at start; default as for listed devices. */
+  status?: "ONLINE" | "OFFLINE" | "DISABLE";
 }
 
 /** A product and its devices. */
@@ -179,6 +183,7 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
         for (const flag of ["registered", "activated", "gateway"]) {
           if (dev[flag] !== undefined && typeof dev[flag] !== "boolean") fail(`${dAt}.${flag}`, "must be a boolean");
         }
+        checkStatus(dev["status"], `${dAt}.status`, fail);
         const subs = dev["subDeviceCount"];
         if (subs !== undefined && (!Number.isInteger(subs) || (subs as number) < 0)) {
           fail(`${dAt}.subDeviceCount`, "must be a non-negative integer");
@@ -200,6 +205,7 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
         if (!Number.isInteger(count) || (count as number) < 1 || (count as number) > MAX_GENERATED) {
           fail(`${gAt}.count`, `must be an integer from 1 to ${MAX_GENERATED}`);
         }
+        checkStatus(spec["status"], `${gAt}.status`, fail);
         for (const n of ["pad", "start"]) {
           if (spec[n] !== undefined && (!Number.isInteger(spec[n]) || (spec[n] as number) < 0)) {
             fail(`${gAt}.${n}`, "must be a non-negative integer");
@@ -208,6 +214,13 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
       });
     }
   });
+}
+
+/** The statuses a fleet may start a device in (UNACTIVE follows from `activated: false`). */
+const FLEET_STATUSES: readonly unknown[] = ["ONLINE", "OFFLINE", "DISABLE"];
+
+function checkStatus(value: unknown, where: string, fail: (where: string, rule: string) => never): void {
+  if (value !== undefined && !FLEET_STATUSES.includes(value)) fail(where, 'must be "ONLINE", "OFFLINE" or "DISABLE"');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -244,6 +257,7 @@ export function applyFleet(registry: Registry, fleet: FleetFile, source = "fleet
               deviceName,
               ...(gen.registered !== undefined ? { registered: gen.registered } : {}),
               ...(gen.activated !== undefined ? { activated: gen.activated } : {}),
+              ...(gen.status !== undefined ? { status: gen.status } : {}),
             });
           }
         }

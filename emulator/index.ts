@@ -17,11 +17,30 @@ import type { CredentialSpec } from "./auth";
 import { BUSINESS_MESSAGES, BusinessError } from "./errors";
 import type { FaultKind, FaultOptions } from "./faults";
 import { applyFleet, demoFleetPath, loadFleetFile, validateFleet, type FleetFile } from "./fleet";
-import { Registry, type DeviceRef, type DeviceState, type JobState } from "./model";
+import { comeBackPlan, validateComeBack, type ComeBackOptions, type ComeBackOutcome } from "./comeback";
+import {
+  Registry,
+  type ComeBackRecord,
+  type DeviceRef,
+  type DeviceState,
+  type JobState,
+  type SettableStatus,
+} from "./model";
 import { EmulatorServer, type Outcome, type RecordedRequest } from "./server";
 
 export { iotIdFor, SYNC_TOPOLOGY_LIMIT } from "./model";
-export type { DeviceRef, DeviceState, JobState, JobStatus } from "./model";
+export type {
+  ComeBackRecord,
+  DeviceRef,
+  DeviceState,
+  DeviceStatus,
+  JobState,
+  JobStatus,
+  SettableStatus,
+} from "./model";
+export type { ComeBackOptions, ComeBackOutcome, ComeBackRule, DelayRange } from "./comeback";
+export { comeBackPlan, DEFAULT_COME_BACK_DELAY, DEFAULT_COME_BACK_SEED } from "./comeback";
+export { BATCH_GET_DEVICE_STATE_LIMIT, BATCH_QUERY_DEVICE_DETAIL_LIMIT } from "./api";
 export type { RecordedRequest, Outcome } from "./server";
 export type { FleetFile, FleetInstance, FleetProduct, FleetDevice, FleetGenerate } from "./fleet";
 export { FleetError, demoFleetPath, loadFleetFile, validateFleet } from "./fleet";
@@ -45,7 +64,7 @@ export interface EmulatorOptions {
   fleet?: FleetFile | string;
   /** The accepted AccessKeys (STS ones with `securityToken`); default one pair, ID "LTAIEmulatorTestKey01" with a random secret per start. */
   credentials?: CredentialSpec[];
-  /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50). */
+  /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, BatchGetDeviceState 50, BatchQueryDeviceDetail 5, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50). */
   quotas?: Partial<Record<string, number>>;
   /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
   latency?: { fixedMs?: number; jitterMs?: number };
@@ -56,6 +75,11 @@ export interface EmulatorOptions {
   faults?: FaultOptions;
   /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */
   jobDurationMs?: number;
+  /**
+   * How devices come back after a reset: a device a ResetThing takes OFFLINE is ONLINE again after a seeded uniform
+   * delay, or never for a seeded share; per product with `byProduct`. Default: seed 1, none never, 2–10 s.
+   */
+  comeBack?: ComeBackOptions;
   /** The emulator's clock, in ms since the epoch; default `Date.now`. Tests freeze it to make quotas exact. */
   clock?: () => number;
   /** The largest accepted distance between `x-acs-date` and the emulator's clock, in ms; default 15 minutes. */
@@ -87,8 +111,16 @@ export interface Emulator {
   resetCount(device: DeviceRef): number;
   /** How many ResetThing calls succeeded in total. */
   totalResets(): number;
-  /** A copy of the device's state, or undefined when there is no such device. */
+  /** A copy of the device's state (status as of the emulator's clock), or undefined when there is no such device. */
   device(device: DeviceRef): DeviceState | undefined;
+  /** Every device a reset took OFFLINE: back (and when), pending (and when it will be), or never; optionally one product. */
+  comeBacks(filter?: { productKey?: string }): ComeBackRecord[];
+  /** What the come-back draw gives this device after a reset under the current options; throws for an unknown device. */
+  comeBackPlan(device: DeviceRef): ComeBackOutcome;
+  /** Replaces the come-back options for resets from now on (a return already drawn keeps its time). */
+  setComeBack(options: ComeBackOptions): void;
+  /** Sets a device's status now (ONLINE, OFFLINE or DISABLE) and cancels its pending return. */
+  setDeviceStatus(device: DeviceRef, status: SettableStatus): void;
   /** Adds devices to a product, creating the instance and product if missing (dynamic registration defaults to on). */
   addDevices(
     productKey: string,
@@ -99,6 +131,7 @@ export interface Emulator {
       subDeviceCount?: number;
       registered?: boolean;
       activated?: boolean;
+      status?: SettableStatus;
     }>,
     opts?: { iotInstanceId?: string; dynamicRegistration?: boolean },
   ): void;
@@ -152,7 +185,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       : [{ accessKeyId: DEFAULT_ACCESS_KEY_ID, accessKeySecret: randomSecret() }];
   const first = credentials[0] as CredentialSpec;
 
-  const registry = new Registry(jobDurationMs);
+  const clock = options.clock ?? Date.now;
+  const registry = new Registry(jobDurationMs, clock, validateComeBack(options.comeBack ?? {}));
   const fleet = options.fleet ?? demoFleetPath();
   if (typeof fleet === "string") applyFleet(registry, loadFleetFile(fleet), fleet);
   else applyFleet(registry, validateFleet(fleet, "fleet option"), "fleet option");
@@ -166,7 +200,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     latency: options.latency ?? {},
     faults: options.faults ?? {},
     clockSkewMs,
-    clock: options.clock ?? Date.now,
+    clock,
     nonceTtlMs,
     maxRecordedRequests: options.maxRecordedRequests ?? 1_000_000,
   });
@@ -182,6 +216,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     resetCount: (ref) => server.device(ref)?.resetCount ?? 0,
     totalResets: () => registry.totalResets(),
     device: (ref) => server.device(ref),
+    comeBacks: (filter) => registry.comeBacks(clock(), filter),
+    comeBackPlan: (ref) => {
+      const d = registry.find(ref);
+      if (!d) throw new Error(`comeBackPlan: no such device ${JSON.stringify(ref)}`);
+      return comeBackPlan(registry.comeBack, d);
+    },
+    setComeBack: (opts) => {
+      registry.comeBack = validateComeBack(opts);
+    },
+    setDeviceStatus: (ref, status) => registry.setStatus(ref, status, clock()),
     addDevices: (productKey, devices, opts = {}) => {
       registry.ensureProduct(opts.iotInstanceId, productKey, {
         ...(opts.dynamicRegistration !== undefined ? { dynamicRegistration: opts.dynamicRegistration } : {}),

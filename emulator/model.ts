@@ -7,6 +7,7 @@
  *   asynchronous device job whose JobId the call returns and QueryJob reports.
  */
 import { createHash, randomBytes } from "node:crypto";
+import { comeBackPlan, type ComeBackOptions } from "./comeback";
 import * as errors from "./errors";
 import type { FleetDevice } from "./fleet";
 
@@ -35,6 +36,36 @@ export interface DeviceState {
   readonly subDeviceCount: number;
   /** How many ResetThing calls succeeded for this device. */
   readonly resetCount: number;
+  /** The connection status as BatchGetDeviceState reports it (UNACTIVE while not activated). */
+  readonly status: DeviceStatus;
+  /** Epoch ms of the last status change (creation until the first change). */
+  readonly statusChangedAt: number;
+  /** Epoch ms when the device was last ONLINE (went online); absent for a device never online. */
+  readonly lastOnlineAt?: number;
+}
+
+/** A device's connection status, as the status APIs report it. */
+export type DeviceStatus = "ONLINE" | "OFFLINE" | "UNACTIVE" | "DISABLE";
+
+/** A status a test may set: UNACTIVE follows from activation and cannot be set. */
+export type SettableStatus = "ONLINE" | "OFFLINE" | "DISABLE";
+
+/** How a device that went OFFLINE through a reset is coming back. */
+export interface ComeBackRecord {
+  /** The ProductKey of the device. */
+  readonly productKey: string;
+  /** The device's name. */
+  readonly deviceName: string;
+  /** The device's IotId. */
+  readonly iotId: string;
+  /** The device's instance; absent for the public instance. */
+  readonly iotInstanceId?: string;
+  /** Epoch ms of the last successful reset that took the device OFFLINE. */
+  readonly resetAt: number;
+  /** `back`: ONLINE again; `pending`: will be at `onlineAt`; `never`: the draw says it never comes back. */
+  readonly outcome: "back" | "pending" | "never";
+  /** Epoch ms when it went (`back`) or will go (`pending`) ONLINE; absent for `never`. */
+  readonly onlineAt?: number;
 }
 
 /** Names a device: by IotId, or by ProductKey + DeviceName within an instance (the public one when no ID). */
@@ -76,6 +107,20 @@ interface Device {
   resetCount: number;
   createdAt: number;
   product: Product;
+  /** Stored connection status; reported as UNACTIVE while not activated (unless DISABLE). */
+  status: SettableStatus;
+  /** Epoch ms of the last status change. */
+  statusAt: number;
+  /** Epoch ms of the last time the device went ONLINE; NaN when never. */
+  lastOnlineAt: number;
+  /** Epoch ms of the last reset that took the device OFFLINE; NaN when none. */
+  resetAt: number;
+  /** Epoch ms when the device goes ONLINE again; Infinity when no return is pending. */
+  returnAt: number;
+  /** Whether the draw of the last reset said the device never comes back. */
+  neverBack: boolean;
+  /** Epoch ms when the device came back after the last reset; NaN until it has. */
+  backAt: number;
 }
 
 interface Product {
@@ -142,8 +187,16 @@ export class Registry {
   private readonly deviceFailures = new Map<string, errors.BusinessError>();
   private resets = 0;
 
-  /** @param jobDurationMs how long a topology job stays IN_PROGRESS. */
-  constructor(public jobDurationMs: number) {
+  /**
+   * @param jobDurationMs how long a topology job stays IN_PROGRESS.
+   * @param clock the emulator's clock (epoch ms): device creation and status reads follow it.
+   * @param comeBack how devices come back after a reset (validated by the caller).
+   */
+  constructor(
+    public jobDurationMs: number,
+    private readonly clock: () => number = Date.now,
+    public comeBack: ComeBackOptions = {},
+  ) {
     // The public instance always exists: it has no ID, and callers address it by leaving IotInstanceId out.
     this.ensureInstance(undefined);
   }
@@ -181,6 +234,9 @@ export class Registry {
     const iotId = spec.iotId ?? iotIdFor(productKey, spec.deviceName, iotInstanceId);
     if (this.byIotId.has(iotId)) throw new Error(`IotId ${iotId} is already used by another device`);
     const gateway = spec.gateway ?? false;
+    const activated = spec.activated ?? true;
+    const createdAt = this.clock();
+    const status = spec.status ?? (activated ? "ONLINE" : "OFFLINE");
     const device: Device = {
       productKey,
       deviceName: spec.deviceName,
@@ -189,22 +245,30 @@ export class Registry {
       // A device of a dynamic-registration product in a fleet has, by default, registered already: that is
       // the state ResetThing exists to undo.
       registered: spec.registered ?? product.dynamicRegistration,
-      activated: spec.activated ?? true,
+      activated,
       gateway,
       subDeviceCount: gateway ? (spec.subDeviceCount ?? 0) : 0,
       resetCount: 0,
-      createdAt: Date.now(),
+      createdAt,
       product,
+      status,
+      statusAt: createdAt,
+      // An activated device has connected at least once; the fleet does not say when, so: at creation.
+      lastOnlineAt: activated ? createdAt : NaN,
+      resetAt: NaN,
+      returnAt: Infinity,
+      neverBack: false,
+      backAt: NaN,
     };
     product.devices.set(spec.deviceName, device);
     this.byIotId.set(iotId, device);
     return snapshot(device);
   }
 
-  /** Finds a device by a test's reference (no instance: the public instance). */
+  /** Finds a device by a test's reference (no instance: the public instance), its status as of now. */
   find(ref: DeviceRef): DeviceState | undefined {
     const device = this.lookup(ref);
-    return device ? snapshot(device) : undefined;
+    return device ? snapshot(comeBackDue(device, this.clock())) : undefined;
   }
 
   private lookup(ref: DeviceRef): Device | undefined {
@@ -248,12 +312,70 @@ export class Registry {
     return device;
   }
 
-  /** A resolved device as the API handlers read it: its state, product name and creation time. */
-  view(iotId: string): (DeviceState & { readonly productName: string; readonly createdAt: number }) | undefined {
+  /** A resolved device as the API handlers read it at `now`: its state, product name and creation time. */
+  view(
+    iotId: string,
+    now: number = this.clock(),
+  ): (DeviceState & { readonly productName: string; readonly createdAt: number }) | undefined {
     const device = this.byIotId.get(iotId);
     return device
-      ? { ...snapshot(device), productName: device.product.productName, createdAt: device.createdAt }
+      ? { ...snapshot(comeBackDue(device, now)), productName: device.product.productName, createdAt: device.createdAt }
       : undefined;
+  }
+
+  /**
+   * Resolves a list of devices for a batch call, all-or-nothing: the first unknown one throws the error a
+   * single-device call would give (iot.device.NotExistedDevice / iot.device.InvalidIoTId).
+   */
+  resolveAll(iotInstanceId: string | undefined, refs: ReadonlyArray<Omit<IdentityParams, "iotInstanceId">>): string[] {
+    return refs.map((r) => this.resolve({ ...r, ...(iotInstanceId !== undefined ? { iotInstanceId } : {}) }));
+  }
+
+  /** The devices of one product that exist, in the order asked, skipping names the product does not have. */
+  existingInProduct(iotInstanceId: string | undefined, productKey: string, deviceNames: readonly string[]): string[] {
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance) throw errors.instanceNotFound();
+    const product = instance.products.get(productKey);
+    if (!product) throw errors.notExistedProduct();
+    const ids: string[] = [];
+    for (const name of deviceNames) {
+      const d = product.devices.get(name);
+      if (d) ids.push(d.iotId);
+    }
+    return ids;
+  }
+
+  /** Sets a device's status at `now` (a test's doing); a pending return is cancelled. */
+  setStatus(ref: DeviceRef, status: SettableStatus, now: number = this.clock()): void {
+    const device = this.lookup(ref);
+    if (!device) throw new Error(`setStatus: no such device ${describeRef(ref)}`);
+    comeBackDue(device, now);
+    device.returnAt = Infinity;
+    if (device.status === status) return;
+    device.status = status;
+    device.statusAt = now;
+    if (status === "ONLINE") device.lastOnlineAt = now;
+  }
+
+  /** Every device a reset took OFFLINE, with how it is coming back as of `now`, optionally one product only. */
+  comeBacks(now: number = this.clock(), filter: { productKey?: string } = {}): ComeBackRecord[] {
+    const out: ComeBackRecord[] = [];
+    for (const d of this.byIotId.values()) {
+      if (Number.isNaN(d.resetAt)) continue;
+      if (filter.productKey !== undefined && d.productKey !== filter.productKey) continue;
+      comeBackDue(d, now);
+      const base = {
+        productKey: d.productKey,
+        deviceName: d.deviceName,
+        iotId: d.iotId,
+        ...(d.iotInstanceId !== undefined ? { iotInstanceId: d.iotInstanceId } : {}),
+        resetAt: d.resetAt,
+      };
+      if (d.neverBack) out.push({ ...base, outcome: "never" });
+      else if (!Number.isNaN(d.backAt)) out.push({ ...base, outcome: "back", onlineAt: d.backAt });
+      else if (d.returnAt !== Infinity) out.push({ ...base, outcome: "pending", onlineAt: d.returnAt });
+    }
+    return out;
   }
 
   /** Looks a product up for RegisterDevice. */
@@ -294,7 +416,10 @@ export class Registry {
     // reference documents no error for this case, so the emulator answers success and changes nothing
     // about registration, which keeps a wave of resets over a mixed fleet going; tests that need a
     // rejection script one with failDevice.
-    if (device.product.dynamicRegistration) device.registered = false;
+    if (device.product.dynamicRegistration) {
+      device.registered = false;
+      this.dropConnection(device, now);
+    }
     device.resetCount += 1;
     this.resets += 1;
     if (!device.gateway || device.subDeviceCount === 0) return {};
@@ -315,6 +440,25 @@ export class Registry {
     this.jobs.set(job.jobId, job);
     this.pendingJobs.add(job);
     return { jobId: job.jobId };
+  }
+
+  /**
+   * A reset registration drops the device's connection: an activated, enabled device goes OFFLINE and, as the
+   * come-back draw says, returns ONLINE after a delay or never. A device not activated stays UNACTIVE, a
+   * disabled one DISABLE: neither can connect.
+   */
+  private dropConnection(device: Device, now: number): void {
+    comeBackDue(device, now);
+    if (!device.activated || device.status === "DISABLE") return;
+    if (device.status !== "OFFLINE") {
+      device.status = "OFFLINE";
+      device.statusAt = now;
+    }
+    device.resetAt = now;
+    device.backAt = NaN;
+    const plan = comeBackPlan(this.comeBack, device);
+    device.neverBack = plan.never;
+    device.returnAt = plan.never ? Infinity : now + plan.delayMs;
   }
 
   /** Makes the next topology job end in FAILED or TIMEOUT instead of COMPLETED. */
@@ -370,6 +514,23 @@ export class Registry {
   }
 }
 
+/** Applies a return that is due by `now` (lazily: no timer per device, so fleets of 100,000 cost nothing idle). */
+function comeBackDue(d: Device, now: number): Device {
+  if (d.returnAt <= now) {
+    d.status = "ONLINE";
+    d.statusAt = d.returnAt;
+    d.lastOnlineAt = d.returnAt;
+    d.backAt = d.returnAt;
+    d.returnAt = Infinity;
+  }
+  return d;
+}
+
+/** The status the APIs report: a device never activated is UNACTIVE unless disabled. */
+function reportedStatus(d: Device): DeviceStatus {
+  return d.activated || d.status === "DISABLE" ? d.status : "UNACTIVE";
+}
+
 function snapshot(d: Device): DeviceState {
   return {
     productKey: d.productKey,
@@ -382,6 +543,9 @@ function snapshot(d: Device): DeviceState {
     gateway: d.gateway,
     subDeviceCount: d.subDeviceCount,
     resetCount: d.resetCount,
+    status: reportedStatus(d),
+    statusChangedAt: d.statusAt,
+    ...(Number.isNaN(d.lastOnlineAt) ? {} : { lastOnlineAt: d.lastOnlineAt }),
   };
 }
 

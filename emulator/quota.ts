@@ -8,6 +8,8 @@
 export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
   ResetThing: 500,
   QueryDeviceDetail: 50,
+  BatchGetDeviceState: 50,
+  BatchQueryDeviceDetail: 5,
   QueryJob: 5,
   QueryJobStatistics: 5,
   RegisterDevice: 50,

@@ -13,6 +13,7 @@ import {
   describeDevice,
   DeviceRef,
   IotApiError,
+  RequestFailedError,
   RetriesExhaustedError,
   SendingStoppedError,
   UnknownOutcomeError,
@@ -75,6 +76,25 @@ export interface SendHooks {
   /** Runs after the budget admitted the attempt and before it is sent; the attempt goes out once it resolves. */
   beforeAttempt(attempt: number, sentAt: string): Promise<void>;
 }
+
+/** One device's state as BatchGetDeviceState reports it. */
+export interface DeviceStatus {
+  /** The device's IotId. */
+  readonly iotId?: string;
+  /** The device's name (with the ProductKey of the call, when the call named devices by pair). */
+  readonly deviceName?: string;
+  /** `ONLINE`, `OFFLINE`, `UNACTIVE` or `DISABLE`. */
+  readonly status: string;
+  /** When the status last changed, in epoch milliseconds, when the answer gave it. */
+  readonly changedAt?: number;
+}
+
+/** The devices of one BatchGetDeviceState call: up to 50, by one product's DeviceNames or by IotIds. */
+export type DeviceStateQuery =
+  { readonly productKey: string; readonly deviceNames: readonly string[] } | { readonly iotIds: readonly string[] };
+
+/** BatchGetDeviceState reads at most this many devices per call. */
+export const DEVICE_STATE_BATCH = 50;
 
 /** Job statuses that mean "not finished yet". */
 const PENDING_JOB_STATUSES = new Set(["PLANNED", "SCHEDULED", "QUEUED", "IN_PROGRESS", "CREATED", "SENT"]);
@@ -152,6 +172,58 @@ export class IotApi {
   }
 
   /**
+   * Reads the state of up to 50 devices in one BatchGetDeviceState call (read-only, so retried like QueryJob).
+   *
+   * The SDK's response model drops `Timestamp` (when the status changed), which the API documents and a promotion
+   * gate needs to tell a device that came back after its reset from one that never went away; so the call goes
+   * through the SDK's generic `callApi` and keeps the raw body.
+   */
+  async batchGetDeviceState(query: DeviceStateQuery, iotInstanceId?: string): Promise<DeviceStatus[]> {
+    const names = "iotIds" in query ? query.iotIds : query.deviceNames;
+    const who: DeviceRef =
+      "iotIds" in query
+        ? { iotId: describeList(names), ...(iotInstanceId ? { iotInstanceId } : {}) }
+        : {
+            productKey: query.productKey,
+            deviceName: describeList(names),
+            ...(iotInstanceId ? { iotInstanceId } : {}),
+          };
+    const request = new $OpenApi.OpenApiRequest({
+      query: {
+        ...("iotIds" in query
+          ? Object.fromEntries(query.iotIds.map((id, i) => [`IotId.${i + 1}`, id]))
+          : {
+              ProductKey: query.productKey,
+              ...Object.fromEntries(query.deviceNames.map((n, i) => [`DeviceName.${i + 1}`, n])),
+            }),
+        ...(iotInstanceId ? { IotInstanceId: iotInstanceId } : {}),
+      },
+    });
+    const params = new $OpenApi.Params({
+      action: "BatchGetDeviceState",
+      version: "2018-01-20",
+      protocol: "HTTPS",
+      pathname: "/",
+      method: "POST",
+      authType: "AK",
+      style: "RPC",
+      reqBodyType: "formData",
+      bodyType: "json",
+    });
+    const body = await this.call("BatchGetDeviceState", who, async () => {
+      const raw = (await this.client.callApi(params, request, this.runtime)) as { body?: RawDeviceStateBody };
+      const b = raw.body ?? {};
+      return { success: b.Success, code: b.Code, errorMessage: b.ErrorMessage, requestId: b.RequestId, raw: b };
+    });
+    return (body.raw.DeviceStatusList?.DeviceStatus ?? []).map((d) => ({
+      ...(typeof d.IotId === "string" ? { iotId: d.IotId } : {}),
+      ...(typeof d.DeviceName === "string" ? { deviceName: d.DeviceName } : {}),
+      status: typeof d.Status === "string" ? d.Status : "UNKNOWN",
+      ...(typeof d.Timestamp === "number" ? { changedAt: d.Timestamp } : {}),
+    }));
+  }
+
+  /**
    * Polls a job until it is final or `timeoutMs` passes; returns the last status seen. Polls share the
    * QueryJob budget (5 calls per second per account) with every other job of the process.
    */
@@ -169,18 +241,18 @@ export class IotApi {
    * One API call: wait for the budget, send, classify. Business failures (`Success: false`) and gateway
    * refusals other than throttling are final; throttling, failures before the request was written and 5xx
    * answers are retried with exponential backoff and full jitter, bounded by the policy's attempts and total
-   * time. An attempt written without a usable answer ends a ResetThing with UnknownOutcomeError; QueryJob only
-   * reads, so it is tried again.
+   * time. An attempt written without a usable answer ends a ResetThing with UnknownOutcomeError; the other actions
+   * only read, so they are tried again.
    */
   private async call<T extends { success?: boolean; code?: string; errorMessage?: string; requestId?: string }>(
-    action: "ResetThing" | "QueryJob",
+    action: "ResetThing" | "QueryJob" | "BatchGetDeviceState",
     device: DeviceRef,
     send: () => Promise<T>,
     hooks?: SendHooks,
   ): Promise<T> {
     const pacer: Pacer = pacerFor(action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
-    const readOnly = action === "QueryJob";
+    const readOnly = action !== "ResetThing";
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       this.gate.check();
@@ -227,6 +299,27 @@ export class IotApi {
   }
 }
 
+/** The raw BatchGetDeviceState answer, as the API documents it. */
+interface RawDeviceStateBody {
+  readonly Success?: boolean;
+  readonly Code?: string;
+  readonly ErrorMessage?: string;
+  readonly RequestId?: string;
+  readonly DeviceStatusList?: {
+    readonly DeviceStatus?: ReadonlyArray<{
+      IotId?: unknown;
+      DeviceName?: unknown;
+      Status?: unknown;
+      Timestamp?: unknown;
+    }>;
+  };
+}
+
+/** `a, b and 48 more`: the devices of one multi-device call, for its error messages. */
+function describeList(names: readonly string[]): string {
+  return names.length <= 2 ? names.join(", ") : `${names[0]}, ${names[1]} and ${names.length - 2} more`;
+}
+
 /** One line for a failed attempt: its Code, message and RequestId where the response had them. */
 export function describeFailure(err: unknown): string {
   const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; name?: unknown; message?: unknown; data?: unknown };
@@ -259,5 +352,5 @@ function toApiError(action: string, device: DeviceRef, err: unknown): Error {
   }
   const message = typeof e.message === "string" ? e.message : String(err);
   if (/credential|AccessKey|unable to get credentials/i.test(message)) return credentialError(err);
-  return new Error(`${action} for ${describeDevice(device)} failed before any response: ${message}`);
+  return new RequestFailedError(`${action} for ${describeDevice(device)} failed before any response: ${message}`);
 }

@@ -8,6 +8,7 @@ import { ProviderContext } from "./context";
 import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./device";
 import type { ProviderSettings } from "./settings";
 import {
+  assertNever,
   describeDevice,
   GuardrailError,
   JournalError,
@@ -213,7 +214,8 @@ async function resetPending(
         tasks.push({ kind: "send", device, resend: false });
         continue;
       }
-      switch (decideUnknown(ctx.settings, key, known)) {
+      const decision = decideUnknown(ctx.settings, key, known);
+      switch (decision) {
         case "accept":
           records[key] = { resetAt: known.sentAt, acceptedUnknown: true };
           delete unknown[key];
@@ -227,6 +229,8 @@ async function resetPending(
           unknown[key] = known;
           held.push(key);
           break;
+        default:
+          assertNever(decision, "unknown-outcome decision");
       }
     }
     const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)

@@ -151,10 +151,12 @@ export interface Quotas {
   readonly ResetThing: number;
   /** QueryJob calls per second (the account quota is 5). */
   readonly QueryJob: number;
+  /** BatchGetDeviceState calls per second (the account quota is 50), for promotion gates. */
+  readonly BatchGetDeviceState: number;
 }
 
 /** The documented account quotas of the IoT Platform API. */
-export const DEFAULT_QUOTAS: Quotas = { ResetThing: 500, QueryJob: 5 };
+export const DEFAULT_QUOTAS: Quotas = { ResetThing: 500, QueryJob: 5, BatchGetDeviceState: 50 };
 
 const pacers = new Map<string, Pacer>();
 

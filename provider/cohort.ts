@@ -7,8 +7,10 @@ import { batchResetHandle } from "./handle";
 import type { DeviceRecord } from "./batch";
 import { InputError } from "./errors";
 import { originOf } from "./fleet";
-import { checkStages, FleetDevice, planCohort } from "./selection";
-import { CheckFailure, checkBatchArgs, describeValue, numberProblem, UNKNOWN } from "./inputs";
+import { checkStages, FleetDevice, planCohort, planStages } from "./selection";
+import { DevicePromotionGate, PromotionGateOptions } from "./promotion-gate";
+import { MIN_ONLINE_RATIO_RULE, WAIT_MINUTES_RULE } from "./gate";
+import { CheckFailure, checkBatchArgs, describeRule, describeValue, numberProblem, UNKNOWN } from "./inputs";
 import type { UnknownOutcomeRecord } from "./outcomes";
 
 /** Arguments of a `DeviceBatchReset`. */
@@ -96,6 +98,13 @@ export interface DeviceCohortResetArgs {
   readonly endpoint?: pulumi.Input<string>;
   /** Follow device jobs (gateways with over 2,000 sub-devices) to their end; default false. */
   readonly waitForJob?: pulumi.Input<boolean>;
+  /**
+   * Before a newly promoted stage resets any device, wait until this share of the devices reset by earlier stages
+   * of the campaign came back online, or fail the update; default: no gate. With a gate the batches are formed per
+   * stage (`<name>-s<stage>-b<count>-<bucket>`), so set it when a campaign starts: turning it on or off within a
+   * campaign re-forms the batches, whose devices are then recorded from the reset journal, or reset again without it.
+   */
+  readonly promotionGate?: PromotionGateOptions;
   /** Accept an empty `devices` list (nothing is reset); default false, since an empty fleet is usually a mistake. */
   readonly allowEmpty?: boolean;
 }
@@ -119,6 +128,8 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   public readonly campaign: pulumi.Output<string>;
   /** The batch resources. */
   public readonly batches: DeviceBatchReset[];
+  /** The promotion gates, one per stage after the first, when `promotionGate` is set. */
+  public readonly gates: DevicePromotionGate[];
 
   /**
    * @param name The unique name of the cohort; batches are named `<name>-b<buckets>-<bucket>`.
@@ -131,34 +142,77 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     const { devices, stages, stage, batchSize } = validateCohort(name, args);
     super("iot-reset:index:DeviceCohortReset", name, {}, opts);
     const plan = planCohort(devices, stages, stage, batchSize, args.batchCount);
+    const staged = args.promotionGate ? planStages(devices, stages, stage, batchSize, args.batchCount) : undefined;
     if (args.batchCount === undefined) {
       // Derived from the fleet size, the count changes when the fleet crosses a power of two times batchSize,
       // and a new count re-forms every batch: say so before it happens, where the operator reads the preview.
       void pulumi.log.warn(
-        `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${devices.length} devices at batchSize ` +
-          `${batchSize}); a fleet outside ${plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1}..${plan.buckets * batchSize} devices would re-form the batches ` +
-          `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`,
+        staged
+          ? `batchCount is not set, so each stage's batch count follows its share of the fleet ` +
+              `(${staged.map((s) => s.buckets).join(", ")} for stages 1..${staged.length} at batchSize ${batchSize}); a ` +
+              `stage whose share crosses a power of two times batchSize re-forms its batches and resets their devices ` +
+              `again. Pin \`batchCount\` to keep them.`
+          : `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${devices.length} devices at batchSize ` +
+              `${batchSize}); a fleet outside ${plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1}..${plan.buckets * batchSize} devices would re-form the batches ` +
+              `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`,
         this,
       );
     }
-    this.batches = plan.batches.map(
-      ({ bucket, devices }) =>
-        new DeviceBatchReset(
-          `${name}-b${plan.buckets}-${bucket}`,
-          {
-            devices,
-            campaign: args.campaign,
-            iotInstanceId: args.iotInstanceId,
-            region: args.region,
-            endpoint: args.endpoint,
-            waitForJob: args.waitForJob,
-            maxFailureRatio: args.maxFailureRatio,
-            maxResetsPerUpdate: args.maxResetsPerUpdate,
-            stages: [...stages],
-          },
-          { parent: this },
-        ),
-    );
+    const batchArgs = (devices: FleetDevice[]): DeviceBatchResetArgs => ({
+      devices,
+      campaign: args.campaign,
+      iotInstanceId: args.iotInstanceId,
+      region: args.region,
+      endpoint: args.endpoint,
+      waitForJob: args.waitForJob,
+      maxFailureRatio: args.maxFailureRatio,
+      maxResetsPerUpdate: args.maxResetsPerUpdate,
+      stages: [...stages],
+    });
+    this.gates = [];
+    if (!staged) {
+      this.batches = plan.batches.map(
+        ({ bucket, devices }) =>
+          new DeviceBatchReset(`${name}-b${plan.buckets}-${bucket}`, batchArgs(devices), { parent: this }),
+      );
+    } else {
+      const gate = args.promotionGate as PromotionGateOptions;
+      this.batches = [];
+      for (const s of staged) {
+        const dependsOn: pulumi.Resource[] = [];
+        if (s.stage > 1) {
+          // The stage's batches depend on its gate, and the gate on every earlier batch (through their records), so
+          // the engine resets nothing of this stage before the earlier devices were reset and came back.
+          const resets = pulumi.all(this.batches.map((b) => b.results)).apply(resetTimes);
+          const stageGate = new DevicePromotionGate(
+            `${name}-gate-s${s.stage}`,
+            {
+              cohort: name,
+              campaign: args.campaign,
+              stage: s.stage,
+              promoted: s.promoted,
+              minOnlineRatio: gate.minOnlineRatio,
+              waitMinutes: gate.waitMinutes,
+              resets,
+              iotInstanceId: args.iotInstanceId,
+              region: args.region,
+              endpoint: args.endpoint,
+            },
+            { parent: this },
+          );
+          this.gates.push(stageGate);
+          dependsOn.push(stageGate);
+        }
+        for (const { bucket, devices } of s.batches) {
+          this.batches.push(
+            new DeviceBatchReset(`${name}-s${s.stage}-b${s.buckets}-${bucket}`, batchArgs(devices), {
+              parent: this,
+              dependsOn,
+            }),
+          );
+        }
+      }
+    }
     this.selectedCount = pulumi.output(plan.selected.length);
     this.stageCounts = pulumi.output(plan.stageCounts);
     this.campaign = pulumi.output(args.campaign);
@@ -212,6 +266,7 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
     problems.push(`\`allowEmpty\` must be a boolean, got ${describeValue(given.allowEmpty)}`);
   }
   problems.push(...checkStages(stages, stage));
+  problems.push(...checkPromotionGate(given.promotionGate));
   for (const [key, value, rule] of [
     ["batchSize", batchSize, { min: 1, max: MAX_BATCH_SIZE, integer: true }],
     ["batchCount", given.batchCount, { min: 1, max: 4096, integer: true }],
@@ -263,4 +318,31 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
     } as FleetDevice;
   });
   return { devices: clean, stages: stages as number[], stage: stage as number, batchSize: batchSize as number };
+}
+
+/** The reset time of every device recorded by the given batches, by device key: what a promotion gate reads. */
+function resetTimes(results: ReadonlyArray<Record<string, DeviceRecord> | undefined>): Record<string, string> {
+  const times: Record<string, string> = {};
+  for (const records of results) for (const [key, record] of Object.entries(records ?? {})) times[key] = record.resetAt;
+  return times;
+}
+
+/** The rules of `promotionGate`: an object with both numbers in range. */
+function checkPromotionGate(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return [
+      `\`promotionGate\` must be an object such as { minOnlineRatio: 0.95, waitMinutes: 30 }, got ${describeValue(value)}`,
+    ];
+  }
+  const gate = value as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [key, rule] of [
+    ["minOnlineRatio", MIN_ONLINE_RATIO_RULE],
+    ["waitMinutes", WAIT_MINUTES_RULE],
+  ] as const) {
+    const problem = gate[key] === undefined ? `is required (${describeRule(rule)})` : numberProblem(gate[key], rule);
+    if (problem) problems.push(`\`promotionGate.${key}\` ${problem}`);
+  }
+  return problems;
 }

@@ -7,7 +7,7 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { IotApi, isJobDone } from "./api";
 import { ProviderContext } from "./context";
 import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
-import { describeDevice, PartialResetError, UnknownOutcomeError } from "./errors";
+import { assertNever, describeDevice, PartialResetError, UnknownOutcomeError } from "./errors";
 import { CheckFailure, checkCommonSettings, checkIdentity, checkJson, containsUnknown, isUnknown } from "./inputs";
 import type { Journal } from "./journal";
 import * as log from "./log";
@@ -278,7 +278,8 @@ async function settleUnknown(
   id: string | undefined,
 ): Promise<{ id: string; outs: Props }> {
   const key = keyOf(deviceOf(inputs));
-  switch (decideUnknown(ctx.settings, key, record)) {
+  const decision = decideUnknown(ctx.settings, key, record);
+  switch (decision) {
     case "accept": {
       journal?.append({ ev: "accepted", at: new Date().toISOString(), scope, device: key }).catch(() => undefined);
       log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
@@ -289,6 +290,8 @@ async function settleUnknown(
       return send(ctx, api, journal, scope, inputs, true, id);
     case "hold":
       throw unknownError(inputs, record, id ?? `unknown:${key}@${record.sentAt}`);
+    default:
+      return assertNever(decision, "unknown-outcome decision");
   }
 }
 

@@ -3,6 +3,22 @@
  * the RequestId, and say what to do next.
  */
 
+/**
+ * The base of every error the package raises, so that a program or a pipeline can tell them from other failures
+ * (`err instanceof IotResetError`); each kind of failure is a subclass named for it.
+ */
+export class IotResetError extends Error {
+  override readonly name: string = "IotResetError";
+}
+
+/**
+ * The compile-time check of a switch over a closed union: a member left out makes `value` not `never`, and the build
+ * fails. At run time it is reached only by a value the types ruled out.
+ */
+export function assertNever(value: never, what: string): never {
+  throw new IotResetError(`unhandled ${what}: ${JSON.stringify(value)}`);
+}
+
 /** Identifies the device an error is about, as the user declared it. */
 export interface DeviceRef {
   readonly productKey?: string;
@@ -31,7 +47,10 @@ const ADVICE: ReadonlyArray<[RegExp, string]> = [
     /InvalidAccessKeyId|SignatureDoesNotMatch|IncompleteSignature|InvalidSecurityToken/i,
     "Check the Alibaba Cloud credentials (alicloud:accessKey / alicloud:secretKey, or the credential chain).",
   ],
-  [/Forbidden|NoPermission|NotAuthorized/i, "Grant the RAM identity iot:ResetThing and iot:QueryJob on this instance."],
+  [
+    /Forbidden|NoPermission|NotAuthorized/i,
+    "Grant the RAM identity iot:ResetThing, iot:QueryJob and (for promotion gates) iot:BatchGetDeviceState on this instance.",
+  ],
   [/Throttling/i, "The account's IoT quota was exhausted; run again later or lower iotReset:resetQps."],
 ];
 
@@ -45,7 +64,7 @@ function adviceFor(code: string | undefined): string {
 }
 
 /** An IoT Platform API call that answered with a failure: `Success: false`, or a gateway error. */
-export class IotApiError extends Error {
+export class IotApiError extends IotResetError {
   override readonly name = "IotApiError";
   constructor(
     /** The API action, e.g. `ResetThing`. */
@@ -69,7 +88,7 @@ export class IotApiError extends Error {
 }
 
 /** A call that kept failing with retryable errors until the retry budget ran out. */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends IotResetError {
   override readonly name = "RetriesExhaustedError";
   constructor(
     readonly action: string,
@@ -93,7 +112,7 @@ export class RetriesExhaustedError extends Error {
  * sending, a page that is not JSON): IoT Platform may or may not have reset the device. It is never resent
  * silently; the operator decides (see `unknownOutcomeAdvice`).
  */
-export class UnknownOutcomeError extends Error {
+export class UnknownOutcomeError extends IotResetError {
   override readonly name = "UnknownOutcomeError";
   constructor(
     readonly action: string,
@@ -113,7 +132,7 @@ export class UnknownOutcomeError extends Error {
 }
 
 /** The provider was told to stop sending (the engine is gone, or the update was cancelled): nothing was sent. */
-export class SendingStoppedError extends Error {
+export class SendingStoppedError extends IotResetError {
   override readonly name = "SendingStoppedError";
 }
 
@@ -121,7 +140,7 @@ export class SendingStoppedError extends Error {
  * The reset journal cannot be used: corrupt, written for another project or stack, in use by another process, or
  * not writable. Raised before any reset is sent.
  */
-export class JournalError extends Error {
+export class JournalError extends IotResetError {
   override readonly name = "JournalError";
 }
 
@@ -129,17 +148,17 @@ export class JournalError extends Error {
  * Arguments that break a rule, refused in the program by a resource's constructor, before the Pulumi runtime
  * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered.
  */
-export class InputError extends Error {
+export class InputError extends IotResetError {
   override readonly name = "InputError";
 }
 
 /** Settings or credentials that are missing or unusable; raised before any call is sent. */
-export class ConfigurationError extends Error {
+export class ConfigurationError extends IotResetError {
   override readonly name = "ConfigurationError";
 }
 
 /** A reset refused by a guardrail (`maxResetsPerUpdate`, `maxFailureRatio`) before any call was sent. */
-export class GuardrailError extends Error {
+export class GuardrailError extends IotResetError {
   override readonly name = "GuardrailError";
 }
 
@@ -148,7 +167,7 @@ export class GuardrailError extends Error {
  * some devices of a batch). The dynamic-provider host turns an error with `id` and `properties` into
  * Pulumi's "created but failed to initialize", so the engine keeps what was done in state.
  */
-export class PartialResetError extends Error {
+export class PartialResetError extends IotResetError {
   override readonly name = "PartialResetError";
   constructor(
     message: string,
@@ -161,4 +180,17 @@ export class PartialResetError extends Error {
   ) {
     super(message);
   }
+}
+
+/**
+ * A promotion gate that did not open: too few of the devices reset by earlier stages came back online within the
+ * wait. Raised before any device of the newly promoted stage is reset.
+ */
+export class PromotionGateError extends IotResetError {
+  override readonly name = "PromotionGateError";
+}
+
+/** A call that failed before any response and is not safe or useful to retry (a malformed request, a client fault). */
+export class RequestFailedError extends IotResetError {
+  override readonly name = "RequestFailedError";
 }

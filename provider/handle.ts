@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 
 /** The handler sets that `provider-host` exports. */
-type HandlerName = "deviceReset" | "batchReset";
+type HandlerName = "deviceReset" | "batchReset" | "promotionGate";
 
 /** What `configure` passes on to the host entry point: the engine's request plus the program's stack. */
 export interface ForwardedConfigure extends dynamic.ConfigureRequest {
@@ -55,3 +55,6 @@ export const deviceResetHandle = (): dynamic.ResourceProvider => handleFor("devi
 
 /** The provider of `DeviceBatchReset` resources of the running program's stack. */
 export const batchResetHandle = (): dynamic.ResourceProvider => handleFor("batchReset");
+
+/** The provider of `DevicePromotionGate` resources of the running program's stack. */
+export const promotionGateHandle = (): dynamic.ResourceProvider => handleFor("promotionGate");

@@ -4,13 +4,14 @@
  *
  * This module path is a contract: the provider text stored in every resource's state names it, and the
  * engine runs `diff` and `delete` with the text an older version stored. Later versions must keep this
- * entry point and the handler names below (`deviceReset`, `batchReset`) working.
+ * entry point and the handler names below (`deviceReset`, `batchReset`, `promotionGate`) working.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ProviderContext } from "./context";
 import { engineAddress, watchEngine } from "./engine-watch";
 import * as batch from "./batch";
 import * as device from "./device";
+import * as gate from "./gate";
 
 /** The one context of this provider process: stack settings, credential, clients and budgets. */
 const context = new ProviderContext();
@@ -89,5 +90,16 @@ export const batchReset: dynamic.ResourceProvider = {
   create: (inputs) => batch.create(context, inputs),
   update: (id, olds, news) => batch.update(context, id, olds, news),
   delete: (id, props) => batch.remove(context, id, props),
+  read: async (id, props) => ({ id, props }),
+};
+
+/** Handlers of `DevicePromotionGate`, the gates of a staged `DeviceCohortReset` with `promotionGate`. */
+export const promotionGate: dynamic.ResourceProvider = {
+  configure,
+  check: async (olds, news) => gate.check(olds, news, context),
+  diff: async (id, olds, news) => gate.diff(id, olds, news),
+  create: (inputs) => gate.create(context, inputs),
+  update: (id, olds, news) => gate.update(context, id, olds, news),
+  delete: () => gate.remove(),
   read: async (id, props) => ({ id, props }),
 };

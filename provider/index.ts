@@ -5,14 +5,18 @@ export { DeviceRegistrationReset } from "./resource";
 export type { DeviceRegistrationResetArgs } from "./resource";
 export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./cohort";
 export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./cohort";
+export { DevicePromotionGate } from "./promotion-gate";
+export type { DevicePromotionGateArgs, PromotionGateOptions } from "./promotion-gate";
 export type { DeviceRecord } from "./batch";
 export type { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";
 export type { LoadFleetOptions } from "./fleet";
-export { deviceKey, planCohort } from "./selection";
-export type { FleetDevice, CohortPlan } from "./selection";
+export { deviceKey, planCohort, planStages } from "./selection";
+export type { FleetDevice, CohortPlan, StagePlan } from "./selection";
 export {
+  IotResetError,
   IotApiError,
+  RequestFailedError,
   RetriesExhaustedError,
   ConfigurationError,
   GuardrailError,
@@ -20,5 +24,6 @@ export {
   PartialResetError,
   UnknownOutcomeError,
   JournalError,
+  PromotionGateError,
 } from "./errors";
 export { CONFIG_KEYS } from "./settings";

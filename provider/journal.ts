@@ -19,7 +19,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JournalError } from "./errors";
+import { assertNever, JournalError } from "./errors";
 
 /** The `journal` field of the header line. */
 export const JOURNAL_FORMAT = "pulumi-alicloud-iot-reset/journal";
@@ -255,10 +255,8 @@ function apply(
     case "accepted":
       state = { ...carried, status: "accepted", ...(prev?.sentAt !== undefined ? { sentAt: prev.sentAt } : {}) };
       break;
-    default: {
-      const never: never = e;
-      throw new Error(`unhandled journal entry ${JSON.stringify(never)}`);
-    }
+    default:
+      return assertNever(e, "journal entry");
   }
   return { scope: e.scope, state };
 }

@@ -7,13 +7,13 @@
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { escapeText } from "./inputs";
-import { PlannedReset, PlanReading, readPlan } from "./plan";
+import { PlannedGate, PlannedReset, PlanReading, readPlan } from "./plan";
 
 const USAGE =
   "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
   "  PLAN.json   output of `pulumi preview --json`; - reads stdin\n" +
   "  --max N     exit 1 when the update would reset more than N devices, or devices unknown until apply\n" +
-  '  --json      print {"count", "resets": [{urn, op, devices, ...}], "stepsWithoutUrn"} instead of lines\n' +
+  '  --json      print {"count", "resets": [{urn, op, devices, ...}], "gates", "stepsWithoutUrn"} instead of lines\n' +
   "  --markdown  print a pull-request comment: counts per stage and per resource, the first devices\n" +
   "  --first N   with --markdown, list the first N devices (default 20)\n" +
   "exit status: 0 within --max, 1 past it, 2 for a plan or flag that cannot be read\n";
@@ -35,8 +35,18 @@ function md(value: string): string {
   return escapeText(value).replace(/[`|]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/** One sentence per promotion gate the update would check. */
+function describeGates(gates: readonly PlannedGate[], code: (s: string) => string): string[] {
+  return gates.map(
+    (g) =>
+      `promotion gate: before stage ${g.stage} of ${code(g.cohort)} resets any device, ` +
+      `${(g.minOnlineRatio * 100).toFixed(1)}% of the ${g.devices ?? "(not yet known)"} devices reset by earlier ` +
+      `stages must be back online, waiting up to ${g.waitMinutes} minute(s); otherwise the update stops there.`,
+  );
+}
+
 function lines(reading: PlanReading, count: number): string {
-  const out: string[] = [];
+  const out: string[] = describeGates(reading.gates, (c) => `"${escapeText(c)}"`).map((l) => `# ${l}`);
   for (const r of reading.resets) {
     const title = r.urn ? escapeText(r.urn) : `(no URN: steps[${r.step}])`;
     out.push(`# ${r.op} ${title}${r.unknown ? " (devices unknown until apply)" : ""}`);
@@ -59,11 +69,14 @@ function lines(reading: PlanReading, count: number): string {
 function markdown(reading: PlanReading, count: number, first: number, max: number | undefined): string {
   const { resets } = reading;
   const out = [`### iot-reset-plan: ${count} device reset(s) in ${resets.length} resource(s)`, ""];
-  // Per stage: batches of one cohort (named <cohort>-b<count>-<bucket>) share its stages.
+  const gates = describeGates(reading.gates, (c) => `\`${md(c)}\``);
+  if (gates.length > 0) out.push(...gates.map((g) => `> **Gate:** ${g}`), "");
+  // Per stage: batches of one cohort (named <cohort>-b<count>-<bucket>, or <cohort>-s<stage>-b<count>-<bucket> with a
+  // promotion gate) share its stages.
   const stageRows = new Map<string, { label: string; share: string; devices: number }>();
   for (const r of resets) {
     if (r.stages && r.byStage) {
-      const cohort = resourceName(r).replace(/-b\d+-\d+$/, "");
+      const cohort = resourceName(r).replace(/(-s\d+)?-b\d+-\d+$/, "");
       r.byStage.forEach((n, i) => {
         const key = `${cohort}\u0000${i}`;
         const row = stageRows.get(key) ?? {
@@ -184,6 +197,7 @@ function main(argv: string[]): number {
     const json = {
       count,
       resets: reading.resets,
+      ...(reading.gates.length > 0 ? { gates: reading.gates } : {}),
       ...(reading.stepsWithoutUrn ? { stepsWithoutUrn: reading.stepsWithoutUrn } : {}),
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);

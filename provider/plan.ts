@@ -4,14 +4,16 @@
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
 import { pendingDevices, unknownOutcomeDevices } from "./batch";
+import { IotResetError } from "./errors";
 import { containsUnknown, describeValue } from "./inputs";
 import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
 
 const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
 const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
+const GATE_TYPE = "pulumi-nodejs:dynamic/iot:DevicePromotionGate";
 
 /** A plan that cannot be read completely; the message names the step and what is wrong. */
-export class PlanError extends Error {
+export class PlanError extends IotResetError {
   override readonly name = "PlanError";
 }
 
@@ -85,10 +87,28 @@ function countByStage(keys: readonly string[], stages: readonly number[]): numbe
   return counts;
 }
 
+/** A promotion gate the update would check before its stage resets anything. */
+export interface PlannedGate {
+  /** The gate's URN. */
+  readonly urn: string;
+  /** The cohort the gate belongs to. */
+  readonly cohort: string;
+  /** The stage it opens, counted from 1. */
+  readonly stage: number;
+  /** The share of the earlier stages' devices that must be back online. */
+  readonly minOnlineRatio: number;
+  /** How long the gate waits for them, in minutes. */
+  readonly waitMinutes: number;
+  /** How many devices it reads; absent when they are not known until apply (earlier stages reset in this update). */
+  readonly devices?: number;
+}
+
 /** Everything a plan would reset. */
 export interface PlanReading {
   /** One entry per resource (steps sharing a URN are one resource), in plan order. */
   readonly resets: PlannedReset[];
+  /** The promotion gates the update would check, in plan order. */
+  readonly gates: PlannedGate[];
   /** How many reset steps had no URN; each is listed on its own, named by its index. */
   readonly stepsWithoutUrn: number;
 }
@@ -109,6 +129,7 @@ export function readPlan(plan: unknown): PlanReading {
     { op: string; devices: Set<string>; held: Set<string>; unknown: boolean; step: number; stages?: number[] }
   >();
   let stepsWithoutUrn = 0;
+  const gates: PlannedGate[] = [];
   steps.forEach((raw, i) => {
     if (!isRecord(raw)) throw new PlanError(`steps[${i}] is ${describeValue(raw)}, not a step`);
     const step = normalize(raw);
@@ -118,9 +139,25 @@ export function readPlan(plan: unknown): PlanReading {
     if (!["create", "update", "replace"].includes(op)) return;
     const where = `steps[${i}]${step.urn ? ` (${step.urn})` : ""}`;
     if (!step.type) throw new PlanError(`${where} has no resource type`);
-    if (step.type !== DEVICE_TYPE && step.type !== BATCH_TYPE) return;
+    if (step.type !== DEVICE_TYPE && step.type !== BATCH_TYPE && step.type !== GATE_TYPE) return;
     if (!isRecord(step.inputs)) throw new PlanError(`${where} has no inputs`);
     const inputs = step.inputs;
+    if (step.type === GATE_TYPE) {
+      // A gate checks when its stage is promoted and it is not open yet (a replace is a new campaign's gate).
+      if (inputs.promoted === true && (op !== "update" || step.oldOutputs.passed !== true)) {
+        gates.push({
+          urn: step.urn,
+          cohort: text(inputs.cohort),
+          stage: Number(inputs.stage),
+          minOnlineRatio: Number(inputs.minOnlineRatio),
+          waitMinutes: Number(inputs.waitMinutes),
+          ...(isRecord(inputs.resets) && !containsUnknown(inputs.resets)
+            ? { devices: Object.keys(inputs.resets).length }
+            : {}),
+        });
+      }
+      return;
+    }
     let keys: string[] = [];
     // Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision.
     let held: string[] = [];
@@ -187,7 +224,7 @@ export function readPlan(plan: unknown): PlanReading {
       ...(e.stages ? { stages: e.stages, byStage: countByStage(devices, e.stages) } : {}),
     });
   }
-  return { resets, stepsWithoutUrn };
+  return { resets, gates, stepsWithoutUrn };
 }
 
 /** The resets a plan would send (see `readPlan`). */

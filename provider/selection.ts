@@ -114,3 +114,45 @@ export function planCohort(
     (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
   return { selected, stageCounts, buckets, batches };
 }
+
+/** The batches of one stage of a cohort whose stages are gated: the devices that stage adds, hashed into buckets. */
+export interface StagePlan {
+  /** The stage, counted from 1. */
+  readonly stage: number;
+  /** Whether the stage is promoted; an unpromoted stage's batches are empty (and kept, with their records). */
+  readonly promoted: boolean;
+  /** Number of hash buckets of this stage. */
+  readonly buckets: number;
+  /** The stage's promoted devices by bucket, every bucket, in bucket order. */
+  readonly batches: Array<{ readonly bucket: number; readonly devices: FleetDevice[] }>;
+}
+
+/**
+ * Plans a cohort stage by stage, for a promotion gate: stage k holds the devices whose rollout position lies between
+ * the cumulative percentages of stages k-1 and k, so each stage's batches can wait for the gate of that stage. The
+ * bucket count of a stage is `batchCount` when given, else derived from the size of that stage's share of the fleet.
+ */
+export function planStages(
+  devices: readonly FleetDevice[],
+  stages: readonly number[],
+  stage: number,
+  batchSize: number,
+  batchCount?: number,
+): StagePlan[] {
+  const members: FleetDevice[][] = stages.map(() => []);
+  for (const device of devices) {
+    const position = rolloutPosition(deviceKey(device));
+    const k = stages.findIndex((p) => position < p);
+    if (k >= 0) (members[k] as FleetDevice[]).push(device);
+  }
+  return members.map((list, i) => {
+    const buckets = batchCount ?? bucketCount(list.length, batchSize);
+    const promoted = i < stage;
+    const batches = Array.from({ length: buckets }, (_, bucket) => ({ bucket, devices: [] as FleetDevice[] }));
+    if (promoted) {
+      for (const device of list)
+        (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
+    }
+    return { stage: i + 1, promoted, buckets, batches };
+  });
+}

@@ -22,6 +22,8 @@ export const CONFIG_KEYS = {
   ecsRoleName: "alicloud:ecsRoleName",
   resetQps: "iotReset:resetQps",
   queryJobQps: "iotReset:queryJobQps",
+  deviceStateQps: "iotReset:deviceStateQps",
+  gatePollSeconds: "iotReset:gatePollSeconds",
   jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
   jobPollSeconds: "iotReset:jobPollSeconds",
   readTimeoutMs: "iotReset:readTimeoutMs",
@@ -62,6 +64,8 @@ export interface ProviderSettings {
   readonly jobTimeoutMs: number;
   /** The pause between two QueryJob polls. */
   readonly jobPollMs: number;
+  /** The pause between two rounds of a promotion gate's device-state reads. */
+  readonly gatePollMs: number;
   /** Read timeout of one API call. */
   readonly readTimeoutMs: number;
   /** Connect timeout of one API call. */
@@ -91,6 +95,13 @@ function deviceChoice(get: (key: string) => string | undefined, key: string): De
 export const NUMERIC_SETTINGS: Readonly<Record<string, NumberRule & { readonly fallback: number }>> = {
   [CONFIG_KEYS.resetQps]: { min: 0, minExclusive: true, max: 10_000, fallback: DEFAULT_QUOTAS.ResetThing },
   [CONFIG_KEYS.queryJobQps]: { min: 0, minExclusive: true, max: 1_000, fallback: DEFAULT_QUOTAS.QueryJob },
+  [CONFIG_KEYS.deviceStateQps]: {
+    min: 0,
+    minExclusive: true,
+    max: 1_000,
+    fallback: DEFAULT_QUOTAS.BatchGetDeviceState,
+  },
+  [CONFIG_KEYS.gatePollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 10 },
   [CONFIG_KEYS.jobTimeoutSeconds]: { min: 0, minExclusive: true, max: 86_400, fallback: 1800 },
   [CONFIG_KEYS.jobPollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 2 },
   [CONFIG_KEYS.readTimeoutMs]: { min: 1, max: 600_000, integer: true, fallback: 10_000 },
@@ -155,6 +166,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     quotas: {
       ResetThing: numberSetting(get, CONFIG_KEYS.resetQps),
       QueryJob: numberSetting(get, CONFIG_KEYS.queryJobQps),
+      BatchGetDeviceState: numberSetting(get, CONFIG_KEYS.deviceStateQps),
     },
     retry: {
       ...DEFAULT_RETRY_POLICY,
@@ -163,6 +175,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     },
     jobTimeoutMs: numberSetting(get, CONFIG_KEYS.jobTimeoutSeconds) * 1000,
     jobPollMs: numberSetting(get, CONFIG_KEYS.jobPollSeconds) * 1000,
+    gatePollMs: numberSetting(get, CONFIG_KEYS.gatePollSeconds) * 1000,
     readTimeoutMs: numberSetting(get, CONFIG_KEYS.readTimeoutMs),
     connectTimeoutMs: 5_000,
     ...(journal !== undefined ? { journal } : {}),

@@ -216,7 +216,7 @@ describe("ResetThing", () => {
 });
 
 describe("QueryDeviceDetail and RegisterDevice", () => {
-  test("QueryDeviceDetail reports the device; activation survives a reset", async () => {
+  test("QueryDeviceDetail reports the device; activation survives a reset, the connection does not", async () => {
     const client = sdkClient(emu);
     const req = new QueryDeviceDetailRequest({ productKey: DEMO, deviceName: "gateway-01" });
     const before = await client.queryDeviceDetail(req);
@@ -227,12 +227,13 @@ describe("QueryDeviceDetail and RegisterDevice", () => {
       productName: "Demo sensors",
       deviceName: "gateway-01",
       nodeType: 1,
-      status: "OFFLINE",
+      status: "ONLINE",
     });
     expect(before.body?.data?.deviceSecret).toMatch(/^[0-9a-f]{32}$/);
     await client.resetThing(new ResetThingRequest({ productKey: DEMO, deviceName: "gateway-01" }));
     const after = await client.queryDeviceDetail(req);
     expect(after.body?.data?.status).toBe("OFFLINE");
+    expect(after.body?.data?.gmtActive).toBe(before.body?.data?.gmtActive);
     const missing = await client.queryDeviceDetail(
       new QueryDeviceDetailRequest({ productKey: DEMO, deviceName: "ghost-01" }),
     );

@@ -1,0 +1,38 @@
+/** The package's errors: one base class, a subclass per failure kind, each named for itself. */
+import * as api from "../../provider";
+import { assertNever, IotResetError } from "../../provider/errors";
+import { PlanError } from "../../provider/plan";
+
+describe("errors", () => {
+  const classes = Object.entries(api).filter(([name]) => name.endsWith("Error")) as Array<
+    [string, new (...args: never[]) => Error]
+  >;
+
+  test("every error class the package exports extends IotResetError and is named for itself", () => {
+    expect(classes.map(([name]) => name).sort()).toEqual([
+      "ConfigurationError",
+      "FleetFileError",
+      "GuardrailError",
+      "InputError",
+      "IotApiError",
+      "IotResetError",
+      "JournalError",
+      "PartialResetError",
+      "PromotionGateError",
+      "RequestFailedError",
+      "RetriesExhaustedError",
+      "UnknownOutcomeError",
+    ]);
+    for (const [name, cls] of classes) {
+      expect(cls.prototype instanceof IotResetError || cls === IotResetError).toBe(true);
+      expect(new (cls as unknown as new (...a: unknown[]) => Error)("x", "y", "z", "w", "v").name).toBe(name);
+    }
+    expect(new PlanError("x")).toBeInstanceOf(IotResetError);
+  });
+
+  test("assertNever names what was not handled", () => {
+    expect(() => assertNever("surprise" as never, "journal entry")).toThrow(
+      new IotResetError('unhandled journal entry: "surprise"'),
+    );
+  });
+});
