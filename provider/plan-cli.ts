@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { escapeText } from "./inputs";
-import { PlannedReset, PlanReading, readPlan } from "./plan";
+import { describeRollout, PlannedReset, PlanReading, readPlan } from "./plan";
 
 const USAGE =
   "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
@@ -35,6 +35,21 @@ function md(value: string): string {
   return escapeText(value).replace(/[`|]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/**
+ * The rollout controls per cohort (batches of one cohort share them; a cohort whose batches differ, as in the middle
+ * of a change, is listed once per distinct set), each as its phrases.
+ */
+function rolloutByCohort(resets: readonly PlannedReset[]): Array<{ cohort: string; phrases: string[] }> {
+  const seen = new Map<string, { cohort: string; phrases: string[] }>();
+  for (const r of resets) {
+    if (!r.rollout) continue;
+    const cohort = resourceName(r).replace(/-b\d+-\d+$/, "");
+    const phrases = describeRollout(r.rollout);
+    seen.set(`${cohort}\u0000${JSON.stringify(phrases)}`, { cohort, phrases });
+  }
+  return [...seen.values()];
+}
+
 function lines(reading: PlanReading, count: number): string {
   const out: string[] = [];
   for (const r of reading.resets) {
@@ -52,6 +67,11 @@ function lines(reading: PlanReading, count: number): string {
   if (held > 0) out.push(`${held} device(s) have an unknown outcome and wait for a decision.`);
   if (reading.stepsWithoutUrn > 0) {
     out.push(`${reading.stepsWithoutUrn} step(s) had no URN; each is listed by its index and counted.`);
+  }
+  // Comment lines, so that a pipeline reading the device lines skips them.
+  for (const { cohort, phrases } of rolloutByCohort(reading.resets)) {
+    out.push(`# rollout controls of ${escapeText(cohort)} (counted across the whole update):`);
+    for (const p of phrases) out.push(`#   ${escapeText(p)}`);
   }
   return `${out.join("\n")}\n`;
 }
@@ -91,6 +111,12 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
       const name = r.urn ? `\`${md(resourceName(r))}\`` : resourceName(r);
       out.push(`| ${name} | ${md(r.op)} | ${r.unknown ? "unknown until apply" : r.devices.length} |`);
     }
+    out.push("");
+  }
+  const controls = rolloutByCohort(resets);
+  if (controls.length > 0) {
+    out.push("| cohort | rollout controls (counted across the whole update) |", "| --- | --- |");
+    for (const { cohort, phrases } of controls) out.push(`| \`${md(cohort)}\` | ${phrases.map(md).join("<br>")} |`);
     out.push("");
   }
   const all = resets.flatMap((r) => r.devices);
