@@ -5,6 +5,8 @@ export { DeviceRegistrationReset } from "./resource";
 export type { DeviceRegistrationResetArgs } from "./resource";
 export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./cohort";
 export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./cohort";
+export type { AbortCriterion, CriterionFailureType, FailureType, Ramp } from "./guardrails";
+export type { MaintenanceWindow, WeekDay } from "./windows";
 export type { DeviceRecord } from "./batch";
 export type { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";
