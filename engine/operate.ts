@@ -32,6 +32,8 @@ export interface OperationSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** `--parallel`. */
   readonly parallel?: number;
+  /** With `preview`: the plan as JSON (`pulumi preview --json`) in the result's stdout. */
+  readonly json?: boolean;
 }
 
 /** Runs the operation of `spec`. */
@@ -55,7 +57,7 @@ export async function operate(spec: OperationSpec): Promise<RunResult> {
     case "up":
       return stack.up(options);
     case "preview":
-      return stack.preview(options);
+      return stack.preview({ ...options, ...(spec.json ? { json: true } : {}) });
     case "refresh":
       return stack.refresh(options);
     case "destroy":

@@ -17,6 +17,7 @@ import {
   UnknownOutcomeError,
 } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
+import { limitsOf, ROLLOUT_KEYS, windowChecked } from "./rollout";
 import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
 import type { Journal } from "./journal";
 import * as log from "./log";
@@ -51,7 +52,7 @@ export interface DeviceRecord {
 
 /** Arguments whose change replaces the batch, resetting every device in it again. */
 export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
-const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate"] as const;
+const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate", ...ROLLOUT_KEYS] as const;
 const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS];
 
 /** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
@@ -236,10 +237,7 @@ async function resetPending(
     const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)
       ? ctx.api(inputs as { region?: string; endpoint?: string })
       : undefined;
-    const limits = {
-      maxFailureRatio: typeof inputs.maxFailureRatio === "number" ? inputs.maxFailureRatio : undefined,
-      maxResetsPerUpdate: typeof inputs.maxResetsPerUpdate === "number" ? inputs.maxResetsPerUpdate : undefined,
-    };
+    const limits = limitsOf(inputs);
     const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
     const waitForJob = inputs.waitForJob === true;
     let next = 0;
@@ -362,20 +360,29 @@ async function resetOne(
   const resetAt = new Date().toISOString();
   let result;
   try {
-    result = await journaledReset(api, journal, scope, deviceKey(device), device, resend);
+    // With rollout windows, the window is checked again after the pacer's wait, right before the request leaves.
+    const sender =
+      limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, updateGuard, limits) : api;
+    result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend);
   } catch (err) {
-    updateGuard.settle(false);
+    // A reset the window stopped before the wire was not executed; one with a lost answer counts as unknown.
+    updateGuard.settle(
+      err instanceof GuardrailError ? "unsent" : err instanceof UnknownOutcomeError ? "unknownOutcome" : false,
+    );
     throw err;
   }
-  updateGuard.settle(true);
   const twice = resend ? { mayBeResetTwice: true } : {};
-  if (!result.jobId) return { requestId: result.requestId, resetAt, ...twice };
-  if (!waitForJob) return { requestId: result.requestId, resetAt, jobId: result.jobId, ...twice };
-  // The reset itself succeeded: a job that fails is recorded with its status, not retried.
+  if (!result.jobId || !waitForJob) {
+    updateGuard.settle(true);
+    return { requestId: result.requestId, resetAt, ...(result.jobId ? { jobId: result.jobId } : {}), ...twice };
+  }
+  // The reset itself succeeded: a job that fails is recorded with its status, not retried. It stays in flight for
+  // the guardrails until the job ends, since a failed job counts for `jobFailed` abort criteria.
   const jobStatus = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
     log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
     return "UNKNOWN";
   });
+  updateGuard.settle(jobStatus === "COMPLETED" ? true : "jobFailed");
   return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus, ...twice };
 }
 

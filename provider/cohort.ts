@@ -6,12 +6,15 @@ import { refusePlaintextSecrets } from "./plaintext-secrets";
 import { batchResetHandle } from "./handle";
 import type { DeviceRecord } from "./batch";
 import { InputError } from "./errors";
+import { ROLLOUT_KEYS } from "./rollout";
 import { originOf } from "./fleet";
 import { checkStages, FleetDevice, planCohort, planStages } from "./selection";
 import { DevicePromotionGate, PromotionGateOptions } from "./promotion-gate";
 import { MIN_ONLINE_RATIO_RULE, WAIT_MINUTES_RULE } from "./gate";
 import { CheckFailure, checkBatchArgs, describeRule, describeValue, numberProblem, UNKNOWN } from "./inputs";
 import type { UnknownOutcomeRecord } from "./outcomes";
+import type { AbortCriterion, Ramp } from "./guardrails";
+import type { MaintenanceWindow } from "./windows";
 
 /** Arguments of a `DeviceBatchReset`. */
 export interface DeviceBatchResetArgs {
@@ -33,6 +36,16 @@ export interface DeviceBatchResetArgs {
   readonly maxResetsPerUpdate?: pulumi.Input<number>;
   /** The cohort's cumulative stage percentages, so that `iot-reset-plan` can count resets per stage; a change resets nothing. */
   readonly stages?: pulumi.Input<number[]>;
+  /** Abort criteria of the update, as for `DeviceCohortReset`; default none; a change updates in place and resets nothing. */
+  readonly abortCriteria?: pulumi.Input<AbortCriterion[]>;
+  /** ISO 8601 time with a zone before which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
+  readonly notBefore?: pulumi.Input<string>;
+  /** ISO 8601 time with a zone from which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
+  readonly notAfter?: pulumi.Input<string>;
+  /** UTC windows outside which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
+  readonly maintenanceWindows?: pulumi.Input<MaintenanceWindow[]>;
+  /** The exponential ramp of the send rate, as for `DeviceCohortReset`; a change resets nothing. */
+  readonly ramp?: pulumi.Input<Ramp>;
 }
 
 /**
@@ -90,6 +103,25 @@ export interface DeviceCohortResetArgs {
   readonly maxFailureRatio?: number;
   /** At most this many resets in one update, counted per provider process (every cohort of the update); default: no cap. */
   readonly maxResetsPerUpdate?: number;
+  /**
+   * Abort the update's remaining resets once, after `minExecuted` resets of the update finished, the failures of
+   * `failureType` (`businessError`, `unknownOutcome`, `jobFailed` with `waitForJob`, or `any`) reach
+   * `thresholdPercentage` percent of them (as AWS IoT Jobs' abort criteria); counted per provider process; default
+   * none; a change updates in place and resets nothing.
+   */
+  readonly abortCriteria?: readonly AbortCriterion[];
+  /** ISO 8601 time with a zone (e.g. `2026-12-01T02:00:00Z`) before which nothing is sent; default none; a change resets nothing. */
+  readonly notBefore?: string;
+  /** ISO 8601 time with a zone from which nothing more is sent (the rest stay pending); default none; a change resets nothing. */
+  readonly notAfter?: string;
+  /** UTC windows (`{ start: "HH:MM", durationMinutes, days? }`) outside which nothing is sent; default always open; a change resets nothing. */
+  readonly maintenanceWindows?: readonly MaintenanceWindow[];
+  /**
+   * Start each update's resets at `baseRatePerMinute` and multiply the rate by `incrementFactor` after every
+   * `increaseEveryResets` resets sent, up to the account quota; counted per provider process; default none (the
+   * quota alone); a change resets nothing.
+   */
+  readonly ramp?: Ramp;
   /** The IoT instance ID of the whole fleet; absent for the public instance. A change resets every selected device. */
   readonly iotInstanceId?: pulumi.Input<string>;
   /** The region; default stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change (of this arg) resets every selected device. */
@@ -168,6 +200,8 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
       maxFailureRatio: args.maxFailureRatio,
       maxResetsPerUpdate: args.maxResetsPerUpdate,
       stages: [...stages],
+      // Passed only when set, so that a stack written before these existed sees no diff after an upgrade.
+      ...rolloutArgs(args),
     });
     this.gates = [];
     if (!staged) {
@@ -218,6 +252,19 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     this.campaign = pulumi.output(args.campaign);
     this.registerOutputs({ selectedCount: this.selectedCount, stageCounts: this.stageCounts, campaign: this.campaign });
   }
+}
+
+/**
+ * The rollout controls that are set: as given (to be checked), or once checked as plain copies, so that the program
+ * cannot change what the batches got.
+ */
+function rolloutArgs(args: DeviceCohortResetArgs, copy = true): Partial<DeviceBatchResetArgs> {
+  const given = args as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of ROLLOUT_KEYS) {
+    if (given[key] !== undefined) out[key] = copy ? (JSON.parse(JSON.stringify(given[key])) as unknown) : given[key];
+  }
+  return out as Partial<DeviceBatchResetArgs>;
 }
 
 /** The size of the largest batch a cohort aims at: partial results of batches up to this size were tested. */
@@ -289,6 +336,7 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
       waitForJob: known(given.waitForJob),
       maxFailureRatio: given.maxFailureRatio,
       maxResetsPerUpdate: given.maxResetsPerUpdate,
+      ...rolloutArgs(given as unknown as DeviceCohortResetArgs, false),
     },
     failures,
   );

@@ -3,74 +3,259 @@
  * they count across every batch of the update and stop a bad rollout before it takes the fleet offline.
  */
 import { GuardrailError } from "./errors";
+import { closedAt, MaintenanceWindow } from "./windows";
 
 /** The smallest number of finished resets before the failure ratio can abort an update. */
 export const MIN_FAILURE_SAMPLE = 20;
 
-/** The limits one batch passes in; both optional. */
+/** A kind of failed reset, as abort criteria count them. */
+export type FailureType = "businessError" | "unknownOutcome" | "jobFailed";
+
+/** What a criterion counts: one kind of failure, or every kind. */
+export type CriterionFailureType = FailureType | "any";
+
+/**
+ * Aborts the update's remaining resets once, after `minExecuted` resets of the update finished, the failures of
+ * `failureType` reach `thresholdPercentage` percent of them (AWS IoT Jobs `abortConfig.criteriaList` semantics: the
+ * threshold is the smallest percentage that aborts).
+ */
+export interface AbortCriterion {
+  /** The failures counted: `businessError` (answered `Success: false`, or refused after retries), `unknownOutcome` (sent, no answer), `jobFailed` (a device job that ended other than COMPLETED, known only with `waitForJob`), or `any`. */
+  readonly failureType: CriterionFailureType;
+  /** The smallest percentage (greater than 0, at most 100) of executed resets failed this way that aborts. */
+  readonly thresholdPercentage: number;
+  /** How many resets of the update must have finished (succeeded or failed) before the criterion can abort; 1 or more. */
+  readonly minExecuted: number;
+}
+
+/** An exponential ramp of the send rate (like AWS IoT Jobs `exponentialRate`). */
+export interface Ramp {
+  /** The rate at which each update starts, in resets per minute. */
+  readonly baseRatePerMinute: number;
+  /** The rate is multiplied by this after every `increaseEveryResets` resets sent (1 keeps it constant). */
+  readonly incrementFactor: number;
+  /** How many resets are sent at one rate before it is multiplied. */
+  readonly increaseEveryResets: number;
+}
+
+/** The limits one batch passes in; every one optional. */
 export interface Limits {
   /** At most this many resets admitted in this update. */
   readonly maxResetsPerUpdate?: number;
   /** Abort once failed / finished exceeds this, after MIN_FAILURE_SAMPLE finished. */
   readonly maxFailureRatio?: number;
+  /** Abort once one of these trips. */
+  readonly abortCriteria?: readonly AbortCriterion[];
+  /** ISO 8601 time before which nothing is sent. */
+  readonly notBefore?: string;
+  /** ISO 8601 time from which nothing is sent. */
+  readonly notAfter?: string;
+  /** When given, resets are sent only inside one of these UTC windows. */
+  readonly maintenanceWindows?: readonly MaintenanceWindow[];
+  /** Admissions spaced at an exponentially rising rate. */
+  readonly ramp?: Ramp;
+}
+
+/** How an admitted reset ended: `true` accepted, `false` a business error (as before), or what else happened. */
+export type Settlement = boolean | FailureType | "unsent";
+
+/** The time source of the guard: the system clock in the provider, a fake one in tests. */
+export interface GuardClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms` milliseconds. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** The system clock. */
+export const systemClock: GuardClock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** One criterion as the guard applies it; `maxFailureRatio` is the one that must be exceeded strictly. */
+interface Criterion {
+  readonly failureType: CriterionFailureType;
+  readonly thresholdPercentage: number;
+  readonly minExecuted: number;
+  /** Where it came from, for the message: `abortCriteria[0]`. */
+  readonly source: string;
+  /** The `maxFailureRatio` shorthand: trips when the share is above, not at, the threshold. */
+  readonly ratio?: number;
+}
+
+const FAILURE_WORDS: Record<CriterionFailureType, string> = {
+  businessError: "with a business error (an answered failure, or refused after retries)",
+  unknownOutcome: "with an unknown outcome (sent, no answer)",
+  jobFailed: "in their device job (ended other than COMPLETED)",
+  any: "(of any kind)",
+};
+
+/** The criteria of `limits`, `maxFailureRatio` last as `{ any, ratio × 100, 20 }` exceeded strictly. */
+export function criteriaOf(limits: Limits): Criterion[] {
+  const list: Criterion[] = (limits.abortCriteria ?? []).map((c, i) => ({ ...c, source: `abortCriteria[${i}]` }));
+  const ratio = limits.maxFailureRatio;
+  if (ratio !== undefined) {
+    list.push({
+      failureType: "any",
+      thresholdPercentage: ratio * 100,
+      minExecuted: MIN_FAILURE_SAMPLE,
+      source: "maxFailureRatio",
+      ratio,
+    });
+  }
+  return list;
+}
+
+/** The gap before the `sent`-th reset (0-based) of a ramp, in ms: 60,000 / the rate after `sent` resets. */
+export function rampInterval(ramp: Ramp, sent: number): number {
+  const steps = Math.floor(sent / ramp.increaseEveryResets);
+  return 60_000 / (ramp.baseRatePerMinute * Math.pow(ramp.incrementFactor, steps));
 }
 
 /** Counts of this update so far. */
 export class UpdateGuard {
   /** Resets sent and accepted. */
   succeeded = 0;
-  /** Resets sent that failed (business errors, exhausted retries). */
+  /** Resets sent that failed (business errors, exhausted retries, unknown outcomes, failed device jobs). */
   failed = 0;
+  /** Failed resets by kind. */
+  readonly failures: Record<FailureType, number> = { businessError: 0, unknownOutcome: 0, jobFailed: 0 };
   /** Resets admitted (finished or in flight), for the cap. */
   private admitted = 0;
   private inFlight = 0;
   private waiters: Array<() => void> = [];
+  /** When the ramp's next admission may go, ms since the epoch; 0 before the first. */
+  private rampNext = 0;
+  /** Admissions the ramp has spaced so far. */
+  private rampSent = 0;
+
+  constructor(readonly clock: GuardClock = systemClock) {}
 
   /**
    * Admits one more reset, waits, or throws before any call when a guardrail stops it.
    *
-   * With `maxFailureRatio`, a reset is sent only if the ratio would still hold were it and every reset in
-   * flight to fail: the first MIN_FAILURE_SAMPLE go out together, then the window grows with the successes
-   * (a quarter of the finished ones at 0.2). So once the ratio is exceeded, no further call has gone out.
+   * With a failure criterion, a reset is sent only if the criterion would still hold were it and every reset in
+   * flight to fail its way: the first `minExecuted` go out together, then the window grows with the successes
+   * (a quarter of the finished ones at 20%). So once a criterion trips, no further call has gone out. Outside the
+   * rollout windows it throws; with a ramp it waits for the ramp's next slot (counted as in flight meanwhile).
    */
   async admit(limits: Limits): Promise<void> {
+    const criteria = criteriaOf(limits);
     for (;;) {
-      const finished = this.succeeded + this.failed;
-      const ratio = limits.maxFailureRatio;
-      if (ratio !== undefined && finished >= MIN_FAILURE_SAMPLE && this.failed / finished > ratio) {
-        throw new GuardrailError(
-          `aborted by maxFailureRatio ${ratio}: ${this.failed} of ${finished} resets in this update failed ` +
-            `(${this.succeeded} devices were reset). No further device is reset in this update; fix the cause, then run it ` +
-            `again (devices already reset are recorded and will not be reset again).`,
-        );
-      }
-      if (limits.maxResetsPerUpdate !== undefined && this.admitted >= limits.maxResetsPerUpdate) {
-        throw new GuardrailError(
-          `stopped by maxResetsPerUpdate ${limits.maxResetsPerUpdate}: this update already sent ${this.admitted} resets ` +
-            `(${this.succeeded} succeeded so far). The rest are left for the next update; raise maxResetsPerUpdate to go further.`,
-        );
-      }
-      if (ratio === undefined || this.inFlight === 0 || this.safeToSend(ratio, finished)) {
-        this.admitted++;
-        this.inFlight++;
-        return;
-      }
+      this.checkStops(limits, criteria);
+      if (this.inFlight === 0 || criteria.every((c) => this.safeToSend(c))) break;
       await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    this.admitted++;
+    this.inFlight++;
+    if (!limits.ramp) return;
+    const now = this.clock.now();
+    const slot = Math.max(now, this.rampNext);
+    this.rampNext = slot + rampInterval(limits.ramp, ++this.rampSent);
+    if (slot > now) await this.clock.sleep(slot - now);
+    try {
+      // A criterion or a window may have closed while this reset waited for its slot.
+      this.checkStops(limits, criteria, true);
+    } catch (err) {
+      this.settle("unsent");
+      throw err;
     }
   }
 
+  /**
+   * Throws GuardrailError when the rollout windows are closed at this moment: called again right before a request
+   * goes on the wire, so that no reset leaves after a window ends.
+   */
+  checkWindow(limits: Limits): void {
+    const closed = closedAt(limits, this.clock.now());
+    if (!closed) return;
+    const next =
+      closed.nextOpening !== undefined
+        ? `the next window opens at ${new Date(closed.nextOpening).toISOString()}; run the update again then`
+        : "no window opens again: widen notAfter (or the maintenance windows) to go on";
+    throw new GuardrailError(
+      `outside the rollout window: ${closed.reason}, so nothing more is sent in this update; ${next} ` +
+        `(devices not reset stay pending and are reset by that update).`,
+    );
+  }
+
   /** Records how an admitted reset ended, and lets waiting resets look again. */
-  settle(ok: boolean): void {
+  settle(outcome: Settlement): void {
     this.inFlight--;
-    if (ok) this.succeeded++;
-    else this.failed++;
+    if (outcome === "unsent") this.admitted--;
+    else if (outcome === true) this.succeeded++;
+    else {
+      this.failed++;
+      this.failures[outcome === false ? "businessError" : outcome]++;
+    }
     const waiting = this.waiters;
     this.waiters = [];
     for (const wake of waiting) wake();
   }
 
-  private safeToSend(ratio: number, finished: number): boolean {
-    if (finished < MIN_FAILURE_SAMPLE) return finished + this.inFlight < MIN_FAILURE_SAMPLE;
-    return (this.failed + this.inFlight + 1) / (finished + this.inFlight + 1) <= ratio;
+  /** Throws for a tripped criterion, the cap (not once admitted: `admitted`), or closed windows. */
+  private checkStops(limits: Limits, criteria: readonly Criterion[], admitted = false): void {
+    const finished = this.succeeded + this.failed;
+    for (const c of criteria) {
+      if (this.tripped(c)) {
+        throw new GuardrailError(c.ratio !== undefined ? this.ratioMessage(c.ratio, finished) : this.message(c));
+      }
+    }
+    if (!admitted && limits.maxResetsPerUpdate !== undefined && this.admitted >= limits.maxResetsPerUpdate) {
+      throw new GuardrailError(
+        `stopped by maxResetsPerUpdate ${limits.maxResetsPerUpdate}: this update already sent ${this.admitted} resets ` +
+          `(${this.succeeded} succeeded so far). The rest are left for the next update; raise maxResetsPerUpdate to go further.`,
+      );
+    }
+    this.checkWindow(limits);
+  }
+
+  private counted(type: CriterionFailureType): number {
+    return type === "any" ? this.failed : this.failures[type];
+  }
+
+  private tripped(c: Criterion): boolean {
+    const finished = this.succeeded + this.failed;
+    if (finished < c.minExecuted || finished === 0) return false;
+    const f = this.counted(c.failureType);
+    return c.ratio !== undefined ? f / finished > c.ratio : f * 100 >= c.thresholdPercentage * finished;
+  }
+
+  /**
+   * Whether one more reset may go out with the ones in flight: until `minExecuted` have finished, only as many as
+   * make up the sample; after, only if the criterion would not trip were every one of them to fail its way.
+   */
+  private safeToSend(c: Criterion): boolean {
+    const finished = this.succeeded + this.failed;
+    if (finished < c.minExecuted) return finished + this.inFlight < c.minExecuted;
+    const f = this.counted(c.failureType) + this.inFlight + 1;
+    const n = finished + this.inFlight + 1;
+    return c.ratio !== undefined ? f / n <= c.ratio : f * 100 < c.thresholdPercentage * n;
+  }
+
+  private ratioMessage(ratio: number, finished: number): string {
+    return (
+      `aborted by maxFailureRatio ${ratio}: ${this.failed} of ${finished} resets in this update failed ` +
+      `(${this.succeeded} devices were reset). No further device is reset in this update; fix the cause, then run it ` +
+      `again (devices already reset are recorded and will not be reset again).`
+    );
+  }
+
+  private message(c: Criterion): string {
+    const finished = this.succeeded + this.failed;
+    const f = this.counted(c.failureType);
+    const share = Math.round((f * 10000) / finished) / 100;
+    const kinds = (Object.keys(this.failures) as FailureType[])
+      .filter((k) => this.failures[k] > 0)
+      .map((k) => `${k} ${this.failures[k]}`)
+      .join(", ");
+    return (
+      `aborted by ${c.source} (${c.failureType} at ${c.thresholdPercentage}% or more of at least ${c.minExecuted} ` +
+      `executed): ${f} of ${finished} resets executed in this update failed ${FAILURE_WORDS[c.failureType]}, ` +
+      `${share}% (${this.succeeded} succeeded; failures by kind: ${kinds || "none"}). No further device is reset in ` +
+      `this update; find and fix the cause (the failures are listed with this error), then run it again: devices ` +
+      `already reset are recorded and will not be reset again.`
+    );
   }
 }

@@ -7,6 +7,8 @@ export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./cohor
 export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./cohort";
 export { DevicePromotionGate } from "./promotion-gate";
 export type { DevicePromotionGateArgs, PromotionGateOptions } from "./promotion-gate";
+export type { AbortCriterion, CriterionFailureType, FailureType, Ramp } from "./guardrails";
+export type { MaintenanceWindow, WeekDay } from "./windows";
 export type { DeviceRecord } from "./batch";
 export type { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { escapeText } from "./inputs";
-import { PlannedGate, PlannedReset, PlanReading, readPlan } from "./plan";
+import { describeRollout, PlannedGate, PlannedReset, PlanReading, readPlan } from "./plan";
 
 const USAGE =
   "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
@@ -35,6 +35,11 @@ function md(value: string): string {
   return escapeText(value).replace(/[`|]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/** The cohort of a batch: its name without `-b<count>-<bucket>` (or `-s<stage>-b<count>-<bucket>` when gated). */
+function cohortOf(r: PlannedReset): string {
+  return resourceName(r).replace(/(-s\d+)?-b\d+-\d+$/, "");
+}
+
 /** One sentence per promotion gate the update would check. */
 function describeGates(gates: readonly PlannedGate[], code: (s: string) => string): string[] {
   return gates.map(
@@ -43,6 +48,21 @@ function describeGates(gates: readonly PlannedGate[], code: (s: string) => strin
       `${(g.minOnlineRatio * 100).toFixed(1)}% of the ${g.devices ?? "(not yet known)"} devices reset by earlier ` +
       `stages must be back online, waiting up to ${g.waitMinutes} minute(s); otherwise the update stops there.`,
   );
+}
+
+/**
+ * The rollout controls per cohort (batches of one cohort share them; a cohort whose batches differ, as in the middle
+ * of a change, is listed once per distinct set), each as its phrases.
+ */
+function rolloutByCohort(resets: readonly PlannedReset[]): Array<{ cohort: string; phrases: string[] }> {
+  const seen = new Map<string, { cohort: string; phrases: string[] }>();
+  for (const r of resets) {
+    if (!r.rollout) continue;
+    const cohort = cohortOf(r);
+    const phrases = describeRollout(r.rollout);
+    seen.set(`${cohort}\u0000${JSON.stringify(phrases)}`, { cohort, phrases });
+  }
+  return [...seen.values()];
 }
 
 function lines(reading: PlanReading, count: number): string {
@@ -63,6 +83,11 @@ function lines(reading: PlanReading, count: number): string {
   if (reading.stepsWithoutUrn > 0) {
     out.push(`${reading.stepsWithoutUrn} step(s) had no URN; each is listed by its index and counted.`);
   }
+  // Comment lines, so that a pipeline reading the device lines skips them.
+  for (const { cohort, phrases } of rolloutByCohort(reading.resets)) {
+    out.push(`# rollout controls of ${escapeText(cohort)} (counted across the whole update):`);
+    for (const p of phrases) out.push(`#   ${escapeText(p)}`);
+  }
   return `${out.join("\n")}\n`;
 }
 
@@ -76,7 +101,7 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
   const stageRows = new Map<string, { label: string; share: string; devices: number }>();
   for (const r of resets) {
     if (r.stages && r.byStage) {
-      const cohort = resourceName(r).replace(/(-s\d+)?-b\d+-\d+$/, "");
+      const cohort = cohortOf(r);
       r.byStage.forEach((n, i) => {
         const key = `${cohort}\u0000${i}`;
         const row = stageRows.get(key) ?? {
@@ -104,6 +129,12 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
       const name = r.urn ? `\`${md(resourceName(r))}\`` : resourceName(r);
       out.push(`| ${name} | ${md(r.op)} | ${r.unknown ? "unknown until apply" : r.devices.length} |`);
     }
+    out.push("");
+  }
+  const controls = rolloutByCohort(resets);
+  if (controls.length > 0) {
+    out.push("| cohort | rollout controls (counted across the whole update) |", "| --- | --- |");
+    for (const { cohort, phrases } of controls) out.push(`| \`${md(cohort)}\` | ${phrases.map(md).join("<br>")} |`);
     out.push("");
   }
   const all = resets.flatMap((r) => r.devices);

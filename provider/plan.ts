@@ -7,6 +7,9 @@ import { pendingDevices, unknownOutcomeDevices } from "./batch";
 import { IotResetError } from "./errors";
 import { containsUnknown, describeValue } from "./inputs";
 import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
+import type { AbortCriterion, Ramp } from "./guardrails";
+import { ROLLOUT_KEYS } from "./rollout";
+import { describeWindow, MaintenanceWindow } from "./windows";
 
 const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
 const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
@@ -38,6 +41,62 @@ export interface PlannedReset {
    * `iotReset:resendUnknown` names them (then exactly once), not counted in `devices`.
    */
   readonly unknownOutcome?: string[];
+  /** For a batch of a cohort: the guardrails and rollout controls its update applies, as set. */
+  readonly rollout?: RolloutControls;
+}
+
+/** The guardrails and rollout controls a batch carries (each only when set). */
+export interface RolloutControls {
+  readonly maxFailureRatio?: number;
+  readonly maxResetsPerUpdate?: number;
+  readonly abortCriteria?: AbortCriterion[];
+  readonly notBefore?: string;
+  readonly notAfter?: string;
+  readonly maintenanceWindows?: MaintenanceWindow[];
+  readonly ramp?: Ramp;
+}
+
+/** The controls of a batch's planned inputs; undefined when none is set. A value unknown at preview is shown as such. */
+function rolloutOf(inputs: Record<string, unknown>): RolloutControls | undefined {
+  const out: Record<string, unknown> = {};
+  for (const key of ["maxFailureRatio", "maxResetsPerUpdate", ...ROLLOUT_KEYS]) {
+    if (inputs[key] !== undefined) out[key] = containsUnknown(inputs[key]) ? "(unknown until apply)" : inputs[key];
+  }
+  return Object.keys(out).length > 0 ? (out as RolloutControls) : undefined;
+}
+
+/** One phrase per control, as `iot-reset-plan` prints them: what stops, spaces or holds back the update's resets. */
+export function describeRollout(r: RolloutControls): string[] {
+  const out: string[] = [];
+  const shown = (v: unknown, f: () => string) => (typeof v === "string" && v.startsWith("(unknown") ? v : f());
+  for (const c of Array.isArray(r.abortCriteria) ? r.abortCriteria : []) {
+    out.push(
+      `abort when ${c.failureType} failures reach ${c.thresholdPercentage}% of executed resets (after at least ${c.minExecuted})`,
+    );
+  }
+  if (r.abortCriteria !== undefined && !Array.isArray(r.abortCriteria)) out.push(`abortCriteria ${r.abortCriteria}`);
+  if (r.maxFailureRatio !== undefined) {
+    out.push(`abort when more than ${r.maxFailureRatio} of resets fail (maxFailureRatio, after 20)`);
+  }
+  if (r.maxResetsPerUpdate !== undefined) out.push(`at most ${r.maxResetsPerUpdate} resets in this update`);
+  if (r.notBefore !== undefined) out.push(`nothing sent before ${r.notBefore}`);
+  if (r.notAfter !== undefined) out.push(`nothing sent from ${r.notAfter}`);
+  if (r.maintenanceWindows !== undefined) {
+    out.push(
+      `only inside ${shown(r.maintenanceWindows, () => (r.maintenanceWindows ?? []).map(describeWindow).join("; "))}`,
+    );
+  }
+  if (r.ramp !== undefined) {
+    out.push(
+      shown(
+        r.ramp,
+        () =>
+          `ramp from ${r.ramp?.baseRatePerMinute} resets/min, ×${r.ramp?.incrementFactor} after every ` +
+          `${r.ramp?.increaseEveryResets} sent, up to the quota`,
+      ),
+    );
+  }
+  return out;
 }
 
 interface NormalizedStep {
@@ -126,7 +185,15 @@ export function readPlan(plan: unknown): PlanReading {
   }
   const byUrn = new Map<
     string,
-    { op: string; devices: Set<string>; held: Set<string>; unknown: boolean; step: number; stages?: number[] }
+    {
+      op: string;
+      devices: Set<string>;
+      held: Set<string>;
+      unknown: boolean;
+      step: number;
+      stages?: number[];
+      rollout?: RolloutControls;
+    }
   >();
   let stepsWithoutUrn = 0;
   const gates: PlannedGate[] = [];
@@ -170,6 +237,7 @@ export function readPlan(plan: unknown): PlanReading {
     }
     let unknown = false;
     let stages: number[] | undefined;
+    const rollout = step.type === BATCH_TYPE ? rolloutOf(inputs) : undefined;
     if (step.type === DEVICE_TYPE) {
       if (op === "update") {
         // held above
@@ -208,6 +276,7 @@ export function readPlan(plan: unknown): PlanReading {
     for (const k of held) entry.held.add(k);
     entry.unknown ||= unknown;
     entry.stages ??= stages;
+    entry.rollout ??= rollout;
     byUrn.set(id, entry);
   });
   const resets: PlannedReset[] = [];
@@ -222,6 +291,7 @@ export function readPlan(plan: unknown): PlanReading {
       ...(e.held.size > 0 ? { unknownOutcome: [...e.held] } : {}),
       ...(id.startsWith("#") ? { step: e.step } : {}),
       ...(e.stages ? { stages: e.stages, byStage: countByStage(devices, e.stages) } : {}),
+      ...(e.rollout ? { rollout: e.rollout } : {}),
     });
   }
   return { resets, gates, stepsWithoutUrn };

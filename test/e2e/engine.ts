@@ -60,10 +60,10 @@ export async function testStack(program: InlineProgram, options: TestStackOption
   return { stack, dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The program of a child-process run: a file and the function it exports. */
+/** The program of a child-process run: a file, and the function it exports (else its top-level code). */
 export interface ProgramRef {
   readonly file: string;
-  readonly export: string;
+  readonly export?: string;
 }
 
 /**
@@ -76,12 +76,14 @@ export function runInChild(
   operation: OperationSpec["operation"],
   config: Readonly<Record<string, string>>,
   secretConfig: Readonly<Record<string, string>> = {},
+  options: { readonly project?: string; readonly json?: boolean } = {},
 ): Promise<RunResult> {
   const spec: OperationSpec = {
     programFile: program.file,
-    programExport: program.export,
+    ...(program.export !== undefined ? { programExport: program.export } : {}),
     operation,
-    project: "iot-reset-e2e",
+    project: options.project ?? "iot-reset-e2e",
+    ...(options.json ? { json: true } : {}),
     stack: "test",
     workDir: path.join(t.dir, "work"),
     backendDir: path.join(t.dir, "backend"),

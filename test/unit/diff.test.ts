@@ -207,3 +207,31 @@ describe("DeviceBatchReset check", () => {
     ]);
   });
 });
+
+describe("DeviceBatchReset diff: rollout controls", () => {
+  const olds = {
+    campaign: "c1",
+    devices: [{ productKey: "a1Demo", deviceName: "cam-0001" }],
+    results: { "a1Demo/cam-0001": { requestId: "R1", resetAt: "t" } },
+  };
+  const news = { campaign: "c1", devices: olds.devices };
+
+  test("a stack from before the controls, upgraded, sees no diff (they are absent from the inputs when unset)", () => {
+    expect(batch.diff("B", olds, news)).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
+  });
+
+  test.each([
+    ["abortCriteria", [{ failureType: "any", thresholdPercentage: 10, minExecuted: 20 }]],
+    ["notBefore", "2026-12-01T02:00:00Z"],
+    ["notAfter", "2026-12-01T06:00:00Z"],
+    ["maintenanceWindows", [{ start: "02:00", durationMinutes: 60 }]],
+    ["ramp", { baseRatePerMinute: 60, incrementFactor: 2, increaseEveryResets: 10 }],
+  ])("setting %s is an update in place, never a replace", (key, value) => {
+    expect(batch.diff("B", olds, { ...news, [key]: value })).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    expect(batch.diff("B", { ...olds, [key]: value }, { ...news, [key]: value }).changes).toBe(false);
+  });
+});

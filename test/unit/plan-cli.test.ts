@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { readPlan } from "../../provider/plan";
 
 const CLI = path.resolve(__dirname, "..", "..", "lib", "provider", "plan-cli.js");
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
@@ -232,5 +233,82 @@ describe("iot-reset-plan: plans that cannot be misread", () => {
     expect(result.status).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe(stderr);
+  });
+});
+
+const controls = {
+  maxFailureRatio: 0.1,
+  abortCriteria: [{ failureType: "unknownOutcome", thresholdPercentage: 5, minExecuted: 50 }],
+  notBefore: "2026-12-01T02:00:00Z",
+  notAfter: "2026-12-01T06:00:00Z",
+  maintenanceWindows: [{ start: "02:00", durationMinutes: 240, days: ["Tue", "Wed"] }],
+  ramp: { baseRatePerMinute: 60, incrementFactor: 2, increaseEveryResets: 100 },
+};
+
+/** Two batches of cohort `fleet` with the same controls, and one device resource without any. */
+const rolloutPlan = {
+  steps: [
+    {
+      op: "create",
+      urn: "urn:pulumi:s::p::iot-reset:index:DeviceCohortReset$pulumi-nodejs:dynamic/iot:DeviceBatchReset::fleet-b2-0",
+      newState: { type: BATCH, inputs: { devices: [{ productKey: "a1", deviceName: "cam-0001" }], ...controls } },
+    },
+    {
+      op: "create",
+      urn: "urn:pulumi:s::p::iot-reset:index:DeviceCohortReset$pulumi-nodejs:dynamic/iot:DeviceBatchReset::fleet-b2-1",
+      newState: { type: BATCH, inputs: { devices: [{ productKey: "a1", deviceName: "cam-0002" }], ...controls } },
+    },
+  ],
+};
+
+const PHRASES = [
+  "abort when unknownOutcome failures reach 5% of executed resets (after at least 50)",
+  "abort when more than 0.1 of resets fail (maxFailureRatio, after 20)",
+  "nothing sent before 2026-12-01T02:00:00Z",
+  "nothing sent from 2026-12-01T06:00:00Z",
+  "only inside 02:00 UTC for 240 min on Tue, Wed",
+  "ramp from 60 resets/min, ×2 after every 100 sent, up to the quota",
+];
+
+describe("iot-reset-plan shows the rollout controls that apply", () => {
+  test("each batch carries its controls; a batch without any carries none", () => {
+    const reading = readPlan({
+      steps: [
+        ...rolloutPlan.steps,
+        { op: "create", urn: "urn:b9", newState: { type: BATCH, inputs: { devices: [{ iotId: "Q7u9" }] } } },
+      ],
+    });
+    expect(reading.resets.map((r) => r.rollout)).toEqual([controls, controls, undefined]);
+  });
+
+  test("lines: one comment block per cohort, after the devices and counts", () => {
+    expect(execFileSync(process.execPath, [CLI, planFile(rolloutPlan)], { encoding: "utf8" })).toBe(
+      `# create ${rolloutPlan.steps[0]?.urn}\na1/cam-0001\n# create ${rolloutPlan.steps[1]?.urn}\na1/cam-0002\n` +
+        "2 device(s) would be reset by 2 resource(s).\n" +
+        "# rollout controls of fleet (counted across the whole update):\n" +
+        PHRASES.map((p) => `#   ${p}\n`).join(""),
+    );
+  });
+
+  test("--markdown: a table row per cohort", () => {
+    const out = execFileSync(process.execPath, [CLI, planFile(rolloutPlan), "--markdown"], { encoding: "utf8" });
+    expect(out).toContain(
+      "| cohort | rollout controls (counted across the whole update) |\n| --- | --- |\n" +
+        `| \`fleet\` | ${PHRASES.join("<br>")} |\n`,
+    );
+  });
+
+  test("a control unknown until apply is shown as such", () => {
+    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    const reading = readPlan({
+      steps: [
+        {
+          op: "create",
+          urn: "urn:b1",
+          newState: { type: BATCH, inputs: { devices: [{ iotId: "Q" }], ramp: unknown } },
+        },
+      ],
+    });
+    expect(reading.resets[0]?.rollout).toEqual({ ramp: "(unknown until apply)" });
   });
 });

@@ -201,6 +201,43 @@ describe("DeviceCohortReset arguments, checked in the program", () => {
     );
   });
 
+  test("rollout controls reach every batch only when set, and are refused by name when broken", async () => {
+    cohort({})();
+    await settle();
+    const keys = ["abortCriteria", "notBefore", "notAfter", "maintenanceWindows", "ramp"];
+    for (const r of registered.filter((b) => b.type.endsWith("DeviceBatchReset"))) {
+      expect(keys.filter((k) => k in r.inputs)).toEqual([]);
+    }
+    registered.length = 0;
+    const controls = {
+      abortCriteria: [{ failureType: "any", thresholdPercentage: 10, minExecuted: 20 }],
+      notBefore: "2026-12-01T02:00:00Z",
+      notAfter: "2026-12-02T02:00:00Z",
+      maintenanceWindows: [{ start: "02:00", durationMinutes: 60 }],
+      ramp: { baseRatePerMinute: 60, incrementFactor: 2, increaseEveryResets: 10 },
+    };
+    cohort(controls)();
+    await settle();
+    const batches = registered.filter((b) => b.type.endsWith("DeviceBatchReset"));
+    expect(batches.length).toBeGreaterThan(0);
+    for (const b of batches) for (const k of keys) expect(b.inputs[k]).toEqual(controls[k as keyof typeof controls]);
+    registered.splice(0);
+    expect(
+      (
+        await refusal(
+          cohort({
+            ramp: { baseRatePerMinute: NaN, incrementFactor: 2, increaseEveryResets: 10 },
+            notAfter: new Date(0),
+          }),
+        )
+      ).message,
+    ).toBe(
+      'DeviceCohortReset "cams" has 2 problems:\n' +
+        "  `notAfter` must be a non-empty string, got a Date\n" +
+        "  `ramp.baseRatePerMinute` must be a number greater than 0 and at most 30000, got NaN",
+    );
+  });
+
   test("`devices` null, missing or empty is refused; an empty fleet passes with allowEmpty", async () => {
     expect((await refusal(cohort({ devices: null }))).message).toBe(
       'DeviceCohortReset "cams": `devices` is null; give an array of { productKey, deviceName } or { iotId } (see loadFleet).',
