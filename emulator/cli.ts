@@ -4,6 +4,7 @@
  * Exit codes: 0 after SIGINT/SIGTERM, 1 when the server cannot start, 2 for a bad flag.
  */
 import { parseArgs } from "node:util";
+import type { ComeBackOptions, ComeBackRule, DelayRange } from "./comeback";
 import type { FaultKind } from "./faults";
 import { startEmulator, type EmulatorOptions } from "./index";
 
@@ -13,7 +14,8 @@ export const DEFAULT_PORT = 8127;
 const USAGE = `Usage: iot-emulator [options]
 
 Serves Alibaba Cloud IoT Platform OpenAPI 2018-01-20 (ResetThing, QueryJob, QueryJobStatistics,
-QueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests and demos.
+QueryDeviceDetail, BatchGetDeviceState, BatchQueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests
+and demos.
 
   --port N                 port to listen on (default ${DEFAULT_PORT}; 0 picks a free port)
   --host ADDR              interface to bind (default 127.0.0.1). DANGEROUS: any other address exposes
@@ -35,6 +37,16 @@ QueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests and demos.
   --apply-then-hang-rate R rate 0..1 of calls applied (the device IS reset), then never answered
   --fault-actions A,B      apply random faults only to these actions (default all)
   --job-duration-ms N      how long a gateway topology job stays IN_PROGRESS (default 3000)
+
+Devices come back after a reset: a device ResetThing takes OFFLINE is ONLINE again after a uniform
+delay drawn from the seed and its IotId, or never for a drawn share (see emulator/README.md):
+  --never-return-ratio R   share 0..1 of reset devices that never come back (default 0)
+  --return-delay-ms A..B   delay range in ms until a device is ONLINE again, or one value N
+                           (default 2000..10000)
+  --come-back-seed N       seed of the come-back draw (default 1)
+  --product-come-back PK:R:A..B
+                           a rule for one ProductKey, repeatable; leave R or A..B empty to keep
+                           the fleet default, e.g. a1Cams:0.2: or a1Meters::60000..120000
   --help                   show this help
 `;
 
@@ -95,6 +107,10 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
         ...Object.fromEntries(Object.values(RATE_FLAGS).map((flag) => [flag, { type: "string" as const }])),
         "fault-actions": { type: "string" },
         "job-duration-ms": { type: "string" },
+        "never-return-ratio": { type: "string" },
+        "return-delay-ms": { type: "string" },
+        "come-back-seed": { type: "string" },
+        "product-come-back": { type: "string", multiple: true },
         help: { type: "boolean" },
       },
     }));
@@ -141,6 +157,8 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
     options.latency = { fixedMs: fixedMs ?? 0, jitterMs: jitterMs ?? 0 };
   const jobDurationMs = num("job-duration-ms", values["job-duration-ms"]);
   if (jobDurationMs !== undefined) options.jobDurationMs = jobDurationMs;
+  const comeBack = parseComeBack(values);
+  if (comeBack !== undefined) options.comeBack = comeBack;
   const id = values["access-key-id"];
   const secret = values["access-key-secret"];
   if (secret !== undefined && secret === "") throw new UsageError("`--access-key-secret` must not be empty");
@@ -153,6 +171,45 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
     ];
   }
   return { options, json: values.json ?? false, help: values.help ?? false };
+}
+
+/** A delay range flag: `A..B` (both ends included) or a single `N`. */
+function delayRange(flag: string, text: string): DelayRange {
+  const m = /^(\d+)(?:\.\.(\d+))?$/.exec(text.trim());
+  const minMs = Number(m?.[1]);
+  const maxMs = m?.[2] !== undefined ? Number(m[2]) : minMs;
+  if (!m || !Number.isSafeInteger(minMs) || !Number.isSafeInteger(maxMs) || maxMs < minMs)
+    throw new UsageError(`\`--${flag}\` must be MIN..MAX or N, whole ms with MIN <= MAX, got "${text}"`);
+  return { minMs, maxMs };
+}
+
+/** The come-back flags as options; undefined when none is given. */
+function parseComeBack(values: Record<string, string | boolean | string[] | undefined>): ComeBackOptions | undefined {
+  const str = (k: string) => values[k] as string | undefined;
+  const seed = num("come-back-seed", str("come-back-seed"), { integer: true });
+  const neverRatio = num("never-return-ratio", str("never-return-ratio"), { min: 0, max: 1 });
+  const delay = str("return-delay-ms");
+  const byProduct: Record<string, ComeBackRule> = {};
+  for (const entry of (values["product-come-back"] as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z0-9_-]+):([^:]*):([^:]*)$/.exec(entry);
+    if (!m || m[1] === undefined)
+      throw new UsageError(
+        `\`--product-come-back\` must look like PRODUCTKEY:RATIO:MIN..MAX (e.g. a1Cams:0.2:1000..5000), got "${entry}"`,
+      );
+    const ratio = m[2] ? num("product-come-back", m[2], { min: 0, max: 1 }) : undefined;
+    byProduct[m[1]] = {
+      ...(ratio !== undefined ? { neverRatio: ratio } : {}),
+      ...(m[3] ? { delayMs: delayRange("product-come-back", m[3]) } : {}),
+    };
+  }
+  if (seed === undefined && neverRatio === undefined && delay === undefined && Object.keys(byProduct).length === 0)
+    return undefined;
+  return {
+    ...(seed !== undefined ? { seed } : {}),
+    ...(neverRatio !== undefined ? { neverRatio } : {}),
+    ...(delay !== undefined ? { delayMs: delayRange("return-delay-ms", delay) } : {}),
+    ...(Object.keys(byProduct).length > 0 ? { byProduct } : {}),
+  };
 }
 
 function randomSecretForCli(): string {

@@ -115,7 +115,10 @@ export interface Emulator {
   device(device: DeviceRef): DeviceState | undefined;
   /** Every device a reset took OFFLINE: back (and when), pending (and when it will be), or never; optionally one product. */
   comeBacks(filter?: { productKey?: string }): ComeBackRecord[];
-  /** What the come-back draw gives this device after a reset under the current options; throws for an unknown device. */
+  /**
+   * What the come-back draw gives this device after a reset under the current options (it applies only to a device a
+   * reset takes OFFLINE: activated, not DISABLE, of a dynamic-registration product); throws for an unknown device.
+   */
   comeBackPlan(device: DeviceRef): ComeBackOutcome;
   /** Replaces the come-back options for resets from now on (a return already drawn keeps its time). */
   setComeBack(options: ComeBackOptions): void;

@@ -113,13 +113,19 @@ interface Device {
   statusAt: number;
   /** Epoch ms of the last time the device went ONLINE; NaN when never. */
   lastOnlineAt: number;
-  /** Epoch ms of the last reset that took the device OFFLINE; NaN when none. */
+  /** The last reset that took the device OFFLINE and its return; undefined (one empty slot) for a device never reset. */
+  back: ComeBackTrace | undefined;
+}
+
+/** Kept only for devices a reset took OFFLINE, so that a fleet of 100,000 that was never reset stays small. */
+interface ComeBackTrace {
+  /** Epoch ms of the reset. */
   resetAt: number;
   /** Epoch ms when the device goes ONLINE again; Infinity when no return is pending. */
   returnAt: number;
-  /** Whether the draw of the last reset said the device never comes back. */
-  neverBack: boolean;
-  /** Epoch ms when the device came back after the last reset; NaN until it has. */
+  /** Whether the draw said the device never comes back. */
+  never: boolean;
+  /** Epoch ms when the device came back; NaN until it has. */
   backAt: number;
 }
 
@@ -255,10 +261,7 @@ export class Registry {
       statusAt: createdAt,
       // An activated device has connected at least once; the fleet does not say when, so: at creation.
       lastOnlineAt: activated ? createdAt : NaN,
-      resetAt: NaN,
-      returnAt: Infinity,
-      neverBack: false,
-      backAt: NaN,
+      back: undefined,
     };
     product.devices.set(spec.deviceName, device);
     this.byIotId.set(iotId, device);
@@ -350,7 +353,7 @@ export class Registry {
     const device = this.lookup(ref);
     if (!device) throw new Error(`setStatus: no such device ${describeRef(ref)}`);
     comeBackDue(device, now);
-    device.returnAt = Infinity;
+    if (device.back) device.back.returnAt = Infinity;
     if (device.status === status) return;
     device.status = status;
     device.statusAt = now;
@@ -361,19 +364,20 @@ export class Registry {
   comeBacks(now: number = this.clock(), filter: { productKey?: string } = {}): ComeBackRecord[] {
     const out: ComeBackRecord[] = [];
     for (const d of this.byIotId.values()) {
-      if (Number.isNaN(d.resetAt)) continue;
+      if (!d.back) continue;
       if (filter.productKey !== undefined && d.productKey !== filter.productKey) continue;
       comeBackDue(d, now);
+      const { resetAt, returnAt, never, backAt } = d.back;
       const base = {
         productKey: d.productKey,
         deviceName: d.deviceName,
         iotId: d.iotId,
         ...(d.iotInstanceId !== undefined ? { iotInstanceId: d.iotInstanceId } : {}),
-        resetAt: d.resetAt,
+        resetAt,
       };
-      if (d.neverBack) out.push({ ...base, outcome: "never" });
-      else if (!Number.isNaN(d.backAt)) out.push({ ...base, outcome: "back", onlineAt: d.backAt });
-      else if (d.returnAt !== Infinity) out.push({ ...base, outcome: "pending", onlineAt: d.returnAt });
+      if (never) out.push({ ...base, outcome: "never" });
+      else if (!Number.isNaN(backAt)) out.push({ ...base, outcome: "back", onlineAt: backAt });
+      else if (returnAt !== Infinity) out.push({ ...base, outcome: "pending", onlineAt: returnAt });
     }
     return out;
   }
@@ -454,11 +458,13 @@ export class Registry {
       device.status = "OFFLINE";
       device.statusAt = now;
     }
-    device.resetAt = now;
-    device.backAt = NaN;
     const plan = comeBackPlan(this.comeBack, device);
-    device.neverBack = plan.never;
-    device.returnAt = plan.never ? Infinity : now + plan.delayMs;
+    device.back = {
+      resetAt: now,
+      returnAt: plan.never ? Infinity : now + plan.delayMs,
+      never: plan.never,
+      backAt: NaN,
+    };
   }
 
   /** Makes the next topology job end in FAILED or TIMEOUT instead of COMPLETED. */
@@ -516,12 +522,13 @@ export class Registry {
 
 /** Applies a return that is due by `now` (lazily: no timer per device, so fleets of 100,000 cost nothing idle). */
 function comeBackDue(d: Device, now: number): Device {
-  if (d.returnAt <= now) {
+  const back = d.back;
+  if (back && back.returnAt <= now) {
     d.status = "ONLINE";
-    d.statusAt = d.returnAt;
-    d.lastOnlineAt = d.returnAt;
-    d.backAt = d.returnAt;
-    d.returnAt = Infinity;
+    d.statusAt = back.returnAt;
+    d.lastOnlineAt = back.returnAt;
+    back.backAt = back.returnAt;
+    back.returnAt = Infinity;
   }
   return d;
 }

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
-import { ResetThingRequest } from "@alicloud/iot20180120";
+import { BatchGetDeviceStateRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import { parseCli } from "../../emulator/cli";
 import { sdkClient } from "./helpers";
 
@@ -85,4 +85,57 @@ test("every fault kind has a rate flag; the apply-then faults parse like the oth
   expect(() => parseCli(["--apply-then-hang-rate", "0.6", "--drop-rate", "0.5"])).toThrow(
     "the fault rates (`--*-rate`) must add up to at most 1, got 1.1",
   );
+});
+
+test("the come-back flags parse into the comeBack option, per product too", () => {
+  const { options } = parseCli([
+    "--never-return-ratio",
+    "0.2",
+    "--return-delay-ms",
+    "1000..5000",
+    "--come-back-seed",
+    "42",
+    "--product-come-back",
+    "a1Cams:0.5:",
+    "--product-come-back",
+    "a1Meters::60000",
+  ]);
+  expect(options.comeBack).toEqual({
+    seed: 42,
+    neverRatio: 0.2,
+    delayMs: { minMs: 1000, maxMs: 5000 },
+    byProduct: { a1Cams: { neverRatio: 0.5 }, a1Meters: { delayMs: { minMs: 60000, maxMs: 60000 } } },
+  });
+  expect(parseCli([]).options.comeBack).toBeUndefined();
+  expect(() => parseCli(["--return-delay-ms", "5000..1000"])).toThrow(
+    '`--return-delay-ms` must be MIN..MAX or N, whole ms with MIN <= MAX, got "5000..1000"',
+  );
+  expect(() => parseCli(["--product-come-back", "a1Cams=0.5"])).toThrow(
+    '`--product-come-back` must look like PRODUCTKEY:RATIO:MIN..MAX (e.g. a1Cams:0.2:1000..5000), got "a1Cams=0.5"',
+  );
+  expect(() => parseCli(["--never-return-ratio", "1.5"])).toThrow(
+    '`--never-return-ratio` must be a number from 0 to 1, got "1.5"',
+  );
+});
+
+test("a CLI started with --return-delay-ms keeps a reset device OFFLINE, as BatchGetDeviceState reports", async () => {
+  const child = run(["--json", "--port", "0", "--return-delay-ms", "600000"]);
+  const exited = exitOf(child);
+  try {
+    const info = JSON.parse(await firstLine(child)) as {
+      endpoint: string;
+      accessKeyId: string;
+      accessKeySecret: string;
+    };
+    const client = sdkClient({ endpoint: info.endpoint, credentials: info });
+    const ref = { productKey: "a1DemoProduct", deviceName: "sensor-002" };
+    await client.resetThing(new ResetThingRequest(ref));
+    const res = await client.batchGetDeviceState(
+      new BatchGetDeviceStateRequest({ productKey: ref.productKey, deviceName: [ref.deviceName, "sensor-003"] }),
+    );
+    expect(res.body?.deviceStatusList?.deviceStatus?.map((d) => d.status)).toEqual(["OFFLINE", "ONLINE"]);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  expect((await exited).code).toBe(0);
 });

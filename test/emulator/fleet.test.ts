@@ -95,3 +95,49 @@ test("the emulator binds 127.0.0.1 by default", async () => {
     await emu.stop();
   }
 });
+
+test("a fleet sets devices' starting status; a status outside ONLINE/OFFLINE/DISABLE names its path", async () => {
+  const emu = await startEmulator({
+    fleet: {
+      products: [
+        {
+          productKey: "a1Status",
+          devices: [
+            { deviceName: "off-0001", status: "OFFLINE" },
+            { deviceName: "dis-0001", status: "DISABLE" },
+          ],
+          generate: [
+            { prefix: "on-", count: 2, pad: 4 },
+            { prefix: "idle-", count: 1, pad: 4, status: "OFFLINE" },
+            { prefix: "new-", count: 1, pad: 4, activated: false },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    const status = (deviceName: string) => emu.device({ productKey: "a1Status", deviceName })?.status;
+    expect(["off-0001", "dis-0001", "on-0000", "on-0001", "idle-0000", "new-0000"].map(status)).toEqual([
+      "OFFLINE",
+      "DISABLE",
+      "ONLINE",
+      "ONLINE",
+      "OFFLINE",
+      "UNACTIVE",
+    ]);
+  } finally {
+    await emu.stop();
+  }
+  expect(() =>
+    validateFleet(
+      { products: [{ productKey: "a1S", devices: [{ deviceName: "dev-0001", status: "UNACTIVE" }] }] },
+      "f.json",
+    ),
+  ).toThrow('f.json: `products[0].devices[0].status` must be "ONLINE", "OFFLINE" or "DISABLE"');
+  expect(() =>
+    validateFleet(
+      { products: [{ productKey: "a1S", generate: { prefix: "d-", count: 1, status: "online" } }] },
+      "f.json",
+    ),
+  ).toThrow('f.json: `products[0].generate.status` must be "ONLINE", "OFFLINE" or "DISABLE"');
+});

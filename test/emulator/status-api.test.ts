@@ -6,6 +6,8 @@ import {
   QueryDeviceDetailRequest,
   ResetThingRequest,
 } from "@alicloud/iot20180120";
+import * as $OpenApi from "@alicloud/openapi-client";
+import * as $Util from "@alicloud/tea-util";
 import { iotIdFor, startEmulator, type Emulator } from "../../emulator";
 import { forge, sdkClient, sdkError } from "./helpers";
 
@@ -131,6 +133,28 @@ describe("BatchGetDeviceState", () => {
         ],
       },
     });
+  });
+
+  test("an SDK user reads Timestamp through the client's own callApi (the typed model drops it)", async () => {
+    const t0 = now;
+    const client = sdkClient(emu);
+    const raw = (await client.callApi(
+      new $OpenApi.Params({
+        action: "BatchGetDeviceState",
+        version: "2018-01-20",
+        protocol: "HTTPS",
+        pathname: "/",
+        method: "POST",
+        authType: "AK",
+        style: "RPC",
+        reqBodyType: "formData",
+        bodyType: "json",
+      }),
+      new $OpenApi.OpenApiRequest({ query: { ProductKey: DEMO, "DeviceName.1": "sensor-005" } }),
+      new $Util.RuntimeOptions({}),
+    )) as { statusCode: number; body: { DeviceStatusList: { DeviceStatus: Array<{ Timestamp: unknown }> } } };
+    expect(raw.statusCode).toBe(200);
+    expect(raw.body.DeviceStatusList.DeviceStatus.map((d) => d.Timestamp)).toEqual([t0]);
   });
 
   test("IotId.N names devices of different products and instances' own IotInstanceId; IotId wins over the pair", async () => {
