@@ -5,7 +5,8 @@ module.exports = {
   testMatch: ["**/*.test.ts"],
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.test.json" }] },
   modulePathIgnorePatterns: ["<rootDir>/lib/", "<rootDir>/examples/.*/node_modules/"],
-  testTimeout: 60000,
+  // An end-to-end test runs several Pulumi CLI operations; on a loaded 2-core machine they take twice as long.
+  testTimeout: 180000,
   setupFiles: ["<rootDir>/test/setup-env.ts"],
   globalSetup: "<rootDir>/test/global-setup.ts",
 };
