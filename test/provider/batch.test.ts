@@ -132,4 +132,26 @@ describe("DeviceBatchReset against the emulator", () => {
       `40 device(s) not sent: aborted by maxFailureRatio 0.2: 10 of 20 resets in this update failed (10 devices were reset). No further device is reset in this update; fix the cause, then run it again (devices already reset are recorded and will not be reset again).`,
     );
   });
+  test("a window that ends mid-batch stops the resets queued for the pacer, right before they leave", async () => {
+    // 10 a second: all 40 are admitted at once (64 at a time) and wait for the pacer; the window ends after about 1 s,
+    // so only the check right before the wire can keep the rest from leaving.
+    const ctx = context(configFor(emu, { "iotReset:resetQps": "10" }));
+    const notAfter = new Date(Date.now() + 1_000).toISOString();
+    const error = await batch
+      .create(ctx, { campaign: "c", devices: range(0, 40), endpoint: emu.endpoint, notAfter })
+      .catch((e) => e);
+    const calls = emu.requests({ action: "ResetThing" });
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.length).toBeLessThan(40);
+    expect(Math.max(...calls.map((c) => c.time))).toBeLessThan(Date.parse(notAfter) + 1_000);
+    expect(error).toBeInstanceOf(PartialResetError);
+    expect(error.reasons).toEqual([
+      `${40 - calls.length} device(s) not sent: outside the rollout window: notAfter ${notAfter} has passed, so nothing ` +
+        "more is sent in this update; no window opens again: widen notAfter (or the maintenance windows) to go on " +
+        "(devices not reset stay pending and are reset by that update).",
+    ]);
+    expect(Object.keys(error.properties.results).sort()).toEqual(
+      calls.map((c) => `${c.params.ProductKey}/${c.params.DeviceName}`).sort(),
+    );
+  });
 });
