@@ -6,7 +6,7 @@
 import * as net from "net";
 
 /** How often the engine is looked for: a reset can leave at most this long (plus one connect) after it died. */
-export const ENGINE_POLL_MS = 250;
+export const ENGINE_POLL_MS = 100;
 
 /** The engine's `host:port` from the dynamic-provider host's arguments, or undefined when it has none. */
 export function engineAddress(argv: readonly string[] = process.argv): { host: string; port: number } | undefined {
