@@ -46,17 +46,26 @@ export class BusinessError extends Error {
   }
 }
 
+/** A factory of the gateway error with this HTTP status, Code and wording. */
+function gateway(status: number, code: string, message: string): () => GatewayError {
+  return () => new GatewayError(status, code, message);
+}
+
 // ---- Gateway: signature and authentication -------------------------------------------------------
 
 /** The `Authorization` header is missing, not ACS3-HMAC-SHA256, or lacks Credential/SignedHeaders/Signature. */
-export function incompleteSignature(): GatewayError {
-  return new GatewayError(400, "IncompleteSignature", "The request signature does not conform to Aliyun standards.");
-}
+export const incompleteSignature = gateway(
+  400,
+  "IncompleteSignature",
+  "The request signature does not conform to Aliyun standards.",
+);
 
 /** The AccessKey ID in `Credential=` is not one the emulator knows. */
-export function invalidAccessKeyIdNotFound(): GatewayError {
-  return new GatewayError(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.");
-}
+export const invalidAccessKeyIdNotFound = gateway(
+  404,
+  "InvalidAccessKeyId.NotFound",
+  "Specified access key is not found.",
+);
 
 /** The signature (or the payload hash it covers) does not match; the message shows the server's string to sign, as the gateway does. */
 export function signatureDoesNotMatch(serverStringToSign: string): GatewayError {
@@ -68,84 +77,68 @@ export function signatureDoesNotMatch(serverStringToSign: string): GatewayError 
 }
 
 /** `x-acs-date` is missing or not `yyyy-MM-ddTHH:mm:ssZ`. */
-export function invalidTimeStampFormat(): GatewayError {
-  return new GatewayError(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.");
-}
+export const invalidTimeStampFormat = gateway(
+  400,
+  "InvalidTimeStamp.Format",
+  "Specified time stamp or date value is not well formatted.",
+);
 
 /** `x-acs-date` is further from the server clock than the accepted skew (15 minutes at Alibaba Cloud). */
-export function invalidTimeStampExpired(): GatewayError {
-  return new GatewayError(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.");
-}
+export const invalidTimeStampExpired = gateway(
+  400,
+  "InvalidTimeStamp.Expired",
+  "Specified time stamp or date value is expired.",
+);
 
 /** `x-acs-signature-nonce` was already used within the nonce memory (twice the accepted skew, 30 minutes). */
-export function signatureNonceUsed(): GatewayError {
-  return new GatewayError(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
-}
+export const signatureNonceUsed = gateway(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
 
 /** An STS AccessKey was used without `x-acs-security-token`. */
-export function missingSecurityToken(): GatewayError {
-  return new GatewayError(400, "MissingSecurityToken", "SecurityToken is mandatory for this action.");
-}
+export const missingSecurityToken = gateway(400, "MissingSecurityToken", "SecurityToken is mandatory for this action.");
 
 /** `x-acs-security-token` is not the token issued with this STS AccessKey. */
-export function invalidSecurityTokenMismatch(): GatewayError {
-  return new GatewayError(
-    400,
-    "InvalidSecurityToken.MismatchWithAccessKey",
-    "Specified SecurityToken mismatch with the AccessKey.",
-  );
-}
+export const invalidSecurityTokenMismatch = gateway(
+  400,
+  "InvalidSecurityToken.MismatchWithAccessKey",
+  "Specified SecurityToken mismatch with the AccessKey.",
+);
 
 // ---- Gateway: routing ------------------------------------------------------------------------------
 
 /** `x-acs-action` names no API of IoT Platform 2018-01-20 that the emulator serves. */
-export function invalidActionNotFound(): GatewayError {
-  return new GatewayError(
-    404,
-    "InvalidAction.NotFound",
-    "Specified api is not found, please check your url and method.",
-  );
-}
+export const invalidActionNotFound = gateway(
+  404,
+  "InvalidAction.NotFound",
+  "Specified api is not found, please check your url and method.",
+);
 
 /** `x-acs-version` is not `2018-01-20`. */
-export function invalidVersion(): GatewayError {
-  return new GatewayError(400, "InvalidVersion", "Specified parameter Version is not valid.");
-}
+export const invalidVersion = gateway(400, "InvalidVersion", "Specified parameter Version is not valid.");
 
 /** The HTTP method is neither GET nor POST (RPC-style APIs accept only these). */
-export function unsupportedHttpMethod(): GatewayError {
-  return new GatewayError(400, "UnsupportedHTTPMethod", "Specified http method is not supported.");
-}
+export const unsupportedHttpMethod = gateway(400, "UnsupportedHTTPMethod", "Specified http method is not supported.");
 
 // ---- Gateway: flow control and server faults ----------------------------------------------------
 
 /** The account exceeded the per-API QPS quota (the quota is shared by every RAM user of the account). */
-export function throttlingUser(): GatewayError {
-  return new GatewayError(400, "Throttling.User", "Request was denied due to user flow control.");
-}
+export const throttlingUser = gateway(400, "Throttling.User", "Request was denied due to user flow control.");
 
 /** The service throttled the request regardless of the account's own quota (an injected fault). */
-export function throttling(): GatewayError {
-  return new GatewayError(400, "Throttling", "Request was denied due to request throttling.");
-}
+export const throttling = gateway(400, "Throttling", "Request was denied due to request throttling.");
 
 /** A temporary failure of the server (an injected fault). */
-export function serviceUnavailable(): GatewayError {
-  return new GatewayError(
-    503,
-    "ServiceUnavailable",
-    "The request has failed due to a temporary failure of the server.",
-  );
-}
+export const serviceUnavailable = gateway(
+  503,
+  "ServiceUnavailable",
+  "The request has failed due to a temporary failure of the server.",
+);
 
 /** An unknown server-side failure (an injected fault). */
-export function internalError(): GatewayError {
-  return new GatewayError(
-    500,
-    "InternalError",
-    "The request processing has failed due to some unknown error, exception or failure.",
-  );
-}
+export const internalError = gateway(
+  500,
+  "InternalError",
+  "The request processing has failed due to some unknown error, exception or failure.",
+);
 
 /** The HTML page a load balancer in front of the service answers when the upstream is gone: not JSON. */
 export const BAD_GATEWAY_HTML =
@@ -153,48 +146,8 @@ export const BAD_GATEWAY_HTML =
 
 // ---- IoT Platform business errors (HTTP 200, Success: false) --------------------------------------
 
-/** The device named by ProductKey + DeviceName does not exist in the addressed instance. */
-export function notExistedDevice(): BusinessError {
-  return new BusinessError("iot.device.NotExistedDevice", "The specified device does not exist.");
-}
-
-/** The IotId names no device in the addressed instance. */
-export function invalidIotId(): BusinessError {
-  return new BusinessError("iot.device.InvalidIoTId", "The device IotId is incorrect.");
-}
-
-/** `IotInstanceId` names no instance of the account. */
-export function instanceNotFound(): BusinessError {
-  return new BusinessError("iot.system.InstanceNotFound", "The specified instance ID does not exist.");
-}
-
-/** A required parameter is missing or malformed, e.g. ProductKey without DeviceName. */
-export function invalidFormattedParameter(): BusinessError {
-  return new BusinessError("iot.common.InvalidFormattedParameter", "The parameter format is invalid.");
-}
-
-/** The ProductKey names no product of the addressed instance. */
-export function notExistedProduct(): BusinessError {
-  return new BusinessError("iot.prod.NotExistedProduct", "The specified product does not exist.");
-}
-
-/** RegisterDevice with a DeviceName the product already has. */
-export function alreadyExistedDeviceName(): BusinessError {
-  return new BusinessError("iot.device.AlreadyExistedDeviceName", "The device name already exists.");
-}
-
-/** The request parameters are invalid for the operation, e.g. a JobId the instance never issued. */
-export function illegalRequest(): BusinessError {
-  return new BusinessError("iot.system.IllegalRequest", "The request parameter is invalid.");
-}
-
-/** A system exception; the default wording for a scripted device failure without a known Code. */
-export function systemException(): BusinessError {
-  return new BusinessError("iot.system.SystemException", "A system exception occurred.");
-}
-
 /** The documented wording of the business Codes the emulator knows, for scripted failures given only a Code. */
-export const BUSINESS_MESSAGES: Readonly<Record<string, string>> = {
+export const BUSINESS_MESSAGES = {
   "iot.device.NotExistedDevice": "The specified device does not exist.",
   "iot.device.InvalidIoTId": "The device IotId is incorrect.",
   "iot.system.InstanceNotFound": "The specified instance ID does not exist.",
@@ -207,4 +160,33 @@ export const BUSINESS_MESSAGES: Readonly<Record<string, string>> = {
   "iot.device.RemoveTopoRelationFailed": "Failed to delete the topological relationship.",
   "iot.common.RamActionPermissionDeny": "You do not have the RAM permission to access the resource.",
   "iot.common.AuthActionPermissionDeny": "Authentication failed.",
-};
+} as const satisfies Record<string, string>;
+
+/** A factory of the business error with this Code and its documented wording. */
+function business(code: keyof typeof BUSINESS_MESSAGES): () => BusinessError {
+  return () => new BusinessError(code, BUSINESS_MESSAGES[code]);
+}
+
+/** The device named by ProductKey + DeviceName does not exist in the addressed instance. */
+export const notExistedDevice = business("iot.device.NotExistedDevice");
+
+/** The IotId names no device in the addressed instance. */
+export const invalidIotId = business("iot.device.InvalidIoTId");
+
+/** `IotInstanceId` names no instance of the account. */
+export const instanceNotFound = business("iot.system.InstanceNotFound");
+
+/** A required parameter is missing or malformed, e.g. ProductKey without DeviceName. */
+export const invalidFormattedParameter = business("iot.common.InvalidFormattedParameter");
+
+/** The ProductKey names no product of the addressed instance. */
+export const notExistedProduct = business("iot.prod.NotExistedProduct");
+
+/** RegisterDevice with a DeviceName the product already has. */
+export const alreadyExistedDeviceName = business("iot.device.AlreadyExistedDeviceName");
+
+/** The request parameters are invalid for the operation, e.g. a JobId the instance never issued. */
+export const illegalRequest = business("iot.system.IllegalRequest");
+
+/** A system exception; the default wording for a scripted device failure without a known Code. */
+export const systemException = business("iot.system.SystemException");

@@ -242,7 +242,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     failDevice: (ref, code, message) =>
       registry.failDevice(
         ref,
-        new BusinessError(code, message ?? BUSINESS_MESSAGES[code] ?? "A system exception occurred."),
+        new BusinessError(
+          code,
+          message ??
+            (BUSINESS_MESSAGES as Readonly<Record<string, string>>)[code] ??
+            BUSINESS_MESSAGES["iot.system.SystemException"],
+        ),
       ),
     healDevice: (ref) => registry.healDevice(ref),
     setQuota: (action, qps) => server.setQuota(action, qps),

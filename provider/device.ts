@@ -8,37 +8,25 @@ import { IotApi, isJobDone } from "./api";
 import { ProviderContext } from "./context";
 import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
 import { assertNever, describeDevice, PartialResetError, UnknownOutcomeError } from "./errors";
-import { CheckFailure, checkCommonSettings, checkIdentity, checkJson, containsUnknown, isUnknown } from "./inputs";
-import type { Journal } from "./journal";
-import * as log from "./log";
 import {
-  decideUnknown,
-  describeUnknown,
-  deviceScope,
-  journaledReset,
-  journalUnknown,
-  releaseFromJournal,
-  unknownFromJournal,
-  unknownOutcomeAdvice,
-  UnknownOutcomeRecord,
-} from "./outcomes";
+  CheckFailure,
+  checkCommonSettings,
+  checkIdentity,
+  checkJson,
+  containsUnknown,
+  DEVICE_ARGUMENTS,
+  isUnknown,
+} from "./inputs";
+import type { DeviceJournalState, Journal } from "./journal";
+import type { Lifecycle, Props } from "./lifecycle";
+import * as log from "./log";
+import * as outcomes from "./outcomes";
+import type { UnknownOutcomeRecord } from "./outcomes";
 
-/** Inputs as the engine sends them (strings, booleans and JSON values). */
-export type Props = Record<string, unknown>;
+export type { Props } from "./lifecycle";
 
-/** Arguments whose change means a different reset: a replace, that is, the device is reset again. */
-export const REPLACE_KEYS = [
-  "productKey",
-  "deviceName",
-  "iotId",
-  "iotInstanceId",
-  "region",
-  "endpoint",
-  "triggers",
-] as const;
-
-/** Arguments that change only how the reset is followed: an update in place, no API call. */
-export const UPDATE_KEYS = ["waitForJob"] as const;
+/** Arguments whose change means a different reset (a replace), and those that only change how it is followed. */
+const { replace: REPLACE_KEYS, update: UPDATE_KEYS } = DEVICE_ARGUMENTS;
 
 const ECHOED_KEYS = [...REPLACE_KEYS, ...UPDATE_KEYS];
 const RECORD_KEYS = [
@@ -180,30 +168,21 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
  * recorded answer is an unknown outcome.
  */
 export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
-  const device = deviceOf(inputs);
-  const key = keyOf(device);
-  const api = ctx.api(inputs as { region?: string; endpoint?: string });
-  const journal = ctx.journal();
-  const scope = deviceScope(ctx, inputs);
-  const state = journal?.lookup(scope, key);
+  const { device, key, api, journal, scope, state } = sending(ctx, inputs);
   try {
     if (state?.status === "reset" || state?.status === "accepted") {
       log.info(
         `${describeDevice(device)} was already reset with these triggers by an update that did not finish; recorded ` +
           `from the reset journal, not sent again.`,
       );
-      const outs: Props = {
-        ...echo(inputs),
-        success: true,
-        ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
-        resetAt: state.sentAt ?? new Date().toISOString(),
+      const outs = fromJournal(inputs, state, {
         ...(state.hadUnknown ? { mayBeResetTwice: true } : {}),
         ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
-      };
+      });
       return await finish(ctx, api, inputs, outs, state.requestId || `${key}@${outs.resetAt}`, state.jobId);
     }
-    if (journalUnknown(state) && state) {
-      return await settleUnknown(ctx, api, journal, scope, inputs, unknownFromJournal(state), undefined);
+    if (outcomes.journalUnknown(state) && state) {
+      return await settleUnknown(ctx, api, journal, scope, inputs, outcomes.unknownFromJournal(state), undefined);
     }
     return await send(ctx, api, journal, scope, inputs, false, undefined);
   } finally {
@@ -212,6 +191,27 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
     // which is what prevents a second reset, was on disk before the call left. One fdatasync per reset, not two.
     journal?.flush().catch(() => undefined);
   }
+}
+
+/** What a create or an update that may send works with: the device, its client, and what the journal knows of it. */
+function sending(ctx: ProviderContext, inputs: Props) {
+  const device = deviceOf(inputs);
+  const key = keyOf(device);
+  const journal = ctx.journal();
+  const scope = outcomes.deviceScope(ctx, inputs);
+  const api = ctx.api(inputs as { region?: string; endpoint?: string });
+  return { device, key, api, journal, scope, state: journal?.lookup(scope, key) };
+}
+
+/** The outputs of a reset the journal shows (an update that did not finish), recorded without sending. */
+function fromJournal(inputs: Props, state: DeviceJournalState, marks: Props): Props {
+  return {
+    ...echo(inputs),
+    success: true,
+    ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
+    resetAt: state.sentAt ?? new Date().toISOString(),
+    ...marks,
+  };
 }
 
 /** Sends the reset (once; `resend` marks the one resend of an unknown outcome) and records what came back. */
@@ -229,7 +229,7 @@ async function send(
   const resetAt = new Date().toISOString();
   let result;
   try {
-    result = await journaledReset(api, journal, scope, key, device, resend);
+    result = await outcomes.journaledReset(api, journal, scope, key, device, resend);
   } catch (err) {
     if (!(err instanceof UnknownOutcomeError)) throw err;
     const record: UnknownOutcomeRecord = {
@@ -261,8 +261,8 @@ async function send(
 function unknownError(inputs: Props, record: UnknownOutcomeRecord, id: string): PartialResetError {
   const key = keyOf(deviceOf(inputs));
   const reason =
-    `The reset of ${describeDevice(deviceOf(inputs))} has an unknown outcome: ${describeUnknown(key, record)}. ` +
-    unknownOutcomeAdvice([key]);
+    `The reset of ${describeDevice(deviceOf(inputs))} has an unknown outcome: ${outcomes.describeUnknown(key, record)}. ` +
+    outcomes.unknownOutcomeAdvice([key]);
   const outs: Props = { ...echo(inputs), success: false, unknownOutcome: record };
   return new PartialResetError(reason, id, partialOutputs(outs, inputs), [reason]);
 }
@@ -278,7 +278,7 @@ async function settleUnknown(
   id: string | undefined,
 ): Promise<{ id: string; outs: Props }> {
   const key = keyOf(deviceOf(inputs));
-  const decision = decideUnknown(ctx.settings, key, record);
+  const decision = outcomes.decideUnknown(ctx.settings, key, record);
   switch (decision) {
     case "accept": {
       journal?.append({ ev: "accepted", at: new Date().toISOString(), scope, device: key }).catch(() => undefined);
@@ -332,33 +332,18 @@ async function finish(
  * update: only `waitForJob` can change in place; the recorded reset is kept and nothing is sent. A recorded unknown
  * outcome is settled as the operator's settings say (accepted, sent exactly once more, or failing again).
  */
-export async function update(
-  ctx: ProviderContext,
-  id: string,
-  olds: Props,
-  news: Props,
-): Promise<dynamic.UpdateResult> {
+export const update: Lifecycle["update"] = async (ctx, id, olds, news) => {
   const unknown = unknownOf(olds);
   if (unknown !== undefined && olds.success !== true) {
-    const device = deviceOf(news);
-    const key = keyOf(device);
-    const api = ctx.api(news as { region?: string; endpoint?: string });
-    const journal = ctx.journal();
-    const scope = deviceScope(ctx, news);
-    const state = journal?.lookup(scope, key);
+    const { api, journal, scope, state } = sending(ctx, news);
     try {
       if (state?.status === "reset") {
         // The resend of an update that did not finish: recorded from the journal.
-        const outs: Props = {
-          ...echo(news),
-          success: true,
-          ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
-          resetAt: state.sentAt ?? new Date().toISOString(),
-          mayBeResetTwice: true,
-        };
+        const outs = fromJournal(news, state, { mayBeResetTwice: true });
         return { outs: (await finish(ctx, api, news, outs, id, state.jobId)).outs };
       }
-      const record = state && journalUnknown(state) ? { ...unknown, ...unknownFromJournal(state) } : unknown;
+      const record =
+        state && outcomes.journalUnknown(state) ? { ...unknown, ...outcomes.unknownFromJournal(state) } : unknown;
       return { outs: (await settleUnknown(ctx, api, journal, scope, news, record, id)).outs };
     } finally {
       journal?.flush().catch(() => undefined); // as in create
@@ -367,7 +352,7 @@ export async function update(
   const record: Props = {};
   for (const key of RECORD_KEYS) if (olds[key] !== undefined) record[key] = olds[key];
   return { outs: { ...echo(news), ...record } };
-}
+};
 
 /**
  * delete: a reset cannot be undone; only the record leaves state. The journal forgets the device for these triggers,
@@ -378,7 +363,7 @@ export async function remove(ctx: ProviderContext | undefined, _id: string, prop
     `${describeDevice(deviceOf(props))}: the record of its reset (RequestId: ${props.requestId ?? "none"}) leaves ` +
       `state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
   );
-  if (ctx) await releaseFromJournal(ctx, () => deviceScope(ctx, props), [keyOf(deviceOf(props))]);
+  if (ctx) await outcomes.releaseFromJournal(ctx, () => outcomes.deviceScope(ctx, props), [keyOf(deviceOf(props))]);
 }
 
 /** read (refresh): the recorded reset stands; a job that was still running gets its status refreshed. */

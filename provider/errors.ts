@@ -8,7 +8,11 @@
  * (`err instanceof IotResetError`); each kind of failure is a subclass named for it.
  */
 export class IotResetError extends Error {
-  override readonly name: string = "IotResetError";
+  constructor(message?: string) {
+    super(message);
+    // Each subclass is named for itself (`err.name === "JournalError"`), without repeating its name as a string.
+    this.name = new.target.name;
+  }
 }
 
 /**
@@ -65,7 +69,6 @@ function adviceFor(code: string | undefined): string {
 
 /** An IoT Platform API call that answered with a failure: `Success: false`, or a gateway error. */
 export class IotApiError extends IotResetError {
-  override readonly name = "IotApiError";
   constructor(
     /** The API action, e.g. `ResetThing`. */
     readonly action: string,
@@ -89,7 +92,6 @@ export class IotApiError extends IotResetError {
 
 /** A call that kept failing with retryable errors until the retry budget ran out. */
 export class RetriesExhaustedError extends IotResetError {
-  override readonly name = "RetriesExhaustedError";
   constructor(
     readonly action: string,
     readonly device: DeviceRef,
@@ -113,7 +115,6 @@ export class RetriesExhaustedError extends IotResetError {
  * silently; the operator decides (see `unknownOutcomeAdvice`).
  */
 export class UnknownOutcomeError extends IotResetError {
-  override readonly name = "UnknownOutcomeError";
   constructor(
     readonly action: string,
     readonly device: DeviceRef,
@@ -132,35 +133,25 @@ export class UnknownOutcomeError extends IotResetError {
 }
 
 /** The provider was told to stop sending (the engine is gone, or the update was cancelled): nothing was sent. */
-export class SendingStoppedError extends IotResetError {
-  override readonly name = "SendingStoppedError";
-}
+export class SendingStoppedError extends IotResetError {}
 
 /**
  * The reset journal cannot be used: corrupt, written for another project or stack, in use by another process, or
  * not writable. Raised before any reset is sent.
  */
-export class JournalError extends IotResetError {
-  override readonly name = "JournalError";
-}
+export class JournalError extends IotResetError {}
 
 /**
  * Arguments that break a rule, refused in the program by a resource's constructor, before the Pulumi runtime
  * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered.
  */
-export class InputError extends IotResetError {
-  override readonly name = "InputError";
-}
+export class InputError extends IotResetError {}
 
 /** Settings or credentials that are missing or unusable; raised before any call is sent. */
-export class ConfigurationError extends IotResetError {
-  override readonly name = "ConfigurationError";
-}
+export class ConfigurationError extends IotResetError {}
 
 /** A reset refused by a guardrail (`maxResetsPerUpdate`, `maxFailureRatio`) before any call was sent. */
-export class GuardrailError extends IotResetError {
-  override readonly name = "GuardrailError";
-}
+export class GuardrailError extends IotResetError {}
 
 /**
  * The reset was sent and recorded, but what followed failed (a device job that failed or timed out, or
@@ -168,7 +159,6 @@ export class GuardrailError extends IotResetError {
  * Pulumi's "created but failed to initialize", so the engine keeps what was done in state.
  */
 export class PartialResetError extends IotResetError {
-  override readonly name = "PartialResetError";
   constructor(
     message: string,
     /** The resource ID to record. */
@@ -186,11 +176,7 @@ export class PartialResetError extends IotResetError {
  * A promotion gate that did not open: too few of the devices reset by earlier stages came back online within the
  * wait. Raised before any device of the newly promoted stage is reset.
  */
-export class PromotionGateError extends IotResetError {
-  override readonly name = "PromotionGateError";
-}
+export class PromotionGateError extends IotResetError {}
 
 /** A call that failed before any response and is not safe or useful to retry (a malformed request, a client fault). */
-export class RequestFailedError extends IotResetError {
-  override readonly name = "RequestFailedError";
-}
+export class RequestFailedError extends IotResetError {}

@@ -9,9 +9,7 @@ import { CheckFailure, checkFleetDevice, mixedForms, mixedFormsReason } from "./
 import { deviceKey, FleetDevice } from "./selection";
 
 /** A fleet file that could not be used; the message lists every bad row (up to 20). */
-export class FleetFileError extends IotResetError {
-  override readonly name = "FleetFileError";
-}
+export class FleetFileError extends IotResetError {}
 
 /** Options of `loadFleet`. */
 export interface LoadFleetOptions {

@@ -8,6 +8,7 @@
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import { ProviderContext } from "./context";
+import type { Lifecycle } from "./lifecycle";
 import { engineAddress, watchEngine } from "./engine-watch";
 import * as batch from "./batch";
 import * as device from "./device";
@@ -71,35 +72,24 @@ process.on("SIGINT", () => {
   context.stopSending("the update was interrupted (SIGINT); run `pulumi up` again to send the rest");
 });
 
+/** The dynamic-provider handlers of one resource kind. */
+function serve(kind: Lifecycle): dynamic.ResourceProvider {
+  return {
+    configure,
+    check: async (olds, news) => kind.check(olds, news, context),
+    diff: async (id, olds, news) => kind.diff(id, olds, news, context.settings),
+    create: (inputs) => kind.create(context, inputs),
+    update: (id, olds, news) => kind.update(context, id, olds, news),
+    delete: (id, props) => kind.remove(context, id, props),
+    read: async (id, props) => (kind.read ? kind.read(context, id, props) : { id, props }),
+  };
+}
+
 /** Handlers of `DeviceRegistrationReset`. */
-export const deviceReset: dynamic.ResourceProvider = {
-  configure,
-  check: async (olds, news) => device.check(olds, news, context),
-  diff: async (id, olds, news) => device.diff(id, olds, news, context.settings),
-  create: (inputs) => device.create(context, inputs),
-  update: (id, olds, news) => device.update(context, id, olds, news),
-  delete: (id, props) => device.remove(context, id, props),
-  read: (id, props) => device.read(context, id, props),
-};
+export const deviceReset = serve(device);
 
 /** Handlers of `DeviceBatchReset`, the batches of a `DeviceCohortReset`. */
-export const batchReset: dynamic.ResourceProvider = {
-  configure,
-  check: async (olds, news) => batch.check(olds, news, context),
-  diff: async (id, olds, news) => batch.diff(id, olds, news, context.settings),
-  create: (inputs) => batch.create(context, inputs),
-  update: (id, olds, news) => batch.update(context, id, olds, news),
-  delete: (id, props) => batch.remove(context, id, props),
-  read: async (id, props) => ({ id, props }),
-};
+export const batchReset = serve(batch);
 
 /** Handlers of `DevicePromotionGate`, the gates of a staged `DeviceCohortReset` with `promotionGate`. */
-export const promotionGate: dynamic.ResourceProvider = {
-  configure,
-  check: async (olds, news) => gate.check(olds, news, context),
-  diff: async (id, olds, news) => gate.diff(id, olds, news),
-  create: (inputs) => gate.create(context, inputs),
-  update: (id, olds, news) => gate.update(context, id, olds, news),
-  delete: () => gate.remove(),
-  read: async (id, props) => ({ id, props }),
-};
+export const promotionGate = serve(gate);

@@ -260,6 +260,15 @@ export function checkJson(
   }
 }
 
+/**
+ * The arguments of a `DeviceRegistrationReset`: a change of a `replace` one means a different reset (the device is
+ * reset again); an `update` one changes only how the reset is followed (in place, no API call).
+ */
+export const DEVICE_ARGUMENTS = {
+  replace: ["productKey", "deviceName", "iotId", "iotInstanceId", "region", "endpoint", "triggers"],
+  update: ["waitForJob"],
+} as const;
+
 /** Rules for the optional settings every resource shares. */
 export function checkCommonSettings(news: Record<string, unknown>, failures: CheckFailure[]): void {
   if (checkString(news, "iotInstanceId", failures)) {

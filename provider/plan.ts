@@ -16,9 +16,7 @@ const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 const GATE_TYPE = "pulumi-nodejs:dynamic/iot:DevicePromotionGate";
 
 /** A plan that cannot be read completely; the message names the step and what is wrong. */
-export class PlanError extends IotResetError {
-  override readonly name = "PlanError";
-}
+export class PlanError extends IotResetError {}
 
 /** One resource of the plan that would reset devices. */
 export interface PlannedReset {

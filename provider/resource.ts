@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { InputError } from "./errors";
 import { deviceResetHandle } from "./handle";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
-import { CheckFailure, checkJson, childPath, describeValue, isJsonValue } from "./inputs";
+import { CheckFailure, checkJson, childPath, describeValue, DEVICE_ARGUMENTS, isJsonValue } from "./inputs";
 import type { UnknownOutcomeRecord } from "./outcomes";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
@@ -107,16 +107,7 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
   }
 }
 
-const ARGUMENTS = [
-  "productKey",
-  "deviceName",
-  "iotId",
-  "iotInstanceId",
-  "region",
-  "endpoint",
-  "triggers",
-  "waitForJob",
-] as const;
+const ARGUMENTS = [...DEVICE_ARGUMENTS.replace, ...DEVICE_ARGUMENTS.update];
 
 /** An Input whose value comes later: checked when it resolves (here for triggers, by the provider for the rest). */
 function isDeferred(value: unknown): value is pulumi.Output<unknown> | Promise<unknown> {
