@@ -97,7 +97,13 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
   const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
   // Devices with an unknown outcome have no record, so they count here too.
   const open = !isUnknown(news.devices) && pendingDevices(devicesOf(news), recordsOf(olds)).length > 0;
-  return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace: false };
+  // A new campaign starts a new journal scope and keeps nothing of the old records, so the old batch leaves state
+  // first: the checkpoint, which the engine writes whole after every step, never holds both campaigns' records
+  // (twice the bytes for every write of a campaign change). The delete sends nothing and releases only the old
+  // campaign's journal entries, so the new batch's resets are journaled and sent exactly as before. Other replaces
+  // keep the default order.
+  const deleteBeforeReplace = replaces.includes("campaign");
+  return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace };
 }
 
 /**
