@@ -16,7 +16,7 @@ import {
   UnknownOutcomeError,
 } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
-import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
+import { CheckFailure, checkBatchArgs, containsUnknown, escapeText, identityForm, isUnknown } from "./inputs";
 import type { Journal } from "./journal";
 import * as log from "./log";
 import {
@@ -51,10 +51,21 @@ export interface DeviceRecord {
 /** Arguments whose change replaces the batch, resetting every device in it again. */
 export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
 const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate"] as const;
-const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS];
+/**
+ * Arguments echoed into the outputs. Not `devices`: the list is in the resource's inputs already and every reset
+ * device is a key of `results`, while a copy in the outputs would add ~50 B per device to every checkpoint the
+ * engine writes and to every Diff it sends. Outputs recorded by earlier versions still hold it; `diff` reads both.
+ */
+const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS.filter((k) => k !== "devices")];
 
 /** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
 const CONCURRENCY_PER_BATCH = 64;
+
+/**
+ * Batches started by this provider process: each batch's calls are ranked by its start at the shared pacer, so
+ * the batches under way end one after another instead of together (see `Pacer`).
+ */
+let batchesStarted = 0;
 
 /** The guard of this provider process, that is, of this update. */
 export const updateGuard = new UpdateGuard();
@@ -94,7 +105,7 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
     (k) => changed(olds, news, k) && !(rewritten as string[]).includes(k),
   );
   if (replaces.length === 0 && namingChanged(olds, news)) replaces.push("devices");
-  const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
+  const updates = [...BATCH_UPDATE_KEYS.filter((k) => updated(olds, news, k)), ...rewritten];
   // Devices with an unknown outcome have no record, so they count here too.
   const open = !isUnknown(news.devices) && pendingDevices(devicesOf(news), recordsOf(olds)).length > 0;
   // A new campaign starts a new journal scope and keeps nothing of the old records, so the old batch leaves state
@@ -107,15 +118,33 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
 }
 
 /**
+ * Whether an update argument changed. Outputs without the device list (this version's) show a change of the list
+ * only through devices without a record (`open` in `diff`): a removed device sends nothing and keeps its record.
+ */
+function updated(olds: Props, news: Props, key: (typeof BATCH_UPDATE_KEYS)[number]): boolean {
+  if (key === "devices" && olds.devices === undefined) return containsUnknown(news.devices);
+  return changed(olds, news, key);
+}
+
+/**
+ * How the recorded devices were named: from the device list of outputs recorded by earlier versions, else from the
+ * keys of the records and of the unknown outcomes (`iotId:<IotId>` or `productKey/deviceName`).
+ */
+function recordedForms(olds: Props): Set<"iotId" | "pair"> {
+  if (olds.devices !== undefined) return new Set(devicesOf(olds).map((d) => identityForm(d)));
+  const keys = [...Object.keys(recordsOf(olds)), ...Object.keys(unknownOutcomesOf(olds))];
+  return new Set(keys.map((k) => (k.startsWith("iotId:") ? "iotId" : "pair")));
+}
+
+/**
  * Whether the devices are now named the other way (IotIds where the records have pairs, or the reverse) within
  * the same campaign. The records cannot be matched to the new names without asking IoT Platform, so every device
  * is reset again: shown as the replace it is, with a warning that says why.
  */
 function namingChanged(olds: Props, news: Props): boolean {
   if (isUnknown(news.devices)) return false;
-  const forms = (list: FleetDevice[]) => new Set(list.map((d) => identityForm(d)));
-  const before = forms(devicesOf(olds));
-  const after = forms(devicesOf(news));
+  const before = recordedForms(olds);
+  const after = new Set(devicesOf(news).map((d) => identityForm(d)));
   const form = [...after][0];
   if (before.size !== 1 || after.size !== 1 || before.has(form as "iotId" | "pair")) return false;
   const name = (f: string | undefined) => (f === "iotId" ? "iotId" : "productKey/deviceName");
@@ -244,6 +273,7 @@ async function resetPending(
     };
     const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
     const waitForJob = inputs.waitForJob === true;
+    const order = batchesStarted++;
     let next = 0;
     const worker = async () => {
       while (next < tasks.length) {
@@ -256,7 +286,7 @@ async function resetPending(
             record = await followJob(ctx, api, device, task.record, waitForJob);
             fromJournal++;
           } else {
-            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend);
+            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend, order);
           }
           records[key] = record;
           delete unknown[key];
@@ -359,12 +389,13 @@ async function resetOne(
   waitForJob: boolean,
   limits: Limits,
   resend: boolean,
+  order: number,
 ): Promise<DeviceRecord> {
   await updateGuard.admit(limits);
   const resetAt = new Date().toISOString();
   let result;
   try {
-    result = await journaledReset(api, journal, scope, deviceKey(device), device, resend);
+    result = await journaledReset(api, journal, scope, deviceKey(device), device, resend, order);
   } catch (err) {
     updateGuard.settle(false);
     throw err;

@@ -39,8 +39,6 @@ export interface DeviceBatchResetArgs {
  * update resets only the rest.
  */
 export class DeviceBatchReset extends pulumi.dynamic.Resource {
-  /** The devices of this batch, as given. */
-  declare public readonly devices: pulumi.Output<FleetDevice[]>;
   /** The campaign, as given. */
   declare public readonly campaign: pulumi.Output<string>;
   /** Each reset device's record (RequestId, time, JobId), keyed `productKey/deviceName` or `iotId:<IotId>`. */

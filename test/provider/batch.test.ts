@@ -51,6 +51,29 @@ describe("DeviceBatchReset against the emulator", () => {
     expect(Object.keys(updated.outs?.results as object)).toHaveLength(14);
   });
 
+  test("outputs hold no second copy of the device list; a removal is no change, an addition is, old outputs still diff", async () => {
+    const ctx = context(configFor(emu));
+    const base = { campaign: "c", endpoint: emu.endpoint };
+    const created = await batch.create(ctx, { ...base, devices: range(0, 4) });
+    expect(created.outs).not.toHaveProperty("devices");
+    expect(Object.keys(created.outs.results as object).sort()).toEqual(range(0, 4).map(keyOf).sort());
+    const same = { changes: false, replaces: [], deleteBeforeReplace: false };
+    expect(batch.diff("id", created.outs, { ...base, devices: range(0, 4) })).toEqual(same);
+    expect(batch.diff("id", created.outs, { ...base, devices: range(1, 4) })).toEqual(same);
+    expect(batch.diff("id", created.outs, { ...base, devices: range(0, 5) }).changes).toBe(true);
+    // Outputs of an earlier version carry the list: equal is no change, a removal an update (no call).
+    const earlier = { ...created.outs, devices: range(0, 4) };
+    expect(batch.diff("id", earlier, { ...base, devices: range(0, 4) })).toEqual(same);
+    expect(batch.diff("id", earlier, { ...base, devices: range(1, 4) })).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    // Naming the recorded devices by IotId now is still seen, from the records' keys.
+    const byIotId = [{ iotId: "Q0" }, { iotId: "Q1" }, { iotId: "Q2" }, { iotId: "Q3" }];
+    expect(batch.diff("id", created.outs, { ...base, devices: byIotId }).replaces).toEqual(["devices"]);
+  });
+
   test("a campaign change replaces the batch; nothing changed is no change", () => {
     const olds = { campaign: "c", devices: range(0, 2), results: { [keyOf(dev(0))]: {}, [keyOf(dev(1))]: {} } };
     expect(batch.diff("id", olds, { campaign: "c2", devices: range(0, 2) }).replaces).toEqual(["campaign"]);
