@@ -1,8 +1,8 @@
 /**
  * Where the time of one engine operation goes (`node lib/bench/profile.js`): the bench cohort program under the
  * real CLI against a fresh emulator, each operation with the CLI's own CPU profile (`pulumi --profiling`), the
- * provider host's CPU profile (`node --cpu-prof` through NODE_OPTIONS, which only the host reads: the program runs
- * in this process), and a timeline of the engine's events (the Automation API's event stream, which stamps each
+ * provider host's CPU profile (`bench/cpu-profile-hook.js`, required through NODE_OPTIONS, which only the host
+ * reads: the program runs in this process), and a timeline of the engine's events (the Automation API's event stream, which stamps each
  * event in whole seconds, so each event is stamped again when it arrives here) beside the emulator's resets.
  * Diagnostic only: `PULUMI_SKIP_CHECKPOINTS` can be set with `--skip-checkpoints` to tell the checkpoint's cost.
  */
@@ -72,7 +72,13 @@ async function main(): Promise<void> {
       ALICLOUD_ACCESS_KEY: emulator.credentials.accessKeyId,
       ALICLOUD_SECRET_KEY: emulator.credentials.accessKeySecret,
       ALICLOUD_SECURITY_TOKEN: "",
-      ...(o.hostProfile ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${hostProfiles}` } : {}),
+      ...(o.hostProfile
+        ? {
+            // NODE_OPTIONS refuses --cpu-prof; the hook profiles in chunks (the engine ends the host without an exit).
+            NODE_OPTIONS: `--require ${path.join(REPO, "bench", "cpu-profile-hook.js")}`,
+            IOT_RESET_CPU_PROFILE_DIR: hostProfiles,
+          }
+        : {}),
       ...(o.skipCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
     },
   });
