@@ -30,7 +30,7 @@ import {
   unknownOutcomeAdvice,
   UnknownOutcomeRecord,
 } from "./outcomes";
-import { deviceKey, FleetDevice } from "./selection";
+import { deviceKey, FleetDevice, FleetEntry, fleetDevice } from "./selection";
 
 /** The record of one device's reset, kept in the batch's outputs under the device key. */
 export interface DeviceRecord {
@@ -70,8 +70,9 @@ let batchesStarted = 0;
 /** The guard of this provider process, that is, of this update. */
 export const updateGuard = new UpdateGuard();
 
+/** The listed devices as objects (a cohort lists their keys; check has refused anything else). */
 function devicesOf(props: Props): FleetDevice[] {
-  return Array.isArray(props.devices) ? (props.devices as FleetDevice[]) : [];
+  return Array.isArray(props.devices) ? (props.devices as FleetEntry[]).map(fleetDevice) : [];
 }
 
 function recordsOf(props: Props): Record<string, DeviceRecord> {
@@ -88,7 +89,7 @@ export function unknownOutcomesOf(props: Props): Record<string, UnknownOutcomeRe
 /** check: every device valid and named one way, no device twice, the guardrails in range; with the context, a region and credentials. */
 export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
-  checkBatchArgs(news, failures);
+  checkBatchArgs(news, failures, true);
   if (ctx) failures.push(...ctx.preflight(news));
   return { inputs: news, failures };
 }
@@ -122,8 +123,13 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
  * only through devices without a record (`open` in `diff`): a removed device sends nothing and keeps its record.
  */
 function updated(olds: Props, news: Props, key: (typeof BATCH_UPDATE_KEYS)[number]): boolean {
-  if (key === "devices" && olds.devices === undefined) return containsUnknown(news.devices);
-  return changed(olds, news, key);
+  if (key !== "devices") return changed(olds, news, key);
+  if (containsUnknown(news.devices) || !Array.isArray(news.devices)) return true;
+  if (olds.devices === undefined) return false;
+  // Compared by key: earlier versions listed objects where a cohort now lists keys; the same devices are no change.
+  const before = devicesOf(olds).map(deviceKey);
+  const after = (news.devices as FleetEntry[]).map(deviceKey);
+  return before.length !== after.length || before.some((k, i) => k !== after[i]);
 }
 
 /**

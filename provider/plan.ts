@@ -4,8 +4,8 @@
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
 import { pendingDevices, unknownOutcomeDevices } from "./batch";
-import { containsUnknown, describeValue } from "./inputs";
-import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
+import { containsUnknown, describeValue, parseDeviceKey } from "./inputs";
+import { deviceKey, FleetDevice, fleetDevice, rolloutPosition } from "./selection";
 
 const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
 const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
@@ -65,6 +65,7 @@ function normalize(step: Record<string, unknown>): NormalizedStep {
 
 /** The key of one planned device, or why the entry is not a device. */
 function plannedDevice(value: unknown): string | { problem: string } {
+  if (typeof value === "string" && parseDeviceKey(value)) return value;
   if (isRecord(value)) {
     if (typeof value.iotId === "string") return `iotId:${value.iotId}`;
     if (value.iotId === undefined && typeof value.productKey === "string" && typeof value.deviceName === "string") {
@@ -151,7 +152,7 @@ export function readPlan(plan: unknown): PlanReading {
       const all = inputs.devices.map((d: unknown, j: number) => {
         const key = plannedDevice(d);
         if (typeof key !== "string") throw new PlanError(`${where}: devices[${j}] ${key.problem}`);
-        return { key, device: d as FleetDevice };
+        return { key, device: typeof d === "string" ? fleetDevice(d) : (d as FleetDevice) };
       });
       const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
       const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};
