@@ -10,7 +10,7 @@ export type { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";
 export type { LoadFleetOptions } from "./fleet";
 export { deviceKey, planCohort } from "./selection";
-export type { FleetDevice, CohortPlan } from "./selection";
+export type { FleetDevice, FleetEntry, CohortPlan } from "./selection";
 export {
   IotApiError,
   RetriesExhaustedError,
