@@ -1,5 +1,5 @@
 /**
- * The benchmark of record for DESIGN.md's performance targets (`npm run bench`).
+ * The benchmark of record for the performance targets (ARCHITECTURE.md) (`npm run bench`).
  *
  * Against the local emulator enforcing the documented 500 QPS ResetThing quota with real-world latency, it
  * resets N devices (default 5,000) through the real path — a DeviceCohortReset program under the real Pulumi
@@ -25,6 +25,7 @@ import { killSession, sessionMembers } from "./session";
 import {
   changesTable,
   cpuTable,
+  operationsTable,
   Overhead,
   PACED_SHARE,
   QUOTA,
@@ -70,6 +71,8 @@ const SCENARIOS = [
   "cohort-faults",
   "cohort-faults-no-throttle",
   "cohort-campaign",
+  "cohort-operations",
+  "cohort-promotion",
   "sdk-paced",
   "overhead",
   "sdk-sequential",
@@ -77,8 +80,8 @@ const SCENARIOS = [
   "per-device",
   "per-device-no-checkpoints",
 ];
-/** Asked for by name: a campaign change resets every device twice; the other is a diagnostic. */
-const OPT_IN = ["cohort-campaign", "per-device-no-checkpoints"];
+/** Asked for by name: a campaign change resets every device twice; the operations matrix is long; the other is a diagnostic. */
+const OPT_IN = ["cohort-campaign", "cohort-operations", "cohort-promotion", "per-device-no-checkpoints"];
 const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => !OPT_IN.includes(s));
 /** Per-device resources by default: the file backend rewrites the whole checkpoint after every step (see README). */
 const DEFAULT_PER_DEVICE = 500;
@@ -319,7 +322,18 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
       for (const p of memory?.processes ?? [])
         if ((p.role === "cli" || p.role === "provider") && p.firstSeenAt >= st.startedAt && p.firstSeenAt <= st.endedAt)
           cpu[p.role] += p.cpuSeconds;
-      return { ...st, resetCalls: t.calls, resets: t.succeeded, ...(memory ? { cpuSeconds: cpu } : {}) };
+      const peak = { cli: 0, provider: 0 };
+      for (const p of memory?.processes ?? [])
+        if ((p.role === "cli" || p.role === "provider") && p.firstSeenAt >= st.startedAt && p.firstSeenAt <= st.endedAt)
+          peak[p.role] = Math.max(peak[p.role], p.peakBytes);
+      return {
+        ...st,
+        resetCalls: t.calls,
+        resets: t.succeeded,
+        ...(t.firstAt !== undefined ? { firstResetMs: t.firstAt - (st.cliStartedAt ?? st.startedAt) } : {}),
+        ...(t.succeeded > 1 ? { resetSpanMs: t.spanMs, resetQps: t.qps } : {}),
+        ...(memory ? { cpuSeconds: cpu, peakBytes: peak } : {}),
+      };
     });
     const common = {
       ...base,
@@ -550,6 +564,48 @@ function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): Sc
       ]),
     });
   }
+  if (wanted("cohort-operations")) {
+    // Every operation of the issue's matrix on one stack: the first rollout, a no-op `up`, a no-op preview, one
+    // device added, then a campaign change (every batch replaced, all N + 1 devices reset a second time).
+    specs.push({
+      id: "cohort-operations",
+      title: "DeviceCohortReset, operations",
+      devices: n,
+      fleet: n + 1,
+      expected: devices(n + 1),
+      expectedTimes: 2,
+      timeoutMs: 300_000 + n * 45,
+      job: engineJob(
+        o,
+        "cohort",
+        n,
+        "bench-ops-1",
+        [
+          { id: "up", op: "up", measureCheckpoint: true },
+          { id: "noop-up", op: "up", measureCheckpoint: true },
+          { id: "noop-preview", op: "preview", measureCheckpoint: true },
+          { ...oneDevice(n), measureCheckpoint: true },
+          { id: "campaign", op: "up", config: { campaign: "bench-ops-2" }, measureCheckpoint: true },
+        ],
+        padFor(n + 1),
+      ),
+    });
+  }
+  if (wanted("cohort-promotion")) {
+    // Stages [50, 100]: stage 1 first (about half the fleet), then the promotion to stage 2 (the other half).
+    specs.push({
+      id: "cohort-promotion",
+      title: "DeviceCohortReset, stage promotion (stages [50, 100])",
+      devices: n,
+      fleet: n,
+      expected: devices(n),
+      timeoutMs: 180_000 + n * 20,
+      job: engineJob(o, "cohort", n, "bench-promotion", [
+        { id: "stage-1", op: "up", config: { stages: "[50,100]", stage: "1" }, measureCheckpoint: true },
+        { id: "promotion", op: "up", config: { stage: "2" }, measureCheckpoint: true },
+      ]),
+    });
+  }
   if (wanted("sdk-paced")) {
     specs.push({
       id: "sdk-paced",
@@ -752,6 +808,8 @@ async function main(): Promise<void> {
     scenarioTable(shown, first),
     "",
     changesTable(shown),
+    "",
+    operationsTable(shown),
     "",
     cpuTable(shown),
     "",

@@ -14,6 +14,13 @@ export interface MeasuredStep extends EngineStepOutcome {
   readonly resets: number;
   /** CPU seconds of the CLI and provider-host processes started during the operation (each operation starts its own). */
   readonly cpuSeconds?: { readonly cli: number; readonly provider: number };
+  /** From the start of the operation's `pulumi` process to the first ResetThing answered, ms. */
+  readonly firstResetMs?: number;
+  /** From the first to the last ResetThing answered during the operation, ms, and successful resets per second over it. */
+  readonly resetSpanMs?: number;
+  readonly resetQps?: number;
+  /** Peak RSS of the CLI and of the provider host the operation started, bytes. */
+  readonly peakBytes?: { readonly cli: number; readonly provider: number };
 }
 
 /** Everything measured in one scenario. */
@@ -197,6 +204,8 @@ export function scenarioTable(results: readonly ScenarioResult[], n: number): st
 
 const OPERATION: Record<string, (devices: number) => string> = {
   "noop-preview": () => "no-op `pulumi preview`",
+  "noop-up": () => "no-op `pulumi up --skip-preview`",
+  promotion: () => "stage promotion 1 → 2 of [50, 100], `pulumi up`",
   "one-device": (n) => `one device added to the fleet (${int(n)} → ${int(n + 1)}), \`pulumi up\``,
   campaign: () => "campaign change, `pulumi up` (every batch replaced)",
 };
@@ -217,6 +226,43 @@ export function changesTable(results: readonly ScenarioResult[]): string {
       rows.push(
         `| ${s.title}, ${int(s.devices)} | ${label(s.devices)} | ${sec(cliMs(st))} | ${sec(st.endedAt - st.startedAt)} | ` +
           `${int(st.resetCalls)} | ${int(st.resets)} | ${ops} | ${st.exitCode}${st.errorCount ? `, ${st.errorCount} errors` : ""} |`,
+      );
+    }
+  }
+  return rows.length > 2 ? rows.join("\n") : "";
+}
+
+const STEP_LABEL: Record<string, (devices: number) => string> = {
+  ...OPERATION,
+  preview: () => "`pulumi preview` of the first rollout",
+  up: () => "first rollout, `pulumi up --skip-preview`",
+  "stage-1": () => "stage 1 of [50, 100] (first rollout of half), `pulumi up`",
+};
+
+/**
+ * Every operation of the engine scenarios, one row each: whole time of the `pulumi` process, time to its first reset,
+ * the reset rate over the reset span as a share of the quota, the checkpoint after it, and the peak memory and CPU of
+ * the CLI and provider-host processes it started.
+ */
+export function operationsTable(results: readonly ScenarioResult[]): string {
+  const rows = [
+    "| scenario | devices | emulator latency | operation | whole (s) | to 1st reset (s) | resets | reset span (s) | % of 500 QPS | checkpoint (B) | B/device | CLI peak RSS (MiB) | host peak RSS (MiB) | CLI CPU (s) | host CPU (s) | exit |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const s of results) {
+    const latency = s.emulator ? `${s.emulator.latency.fixedMs}+0..${s.emulator.latency.jitterMs} ms` : "–";
+    for (const st of s.engine?.steps ?? []) {
+      const label = STEP_LABEL[st.id]?.(s.devices) ?? st.id;
+      const cp = st.checkpoint;
+      rows.push(
+        `| ${s.title} | ${int(s.devices)} | ${latency} | ${label} | ${sec(cliMs(st))} | ` +
+          `${st.firstResetMs !== undefined ? sec(st.firstResetMs) : "–"} | ${int(st.resets)} | ` +
+          `${st.resetSpanMs !== undefined && st.resets >= 100 ? sec(st.resetSpanMs) : "–"} | ` +
+          `${st.resetQps !== undefined && st.resets >= 100 ? pct(st.resetQps / QUOTA) : "–"} | ` +
+          `${cp ? int(cp.fileBytes) : "–"} | ${cp ? int(cp.fileBytes / s.devices) : "–"} | ` +
+          `${st.peakBytes ? mib(st.peakBytes.cli) : "n/a"} | ${st.peakBytes ? mib(st.peakBytes.provider) : "n/a"} | ` +
+          `${st.cpuSeconds ? st.cpuSeconds.cli.toFixed(1) : "n/a"} | ${st.cpuSeconds ? st.cpuSeconds.provider.toFixed(1) : "n/a"} | ` +
+          `${st.exitCode}${st.errorCount ? `, ${st.errorCount} errors` : ""} |`,
       );
     }
   }
@@ -359,7 +405,7 @@ export function targetTable(results: readonly ScenarioResult[], overhead: Overhe
       measured:
         `inputs + outputs ${int(st.payloadBytesPerDevice)} B/resource compact JSON, of which ${int(st.payloadBytesPerDevice - st.payloadBytesPerDeviceWithoutProvider)} B are the two \`__provider\` copies ` +
         `(${int(st.payloadBytesPerDeviceWithoutProvider)} B without them); checkpoint ${int(st.bytesPerResource)} B/resource`,
-      // DESIGN.md budgets the serialized provider separately (≤ 4 KB, stored twice per resource by Pulumi), so this
+      // The performance targets budget the serialized provider separately (≤ 4 KB, stored twice per resource by Pulumi), so this
       // target is read as the package's own payload; both figures are shown.
       verdict:
         st.payloadBytesPerDeviceWithoutProvider <= 2048
@@ -393,7 +439,7 @@ export function targetTable(results: readonly ScenarioResult[], overhead: Overhe
       : "–",
     verdict: verdict(pc ? pc.overhead <= 0.05 : undefined),
   });
-  const out = ["| target (DESIGN.md, issue) | measured | verdict |", "| --- | --- | --- |"];
+  const out = ["| target (ARCHITECTURE.md, issue) | measured | verdict |", "| --- | --- | --- |"];
   for (const r of rows) out.push(`| ${r.target} | ${r.measured} | ${r.verdict} |`);
   return out.join("\n");
 }

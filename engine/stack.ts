@@ -102,6 +102,8 @@ export interface StateResource {
 export interface OperationOptions {
   /** Receives the CLI's output as it is written. */
   readonly onOutput?: (text: string) => void;
+  /** Receives each engine event as it arrives (the benchmark's timelines). */
+  readonly onEvent?: (event: EngineEvent) => void;
   /** Most resource operations at once (`--parallel`); default the CLI's. */
   readonly parallel?: number;
   /** Aborts the operation: the CLI gets one SIGINT and cancels gracefully. */
@@ -327,7 +329,12 @@ export class EngineStack {
     let stderr = "";
     try {
       const result = await run({
-        onEvent: log.onEvent,
+        onEvent: options.onEvent
+          ? (event: EngineEvent) => {
+              log.onEvent(event);
+              options.onEvent?.(event);
+            }
+          : log.onEvent,
         color: "never",
         ...(options.onOutput ? { onOutput: options.onOutput } : {}),
         ...(options.parallel ? { parallel: options.parallel } : {}),

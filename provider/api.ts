@@ -136,9 +136,14 @@ export class IotApi {
   /**
    * Calls ResetThing once, retrying only what was not applied or was answered with a retryable error; throws
    * IotApiError for `Success: false` and gateway refusals, UnknownOutcomeError when an attempt was written and
-   * got no usable answer, and SendingStoppedError when the gate closed before an attempt was sent.
+   * got no usable answer, and SendingStoppedError when the gate closed before an attempt was sent. `order` ranks
+   * the call at the shared pacer (lower first; a cohort batch passes the order it started in).
    */
-  async resetThing(device: DeviceRef & { iotInstanceId?: string }, hooks?: SendHooks): Promise<ResetResult> {
+  async resetThing(
+    device: DeviceRef & { iotInstanceId?: string },
+    hooks?: SendHooks,
+    order?: number,
+  ): Promise<ResetResult> {
     const request = new ResetThingRequest({
       // The API gives IotId precedence; send only what identifies the device, so the request log says
       // exactly which identity was used.
@@ -150,6 +155,7 @@ export class IotApi {
       device,
       async () => (await this.client.resetThingWithOptions(request, this.runtime)).body,
       hooks,
+      order,
     );
     return body.jobId ? { requestId: body.requestId ?? "", jobId: body.jobId } : { requestId: body.requestId ?? "" };
   }
@@ -249,6 +255,7 @@ export class IotApi {
     device: DeviceRef,
     send: () => Promise<T>,
     hooks?: SendHooks,
+    order?: number,
   ): Promise<T> {
     const pacer: Pacer = pacerFor(action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
@@ -256,7 +263,7 @@ export class IotApi {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       this.gate.check();
-      await pacer.acquire();
+      await pacer.acquire(order);
       this.gate.check();
       const sentAt = new Date().toISOString();
       if (hooks) {

@@ -18,7 +18,7 @@ import {
 } from "./errors";
 import { Limits, UpdateGuard } from "./guardrails";
 import { limitsOf, ROLLOUT_KEYS, windowChecked } from "./rollout";
-import { CheckFailure, checkBatchArgs, escapeText, identityForm, isUnknown } from "./inputs";
+import { CheckFailure, checkBatchArgs, containsUnknown, escapeText, identityForm, isUnknown } from "./inputs";
 import type { Journal } from "./journal";
 import * as log from "./log";
 import {
@@ -32,7 +32,7 @@ import {
   unknownOutcomeAdvice,
   UnknownOutcomeRecord,
 } from "./outcomes";
-import { deviceKey, FleetDevice } from "./selection";
+import { deviceKey, FleetDevice, FleetEntry, fleetDevice } from "./selection";
 
 /** The record of one device's reset, kept in the batch's outputs under the device key. */
 export interface DeviceRecord {
@@ -53,16 +53,28 @@ export interface DeviceRecord {
 /** Arguments whose change replaces the batch, resetting every device in it again. */
 export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
 const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate", ...ROLLOUT_KEYS] as const;
-const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS];
+/**
+ * Arguments echoed into the outputs. Not `devices`: the list is in the resource's inputs already and every reset
+ * device is a key of `results`, while a copy in the outputs would add ~50 B per device to every checkpoint the
+ * engine writes and to every Diff it sends. Outputs recorded by earlier versions still hold it; `diff` reads both.
+ */
+const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS.filter((k) => k !== "devices")];
 
 /** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
 const CONCURRENCY_PER_BATCH = 64;
 
+/**
+ * Batches started by this provider process: each batch's calls are ranked by its start at the shared pacer, so
+ * the batches under way end one after another instead of together (see `Pacer`).
+ */
+let batchesStarted = 0;
+
 /** The guard of this provider process, that is, of this update. */
 export const updateGuard = new UpdateGuard();
 
+/** The listed devices as objects (a cohort lists their keys; check has refused anything else). */
 function devicesOf(props: Props): FleetDevice[] {
-  return Array.isArray(props.devices) ? (props.devices as FleetDevice[]) : [];
+  return Array.isArray(props.devices) ? (props.devices as FleetEntry[]).map(fleetDevice) : [];
 }
 
 function recordsOf(props: Props): Record<string, DeviceRecord> {
@@ -79,7 +91,7 @@ export function unknownOutcomesOf(props: Props): Record<string, UnknownOutcomeRe
 /** check: every device valid and named one way, no device twice, the guardrails in range; with the context, a region and credentials. */
 export function check(_olds: Props, news: Props, ctx?: ProviderContext): dynamic.CheckResult {
   const failures: CheckFailure[] = [];
-  checkBatchArgs(news, failures);
+  checkBatchArgs(news, failures, true);
   if (ctx) failures.push(...ctx.preflight(news));
   return { inputs: news, failures };
 }
@@ -96,10 +108,40 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
     (k) => changed(olds, news, k) && !(rewritten as string[]).includes(k),
   );
   if (replaces.length === 0 && namingChanged(olds, news)) replaces.push("devices");
-  const updates = [...BATCH_UPDATE_KEYS.filter((k) => changed(olds, news, k)), ...rewritten];
+  const updates = [...BATCH_UPDATE_KEYS.filter((k) => updated(olds, news, k)), ...rewritten];
   // Devices with an unknown outcome have no record, so they count here too.
   const open = !isUnknown(news.devices) && pendingDevices(devicesOf(news), recordsOf(olds)).length > 0;
-  return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace: false };
+  // A new campaign starts a new journal scope and keeps nothing of the old records, so the old batch leaves state
+  // first: the checkpoint, which the engine writes whole after every step, never holds both campaigns' records
+  // (twice the bytes for every write of a campaign change). The delete sends nothing and releases only the old
+  // campaign's journal entries, so the new batch's resets are journaled and sent exactly as before. Other replaces
+  // keep the default order.
+  const deleteBeforeReplace = replaces.includes("campaign");
+  return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace };
+}
+
+/**
+ * Whether an update argument changed. Outputs without the device list (this version's) show a change of the list
+ * only through devices without a record (`open` in `diff`): a removed device sends nothing and keeps its record.
+ */
+function updated(olds: Props, news: Props, key: (typeof BATCH_UPDATE_KEYS)[number]): boolean {
+  if (key !== "devices") return changed(olds, news, key);
+  if (containsUnknown(news.devices) || !Array.isArray(news.devices)) return true;
+  if (olds.devices === undefined) return false;
+  // Compared by key: earlier versions listed objects where a cohort now lists keys; the same devices are no change.
+  const before = devicesOf(olds).map(deviceKey);
+  const after = (news.devices as FleetEntry[]).map(deviceKey);
+  return before.length !== after.length || before.some((k, i) => k !== after[i]);
+}
+
+/**
+ * How the recorded devices were named: from the device list of outputs recorded by earlier versions, else from the
+ * keys of the records and of the unknown outcomes (`iotId:<IotId>` or `productKey/deviceName`).
+ */
+function recordedForms(olds: Props): Set<"iotId" | "pair"> {
+  if (olds.devices !== undefined) return new Set(devicesOf(olds).map((d) => identityForm(d)));
+  const keys = [...Object.keys(recordsOf(olds)), ...Object.keys(unknownOutcomesOf(olds))];
+  return new Set(keys.map((k) => (k.startsWith("iotId:") ? "iotId" : "pair")));
 }
 
 /**
@@ -109,9 +151,8 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
  */
 function namingChanged(olds: Props, news: Props): boolean {
   if (isUnknown(news.devices)) return false;
-  const forms = (list: FleetDevice[]) => new Set(list.map((d) => identityForm(d)));
-  const before = forms(devicesOf(olds));
-  const after = forms(devicesOf(news));
+  const before = recordedForms(olds);
+  const after = new Set(devicesOf(news).map((d) => identityForm(d)));
   const form = [...after][0];
   if (before.size !== 1 || after.size !== 1 || before.has(form as "iotId" | "pair")) return false;
   const name = (f: string | undefined) => (f === "iotId" ? "iotId" : "productKey/deviceName");
@@ -240,6 +281,7 @@ async function resetPending(
     const limits = limitsOf(inputs);
     const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
     const waitForJob = inputs.waitForJob === true;
+    const order = batchesStarted++;
     let next = 0;
     const worker = async () => {
       while (next < tasks.length) {
@@ -252,7 +294,7 @@ async function resetPending(
             record = await followJob(ctx, api, device, task.record, waitForJob);
             fromJournal++;
           } else {
-            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend);
+            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend, order);
           }
           records[key] = record;
           delete unknown[key];
@@ -355,6 +397,7 @@ async function resetOne(
   waitForJob: boolean,
   limits: Limits,
   resend: boolean,
+  order: number,
 ): Promise<DeviceRecord> {
   await updateGuard.admit(limits);
   const resetAt = new Date().toISOString();
@@ -363,7 +406,7 @@ async function resetOne(
     // With rollout windows, the window is checked again after the pacer's wait, right before the request leaves.
     const sender =
       limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, updateGuard, limits) : api;
-    result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend);
+    result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend, order);
   } catch (err) {
     // A reset the window stopped before the wire was not executed; one with a lost answer counts as unknown.
     updateGuard.settle(

@@ -22,6 +22,15 @@ export interface PacerOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+interface Waiter {
+  readonly order: number;
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+/** Whether waiter `a` is served before `b`. */
+const before = (a: Waiter, b: Waiter): boolean => a.order < b.order || (a.order === b.order && a.seq < b.seq);
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -29,6 +38,12 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * handed out one after another, each slot computed when the previous grant fires, so a stalled event loop
  * cannot release a backlog of overdue slots at once: after a stall the schedule restarts from now. Evenly
  * spaced calls keep any one-second window at the server within the quota, whatever the number of callers.
+ *
+ * Each slot goes to the waiting caller with the lowest `order` (then the earliest): a cohort's batches pass
+ * the order in which they started, so the oldest batch takes every slot until its last device is sent and
+ * the batches end one after another. Handed out in call order instead, the batches the engine runs at once
+ * would share the rate, end in the same second and leave the quota idle while the engine records them and
+ * starts the next ones; ending one at a time, a batch is recorded and replaced while the others send.
  */
 export class Pacer {
   readonly ceilingQps: number;
@@ -36,8 +51,12 @@ export class Pacer {
   private readonly floor: number;
   private rate: number;
   private nextSlot = 0;
-  /** The tail of the grant queue: each acquire waits for the one before it. */
-  private queue: Promise<void> = Promise.resolve();
+  /** Callers waiting for a slot, sorted by order, then by arrival. */
+  private readonly waiting: Waiter[] = [];
+  /** Arrivals so far: the tie-break among callers of the same order. */
+  private arrivals = 0;
+  /** Whether the loop that hands out slots is running. */
+  private granting = false;
   /** The last slot handed out by `respace`. */
   private lastRelease = -Infinity;
   private lastCut = -Infinity;
@@ -72,11 +91,41 @@ export class Pacer {
     return this.rate;
   }
 
-  /** Waits for this caller's slot. Slots are handed out in call order. */
-  acquire(): Promise<void> {
-    const grant = this.queue.then(() => this.grant());
-    this.queue = grant;
-    return grant;
+  /**
+   * Waits for this caller's slot. Each slot goes to the lowest `order` waiting (default: after every ordered
+   * caller), callers of one order in call order.
+   */
+  acquire(order: number = Number.MAX_SAFE_INTEGER): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const waiter: Waiter = { order, seq: this.arrivals++, resolve };
+      // Binary search for the first waiter that goes after this one; a batch's callers mostly land at the end.
+      let lo = 0;
+      let hi = this.waiting.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (before(this.waiting[mid] as Waiter, waiter)) lo = mid + 1;
+        else hi = mid;
+      }
+      this.waiting.splice(lo, 0, waiter);
+      if (this.granting) return;
+      this.granting = true;
+      // Started after the caller's synchronous work, as each slot is computed when it is handed out.
+      void Promise.resolve().then(() => this.handOut());
+    });
+  }
+
+  /** Hands out slots while callers wait; the caller is chosen when its slot comes, so a newer, older-ordered caller goes first. */
+  private async handOut(): Promise<void> {
+    try {
+      while (this.waiting.length > 0) {
+        await this.grant();
+        (this.waiting.shift() as Waiter).resolve();
+        // The granted caller goes on (and sends) before the next slot is computed.
+        await Promise.resolve();
+      }
+    } finally {
+      this.granting = false;
+    }
   }
 
   /**

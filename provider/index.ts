@@ -14,7 +14,7 @@ export type { UnknownOutcomeRecord } from "./outcomes";
 export { loadFleet, FleetFileError } from "./fleet";
 export type { LoadFleetOptions } from "./fleet";
 export { deviceKey, planCohort, planStages } from "./selection";
-export type { FleetDevice, CohortPlan, StagePlan } from "./selection";
+export type { FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./selection";
 export {
   IotResetError,
   IotApiError,

@@ -366,8 +366,32 @@ export function checkFleetDevice(device: unknown, at: string, failures: CheckFai
   checkIdentity(device as Record<string, unknown>, `${at}.`, failures);
 }
 
+/**
+ * The device a key names (`productKey/deviceName`, or `iotId:<IotId>`, as `deviceKey` writes it), or undefined when
+ * the text is neither. Unambiguous: a ProductKey has no `:` or `/`, and a DeviceName no `/`.
+ */
+export function parseDeviceKey(
+  key: string,
+): { productKey: string; deviceName: string } | { iotId: string } | undefined {
+  if (key.startsWith("iotId:")) return { iotId: key.slice(6) };
+  const slash = key.indexOf("/");
+  return slash < 0 ? undefined : { productKey: key.slice(0, slash), deviceName: key.slice(slash + 1) };
+}
+
+/** Checks one device key of a batch's `devices` (what a cohort passes): its form, then the identity it names. */
+function checkDeviceKey(key: string, at: string, failures: CheckFailure[]): void {
+  const parsed = parseDeviceKey(key);
+  if (parsed) checkIdentity(parsed, `${at}.`, failures);
+  else
+    failures.push({
+      property: at,
+      reason: `is ${describeValue(key)}, not a device key (\`productKey/deviceName\` or \`iotId:<IotId>\`)`,
+    });
+}
+
 /** How a fleet entry names its device: by IotId (which the API prefers when both are given) or by the pair. */
-export function identityForm(device: object): "iotId" | "pair" {
+export function identityForm(device: object | string): "iotId" | "pair" {
+  if (typeof device === "string") return device.startsWith("iotId:") ? "iotId" : "pair";
   return (device as { iotId?: unknown }).iotId !== undefined ? "iotId" : "pair";
 }
 
@@ -380,7 +404,7 @@ export function mixedForms(devices: readonly unknown[]): { pair: number; iotId: 
   let pair = -1;
   let iotId = -1;
   devices.forEach((d, i) => {
-    if (d === null || typeof d !== "object") return;
+    if (d === null || (typeof d !== "object" && typeof d !== "string") || isUnknown(d)) return;
     const form = identityForm(d);
     if (form === "pair" && pair < 0) pair = i;
     if (form === "iotId" && iotId < 0) iotId = i;
@@ -656,9 +680,10 @@ export function checkRolloutArgs(news: Record<string, unknown>, failures: CheckF
 
 /**
  * The rules of a batch's arguments (`DeviceBatchReset`), shared by its `check` and by `DeviceCohortReset` in the
- * program: campaign, settings, every device valid and named one way, no device twice, guardrails in range.
+ * program: campaign, settings, every device valid and named one way, no device twice, guardrails in range. `keys`
+ * also accepts devices given by key (`productKey/deviceName`, `iotId:<IotId>`), as a cohort passes them to a batch.
  */
-export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFailure[]): void {
+export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFailure[], keys = false): void {
   checkCampaign(news, failures);
   checkCommonSettings(news, failures);
   const devices = news.devices;
@@ -674,9 +699,10 @@ export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFai
       const seen = new Map<string, number>();
       devices.forEach((d: unknown, i: number) => {
         const before = failures.length;
-        checkFleetDevice(d, `devices[${i}]`, failures);
+        if (keys && typeof d === "string" && !isUnknown(d)) checkDeviceKey(d, `devices[${i}]`, failures);
+        else checkFleetDevice(d, `devices[${i}]`, failures);
         if (failures.length > before || containsUnknown(d)) return;
-        const device = d as Record<string, string>;
+        const device = (typeof d === "string" ? parseDeviceKey(d) : d) as Record<string, string>;
         // The same key as `deviceKey` (selection.ts), which builds on this module.
         const key =
           identityForm(device) === "iotId" ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;

@@ -95,7 +95,7 @@ const ignore = (): void => undefined;
 /**
  * One ResetThing, journaled: "sending" is on disk before each attempt goes out; the answer ("reset", "failed") or
  * its loss ("unknown") follows without waiting (the caller flushes before it returns). `resend` marks the one
- * resend of a device whose outcome was unknown.
+ * resend of a device whose outcome was unknown; `order` ranks the call at the shared pacer (see `Pacer.acquire`).
  */
 export async function journaledReset(
   api: IotApi,
@@ -104,17 +104,22 @@ export async function journaledReset(
   key: string,
   device: DeviceRef & { iotInstanceId?: string },
   resend: boolean,
+  order?: number,
 ): Promise<ResetResult> {
-  if (!journal) return api.resetThing(device);
+  if (!journal) return api.resetThing(device, undefined, order);
   const mark = resend ? { resend: true as const } : {};
   let sent = false;
   try {
-    const result = await api.resetThing(device, {
-      beforeAttempt: async (attempt, sentAt) => {
-        await journal.append({ ev: "sending", at: sentAt, scope, device: key, attempt, ...mark });
-        sent = true;
+    const result = await api.resetThing(
+      device,
+      {
+        beforeAttempt: async (attempt, sentAt) => {
+          await journal.append({ ev: "sending", at: sentAt, scope, device: key, attempt, ...mark });
+          sent = true;
+        },
       },
-    });
+      order,
+    );
     const at = new Date().toISOString();
     journal
       .append({

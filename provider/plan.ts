@@ -5,8 +5,8 @@
  */
 import { pendingDevices, unknownOutcomeDevices } from "./batch";
 import { IotResetError } from "./errors";
-import { containsUnknown, describeValue } from "./inputs";
-import { deviceKey, FleetDevice, rolloutPosition } from "./selection";
+import { containsUnknown, describeValue, parseDeviceKey } from "./inputs";
+import { deviceKey, FleetDevice, fleetDevice, rolloutPosition } from "./selection";
 import type { AbortCriterion, Ramp } from "./guardrails";
 import { ROLLOUT_KEYS } from "./rollout";
 import { describeWindow, MaintenanceWindow } from "./windows";
@@ -124,6 +124,7 @@ function normalize(step: Record<string, unknown>): NormalizedStep {
 
 /** The key of one planned device, or why the entry is not a device. */
 function plannedDevice(value: unknown): string | { problem: string } {
+  if (typeof value === "string" && parseDeviceKey(value)) return value;
   if (isRecord(value)) {
     if (typeof value.iotId === "string") return `iotId:${value.iotId}`;
     if (value.iotId === undefined && typeof value.productKey === "string" && typeof value.deviceName === "string") {
@@ -254,7 +255,7 @@ export function readPlan(plan: unknown): PlanReading {
       const all = inputs.devices.map((d: unknown, j: number) => {
         const key = plannedDevice(d);
         if (typeof key !== "string") throw new PlanError(`${where}: devices[${j}] ${key.problem}`);
-        return { key, device: d as FleetDevice };
+        return { key, device: typeof d === "string" ? fleetDevice(d) : (d as FleetDevice) };
       });
       const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
       const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};

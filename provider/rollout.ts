@@ -32,12 +32,16 @@ export function limitsOf(inputs: Record<string, unknown>): Limits {
  */
 export function windowChecked(api: IotApi, guard: UpdateGuard, limits: Limits): IotApi {
   const checked = Object.create(api) as IotApi;
-  checked.resetThing = (device, hooks?: SendHooks) =>
-    api.resetThing(device, {
-      beforeAttempt: async (attempt, sentAt) => {
-        guard.checkWindow(limits);
-        await hooks?.beforeAttempt(attempt, sentAt);
+  checked.resetThing = (device, hooks?: SendHooks, order?: number) =>
+    api.resetThing(
+      device,
+      {
+        beforeAttempt: async (attempt, sentAt) => {
+          guard.checkWindow(limits);
+          await hooks?.beforeAttempt(attempt, sentAt);
+        },
       },
-    });
+      order,
+    );
   return checked;
 }

@@ -51,6 +51,55 @@ describe("DeviceBatchReset against the emulator", () => {
     expect(Object.keys(updated.outs?.results as object)).toHaveLength(14);
   });
 
+  test("outputs hold no second copy of the device list; a removal is no change, an addition is, old outputs still diff", async () => {
+    const ctx = context(configFor(emu));
+    const base = { campaign: "c", endpoint: emu.endpoint };
+    const created = await batch.create(ctx, { ...base, devices: range(0, 4) });
+    expect(created.outs).not.toHaveProperty("devices");
+    expect(Object.keys(created.outs.results as object).sort()).toEqual(range(0, 4).map(keyOf).sort());
+    const same = { changes: false, replaces: [], deleteBeforeReplace: false };
+    expect(batch.diff("id", created.outs, { ...base, devices: range(0, 4) })).toEqual(same);
+    expect(batch.diff("id", created.outs, { ...base, devices: range(1, 4) })).toEqual(same);
+    expect(batch.diff("id", created.outs, { ...base, devices: range(0, 5) }).changes).toBe(true);
+    // Outputs of an earlier version carry the list: equal is no change, a removal an update (no call).
+    const earlier = { ...created.outs, devices: range(0, 4) };
+    expect(batch.diff("id", earlier, { ...base, devices: range(0, 4) })).toEqual(same);
+    expect(batch.diff("id", earlier, { ...base, devices: range(1, 4) })).toEqual({
+      changes: true,
+      replaces: [],
+      deleteBeforeReplace: false,
+    });
+    // Naming the recorded devices by IotId now is still seen, from the records' keys.
+    const byIotId = [{ iotId: "Q0" }, { iotId: "Q1" }, { iotId: "Q2" }, { iotId: "Q3" }];
+    expect(batch.diff("id", created.outs, { ...base, devices: byIotId }).replaces).toEqual(["devices"]);
+  });
+
+  test("devices given by key (as a cohort passes them): each reset once; the same devices as objects before are no change", async () => {
+    const ctx = context(configFor(emu));
+    const base = { campaign: "c", endpoint: emu.endpoint };
+    const keys = range(0, 5).map(keyOf);
+    expect(batch.check({}, { ...base, devices: keys }).failures).toEqual([]);
+    const created = await batch.create(ctx, { ...base, devices: keys });
+    expect(sent(emu).map((p) => `${p.ProductKey}/${p.DeviceName}`)).toEqual(expect.arrayContaining(keys));
+    expect(sent(emu)).toHaveLength(5);
+    expect(Object.keys(created.outs.results as object).sort()).toEqual([...keys].sort());
+    // Outputs of an earlier version list objects; the same devices by key are no change, so an upgrade sends nothing.
+    const same = { changes: false, replaces: [], deleteBeforeReplace: false };
+    expect(batch.diff("id", { ...created.outs, devices: range(0, 5) }, { ...base, devices: keys })).toEqual(same);
+    expect(batch.check({}, { ...base, devices: ["a1Batch-dev-0001", "iotId:"] }).failures).toEqual([
+      {
+        property: "devices[0]",
+        reason: 'is the string "a1Batch-dev-0001", not a device key (`productKey/deviceName` or `iotId:<IotId>`)',
+      },
+      { property: "devices[1].iotId", reason: "must be a non-empty string" },
+      {
+        property: "devices",
+        reason:
+          "mixes identity forms: devices[0] is named by productKey/deviceName and devices[1] by iotId; one device listed both ways would be reset twice, since the two forms cannot be matched without asking IoT Platform: name every device of a fleet the same way",
+      },
+    ]);
+  });
+
   test("a campaign change replaces the batch; nothing changed is no change", () => {
     const olds = { campaign: "c", devices: range(0, 2), results: { [keyOf(dev(0))]: {}, [keyOf(dev(1))]: {} } };
     expect(batch.diff("id", olds, { campaign: "c2", devices: range(0, 2) }).replaces).toEqual(["campaign"]);

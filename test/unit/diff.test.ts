@@ -172,6 +172,9 @@ describe("DeviceBatchReset diff: naming the devices the other way within a campa
     expect(same.lines).toEqual([]);
     const campaign = diffWithLog({ campaign: "rotation-2026-12", devices: byIotId });
     expect(campaign.result.replaces).toEqual(["campaign"]);
+    // A new campaign deletes the old batch first (its records leave state before the new batch's are written);
+    // the naming change within a campaign keeps the default order.
+    expect(campaign.result.deleteBeforeReplace).toBe(true);
     expect(campaign.lines).toEqual([]);
   });
 });

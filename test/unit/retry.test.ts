@@ -167,6 +167,24 @@ describe("Pacer", () => {
   });
 });
 
+describe("Pacer order", () => {
+  test("each slot goes to the oldest batch waiting, so batches sharing the rate end one after another", async () => {
+    let t = 1_000_000;
+    const pacer = new Pacer({ ceilingQps: 100, now: () => t, sleep: async (ms) => void (t += ms) });
+    const served: string[] = [];
+    // Two batches' callers arrive interleaved (batch 1 first); after the first slot, a caller of batch 0 arrives.
+    const waiting = Array.from({ length: 6 }, (_, i) => {
+      const order = i % 2 === 0 ? 1 : 2;
+      return pacer.acquire(order).then(() => served.push(`b${order}-${i}`));
+    });
+    await waiting[0];
+    waiting.push(pacer.acquire(0).then(() => served.push("b0")));
+    waiting.push(pacer.acquire().then(() => served.push("unordered")));
+    await Promise.all(waiting);
+    expect(served).toEqual(["b1-0", "b0", "b1-2", "b1-4", "b2-1", "b2-3", "b2-5", "unordered"]);
+  });
+});
+
 describe("Pacer.respace", () => {
   test("calls released together after the journal are spaced again, just faster than the grants", async () => {
     let t = 1_000_000;

@@ -1,6 +1,7 @@
 /**
  * Benchmark program: one `DeviceCohortReset` over a generated fleet of `devices` devices named
- * `<prefix><zero-padded index>` in product `productKey`, all in one stage, `batchSize` devices per batch.
+ * `<prefix><zero-padded index>` in product `productKey`, `batchSize` devices per batch, in one stage unless
+ * `stages` (a JSON array of cumulative percentages) and `stage` (how many are promoted) are set.
  * Every argument comes from stack config, so the benchmark points it at a fresh emulator per scenario.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -22,10 +23,15 @@ const devices = Array.from({ length: count }, (_, i) => ({
   deviceName: `${prefix}${String(i).padStart(pad, "0")}`,
 }));
 
+const stages = config.getObject<number[]>("stages");
+const stage = config.getNumber("stage");
+
 const cohort = new DeviceCohortReset("bench", {
   devices,
   campaign: config.get("campaign") ?? "bench",
   batchSize: config.getNumber("batchSize") ?? 500,
+  ...(stages ? { stages } : {}),
+  ...(stage !== undefined ? { stage } : {}),
   endpoint: config.require("endpoint"),
 });
 
