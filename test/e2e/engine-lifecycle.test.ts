@@ -128,7 +128,11 @@ test("5,000 devices with 1% failing: every failure named; the next update resets
   const second = await stack.up();
   expect(second.errors).toEqual([]);
   const left = fleet.map(deviceKey).filter((k) => !reset.has(k));
-  expect(sentKeys().sort()).toEqual(left.sort());
+  expect(sentKeys("success").sort()).toEqual(left.sort());
+  // Any other request was refused by the quota and retried: a pause of the emulator's own process (it runs in the
+  // test's) can bunch paced calls at its one-second window. A refusal resets nothing, so each device is reset once.
+  const refused = emu.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
+  expect(refused.filter((r) => r.outcome !== "throttled" || r.code !== "Throttling.User")).toEqual([]);
   for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
 
   emu.clearRequests();
