@@ -112,7 +112,8 @@ test(`a pulumi up SIGKILLed ${KILLS} times at seeded moments, then run to the en
   expect(Object.fromEntries(counts)).toEqual({ 1: DEVICES });
   const again = await t.stack.up();
   expect(again.exitCode).toBe(0);
-  expect(emu.requests({ action: "ResetThing" }).length).toBe(successes());
+  // Every request but the quota refusals (retried; they reset nothing) reset a device.
+  expect(emu.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "throttled").length).toBe(successes());
 }, 900_000);
 
 test("one Ctrl-C mid-update: the steps under way finish and are recorded, the CLI exits non-zero, and the next update sends exactly the devices not yet sent", async () => {

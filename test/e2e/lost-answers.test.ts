@@ -55,12 +55,13 @@ test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, ev
   await t.stack.setConfig(config, secrets);
   const first = await t.stack.up();
   expect(first.exitCode).not.toBe(0);
-  const keysOf = (emu: Emulator, outcome?: "fault") =>
+  const keysOf = (emu: Emulator, outcome?: "fault" | "success") =>
     emu
       .requests({ action: "ResetThing", ...(outcome ? { outcome } : {}) })
       .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
   const lost = keysOf(faulty, "fault");
-  const sentBefore = new Set(keysOf(faulty));
+  // Applied: answered, or applied and then the answer lost (a quota refusal applies nothing and is retried).
+  const sentBefore = new Set([...keysOf(faulty, "success"), ...lost]);
   expect(lost.length).toBeGreaterThan(50);
   for (const d of fleet) expect(faulty.resetCount(d)).toBeLessThanOrEqual(1);
   const errors = first.errors.join("\n");
@@ -81,7 +82,7 @@ test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, ev
   // none of what it sends is a device with an unknown outcome.
   const secondSent = keysOf(clean);
   expect(secondSent.filter((k) => inState.has(k))).toEqual([]);
-  for (const k of secondSent) sentBefore.add(k);
+  for (const k of keysOf(clean, "success")) sentBefore.add(k);
 
   // Asked to resend: each unknown device exactly once more, recorded as possibly reset twice.
   clean.clearRequests();
@@ -89,7 +90,10 @@ test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, ev
   const third = await t.stack.up();
   expect(third.errors).toEqual([]);
   const neverSent = fleet.map(deviceKey).filter((k) => !sentBefore.has(k));
-  expect(keysOf(clean).sort()).toEqual([...lost, ...neverSent].sort());
+  expect(keysOf(clean, "success").sort()).toEqual([...lost, ...neverSent].sort());
+  // Besides, only quota refusals, retried: a pause of the emulator's process (the test's) can bunch paced calls.
+  const refused = clean.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
+  expect(refused.filter((r) => r.outcome !== "throttled")).toEqual([]);
   const marked = new Set<string>();
   for (const r of await t.stack.resources()) {
     const results = (r.outputs?.results ?? {}) as Record<string, { mayBeResetTwice?: boolean }>;
