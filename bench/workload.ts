@@ -284,7 +284,7 @@ async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobRe
 async function runOverhead(job: Extract<Job, { kind: "overhead" }>): Promise<JobResult> {
   // The handler set the dynamic-provider host runs for DeviceRegistrationReset, configured as the host
   // configures it (stack config with namespaced keys).
-  const host = require("pulumi-alicloud-iot-reset/provider-host") as typeof import("../provider/host");
+  const host = require("pulumi-alicloud-iot-reset/provider-host") as typeof import("../provider/host/index");
   const config: Record<string, string> = {
     "alicloud:region": REGION,
     "alicloud:accessKey": job.provider.accessKeyId,

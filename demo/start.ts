@@ -22,7 +22,7 @@ import { Emulator, RecordedRequest, startEmulator } from "../emulator";
 import { ensurePulumiCli } from "../engine/cli";
 import { programFromFile } from "../engine/program";
 import { EngineStack, RunResult } from "../engine/stack";
-import { plannedResets } from "../provider/plan";
+import { plannedResets } from "../provider/plan/read-plan";
 
 import { ROOT } from "../engine/root";
 const EXAMPLE = path.join(ROOT, "examples", "staged-cohort");

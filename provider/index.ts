@@ -1,20 +1,25 @@
 /**
  * pulumi-alicloud-iot-reset: Alibaba Cloud IoT Platform's `ResetThing` as declared Pulumi resources.
  */
-export { DeviceRegistrationReset } from "./resource";
-export type { DeviceRegistrationResetArgs } from "./resource";
-export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./cohort";
-export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./cohort";
-export { DevicePromotionGate } from "./promotion-gate";
-export type { DevicePromotionGateArgs, PromotionGateOptions } from "./promotion-gate";
-export type { AbortCriterion, CriterionFailureType, FailureType, Ramp } from "./guardrails";
-export type { MaintenanceWindow, WeekDay } from "./windows";
-export type { DeviceRecord } from "./batch";
-export type { UnknownOutcomeRecord } from "./outcomes";
-export { loadFleet, FleetFileError } from "./fleet";
-export type { LoadFleetOptions } from "./fleet";
-export { deviceKey, planCohort, planStages } from "./selection";
-export type { FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./selection";
+export { DeviceRegistrationReset } from "./program/device-reset";
+export type { DeviceRegistrationResetArgs } from "./program/device-reset";
+export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./program/cohort-reset";
+export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./program/cohort-reset";
+export { DevicePromotionGate } from "./program/promotion-gate";
+export type { DevicePromotionGateArgs, PromotionGateOptions } from "./program/promotion-gate";
+export type {
+  AbortCriterion,
+  CriterionFailureType,
+  FailureType,
+  Ramp,
+  RolloutControls,
+} from "./shared/rollout-controls";
+export type { MaintenanceWindow, WeekDay } from "./shared/windows";
+export type { DeviceRecord, UnknownOutcomeRecord } from "./shared/records";
+export { loadFleet, FleetFileError } from "./program/fleet-file";
+export type { LoadFleetOptions } from "./program/fleet-file";
+export { deviceKey, planCohort, planStages } from "./shared/selection";
+export type { FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./shared/selection";
 export {
   IotResetError,
   IotApiError,
@@ -27,5 +32,5 @@ export {
   UnknownOutcomeError,
   JournalError,
   PromotionGateError,
-} from "./errors";
-export { CONFIG_KEYS } from "./settings";
+} from "./shared/errors";
+export { CONFIG_KEYS } from "./shared/config";

@@ -4,7 +4,7 @@
  */
 import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { deviceKey, planCohort } from "../../provider/selection";
+import { deviceKey, planCohort } from "../../provider/shared/selection";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";

@@ -6,14 +6,14 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { Emulator } from "../../emulator";
-import { deviceKey, planCohort } from "../../provider/selection";
+import { deviceKey, planCohort } from "../../provider/shared/selection";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { runInChild, testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";
 import { deviceProgram } from "./programs/device";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const PLAN_CLI = path.join(ROOT, "lib", "provider", "plan-cli.js");
+const PLAN_CLI = path.join(ROOT, "lib", "provider", "plan", "cli.js");
 
 let emu: Emulator;
 let t: TestStack | undefined;

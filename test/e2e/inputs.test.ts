@@ -4,7 +4,7 @@
  */
 import * as path from "path";
 import { Emulator } from "../../emulator";
-import { NO_REGION } from "../../provider/settings";
+import { NO_REGION } from "../../provider/host/settings";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { runInChild, testStack, TestStack } from "./engine";
 import { deviceProgram } from "./programs/device";

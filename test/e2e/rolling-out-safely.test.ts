@@ -6,9 +6,9 @@
 import * as path from "path";
 import { Emulator } from "../../emulator";
 import type { RunResult } from "../../engine/stack";
-import { loadFleet } from "../../provider/fleet";
-import { readPlan } from "../../provider/plan";
-import { deviceKey, planStages } from "../../provider/selection";
+import { loadFleet } from "../../provider/program/fleet-file";
+import { readPlan } from "../../provider/plan/read-plan";
+import { deviceKey, planStages } from "../../provider/shared/selection";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { runInChild, testStack, TestStack } from "./engine";
 

@@ -1,7 +1,6 @@
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import { PartialResetError } from "../../provider/errors";
-import { UpdateGuard } from "../../provider/guardrails";
+import * as batch from "../../provider/host/batch-reset";
+import { PartialResetError } from "../../provider/shared/errors";
 import { configFor, context, emulator, sent } from "./support";
 
 let emu: Emulator;
@@ -12,7 +11,6 @@ beforeEach(async () => {
     Array.from({ length: 60 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(4, "0")}` })),
   );
   // Each test is one update: a fresh guard, as a fresh provider process would have.
-  Object.assign(batch.updateGuard, new UpdateGuard());
 });
 afterEach(() => emu.stop());
 

@@ -7,10 +7,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import { ProviderContext } from "../../provider/context";
-import * as device from "../../provider/device";
-import { UNKNOWN } from "../../provider/inputs";
+import * as batch from "../../provider/host/batch-reset";
+import { ProviderContext } from "../../provider/host/provider-context";
+import * as device from "../../provider/host/device-reset";
+import { UNKNOWN } from "../../provider/shared/inputs";
 import { configFor, context, emulator } from "./support";
 
 let emu: Emulator;

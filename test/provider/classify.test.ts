@@ -4,10 +4,14 @@ import * as http from "node:http";
 import * as net from "node:net";
 import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
-import { IotApi } from "../../provider/api";
-import { resetPacers } from "../../provider/budget";
-import { IotApiError, RetriesExhaustedError, SendingStoppedError, UnknownOutcomeError } from "../../provider/errors";
-import { readSettings } from "../../provider/settings";
+import { IotApi } from "../../provider/host/iot-api";
+import {
+  IotApiError,
+  RetriesExhaustedError,
+  SendingStoppedError,
+  UnknownOutcomeError,
+} from "../../provider/shared/errors";
+import { readSettings } from "../../provider/host/settings";
 import { configFor, context, emulator, TEST_KEY_ID, TEST_SECRET } from "./support";
 
 const pair = { productKey: "a1DemoProduct", deviceName: "sensor-001" };
@@ -189,7 +193,6 @@ describe("unknown outcome: written, no usable answer, never resent", () => {
     // The SDK's connect timeout is a socket idle timer: shorter than the read timeout, it fires on a written request.
     const server = await fakeServer(() => undefined);
     try {
-      resetPacers();
       const settings = { ...readSettings(() => undefined), readTimeoutMs: 2000, connectTimeoutMs: 200 };
       const credential = new Credential(
         new CredentialConfig({ type: "access_key", accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }),

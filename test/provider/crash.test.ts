@@ -6,13 +6,12 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import { PartialResetError } from "../../provider/errors";
-import { UpdateGuard } from "../../provider/guardrails";
-import { readJournal } from "../../provider/journal";
+import * as batch from "../../provider/host/batch-reset";
+import { PartialResetError } from "../../provider/shared/errors";
+import { readJournal } from "../../provider/host/journal";
 import { configFor, context, emulator, journalPath, programDir, TEST_STACK } from "./support";
 
-const LIB = path.join(__dirname, "..", "..", "lib", "provider");
+const LIB = path.join(__dirname, "..", "..", "lib", "provider", "host");
 const N = 200;
 const fleet = Array.from({ length: N }, (_, i) => ({
   productKey: "a1Crash",
@@ -22,8 +21,8 @@ const keyOf = (d: { productKey: string; deviceName: string }) => `${d.productKey
 
 /** The script of the process that gets killed: one batch create, as the host would run it. */
 const CHILD = `
-const { ProviderContext } = require(${JSON.stringify(path.join(LIB, "context.js"))});
-const batch = require(${JSON.stringify(path.join(LIB, "batch.js"))});
+const { ProviderContext } = require(${JSON.stringify(path.join(LIB, "provider-context.js"))});
+const batch = require(${JSON.stringify(path.join(LIB, "batch-reset.js"))});
 const { config, dir, identity, inputs } = JSON.parse(process.env.CRASH_TEST_INPUT);
 const ctx = new ProviderContext({}, dir);
 ctx.configure((k) => config[k], identity);
@@ -32,7 +31,7 @@ batch.create(ctx, inputs).then(() => process.exit(0), () => process.exit(0));
 
 let emu: Emulator;
 beforeAll(() => {
-  if (!existsSync(path.join(LIB, "batch.js")))
+  if (!existsSync(path.join(LIB, "batch-reset.js")))
     throw new Error(`${LIB} is missing: run \`npx tsc -p tsconfig.json\` first`);
 });
 beforeEach(async () => {
@@ -42,7 +41,6 @@ beforeEach(async () => {
     "a1Crash",
     fleet.map(({ deviceName }) => ({ deviceName })),
   );
-  Object.assign(batch.updateGuard, new UpdateGuard());
 });
 afterEach(() => emu.stop());
 

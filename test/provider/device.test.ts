@@ -1,6 +1,11 @@
 import { Emulator } from "../../emulator";
-import * as device from "../../provider/device";
-import { ConfigurationError, IotApiError, PartialResetError, RetriesExhaustedError } from "../../provider/errors";
+import * as device from "../../provider/host/device-reset";
+import {
+  ConfigurationError,
+  IotApiError,
+  PartialResetError,
+  RetriesExhaustedError,
+} from "../../provider/shared/errors";
 import { configFor, context, emulator, programDir, sent, TEST_KEY_ID } from "./support";
 
 let emu: Emulator;
@@ -232,7 +237,7 @@ describe("settings and credentials", () => {
   });
 
   test("the environment's region and the @pulumi/alicloud key variables are used when config has none", async () => {
-    const { ProviderContext } = await import("../../provider/context");
+    const { ProviderContext } = await import("../../provider/host/provider-context");
     const ctx = new ProviderContext(
       {
         ALIBABA_CLOUD_REGION_ID: "cn-hangzhou",

@@ -2,11 +2,10 @@
 // applyThenHang) are never resent silently; they are named, kept in state, and sent exactly once more only when
 // the operator asks. Counts are the emulator's own: requests received and resets applied per device.
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import * as device from "../../provider/device";
-import { PartialResetError } from "../../provider/errors";
-import { UpdateGuard } from "../../provider/guardrails";
-import { readJournal } from "../../provider/journal";
+import * as batch from "../../provider/host/batch-reset";
+import * as device from "../../provider/host/device-reset";
+import { PartialResetError } from "../../provider/shared/errors";
+import { readJournal } from "../../provider/host/journal";
 import { configFor, context, emulator, journalPath } from "./support";
 
 const N = 300;
@@ -19,7 +18,6 @@ afterEach(() => emu.stop());
 
 function freshGuard(): void {
   // Each run is one update in a new provider process: a fresh guard.
-  Object.assign(batch.updateGuard, new UpdateGuard());
 }
 
 /** The device keys of the ResetThing calls the emulator received since the last clear. */

@@ -8,8 +8,7 @@ import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as batch from "../../provider/batch";
-import { UpdateGuard } from "../../provider/guardrails";
+import * as batch from "../../provider/host/batch-reset";
 import { context } from "./support";
 
 const CLI = path.join(__dirname, "..", "..", "lib", "emulator", "cli.js");
@@ -41,7 +40,6 @@ async function startCli(qps: number, fleet: string): Promise<{ child: ChildProce
 async function run(journal: boolean, qps: number, fleet: string, dir: string): Promise<Run> {
   const { child, info } = await startCli(qps, fleet);
   try {
-    Object.assign(batch.updateGuard, new UpdateGuard());
     const devices = Array.from({ length: N }, (_, i) => ({
       productKey: "a1Cost",
       deviceName: `dev-${String(i).padStart(5, "0")}`,

@@ -4,11 +4,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import { ProviderContext } from "../../provider/context";
-import { ConfigurationError, JournalError } from "../../provider/errors";
-import { UpdateGuard } from "../../provider/guardrails";
-import { readJournal } from "../../provider/journal";
+import * as batch from "../../provider/host/batch-reset";
+import { ProviderContext } from "../../provider/host/provider-context";
+import { ConfigurationError, JournalError } from "../../provider/shared/errors";
+import { readJournal } from "../../provider/host/journal";
 import { configFor, context, emulator, journalPath, programDir } from "./support";
 
 const devices = Array.from({ length: 6 }, (_, i) => ({ productKey: "a1Journal", deviceName: `dev-${i}` }));
@@ -20,7 +19,6 @@ beforeEach(async () => {
     "a1Journal",
     devices.map(({ deviceName }) => ({ deviceName })),
   );
-  Object.assign(batch.updateGuard, new UpdateGuard());
 });
 afterEach(() => emu.stop());
 

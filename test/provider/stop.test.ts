@@ -1,10 +1,9 @@
 // The stop switch the host flips when the engine is gone or the update is cancelled: no attempt leaves after it,
 // the resets in flight finish and are recorded, and the devices not sent are left for the next update (not unknown).
 import { Emulator } from "../../emulator";
-import * as batch from "../../provider/batch";
-import { PartialResetError } from "../../provider/errors";
-import { UpdateGuard } from "../../provider/guardrails";
-import { readJournal } from "../../provider/journal";
+import * as batch from "../../provider/host/batch-reset";
+import { PartialResetError } from "../../provider/shared/errors";
+import { readJournal } from "../../provider/host/journal";
 import { configFor, context, emulator, journalPath } from "./support";
 
 const N = 120;
@@ -20,7 +19,6 @@ beforeEach(async () => {
     "a1Stop",
     fleet.map(({ deviceName }) => ({ deviceName })),
   );
-  Object.assign(batch.updateGuard, new UpdateGuard());
 });
 afterEach(() => emu.stop());
 
@@ -53,7 +51,6 @@ test("after stopSending nothing more is sent; what was in flight is recorded; th
 
   // The next update sends exactly the devices not sent.
   emu.clearRequests();
-  Object.assign(batch.updateGuard, new UpdateGuard());
   const next = await batch.update(context(config), error.id, error.properties, inputs);
   expect(emu.requests({ action: "ResetThing" })).toHaveLength(N - sentByThen);
   expect(next.outs?.resetCount).toBe(N);

@@ -3,8 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Emulator, startEmulator, EmulatorOptions } from "../../emulator";
-import { resetPacers } from "../../provider/budget";
-import { ProviderContext } from "../../provider/context";
+import { ProviderContext } from "../../provider/host/provider-context";
 
 export const TEST_SECRET = "TestSecret-7f3a9c1e5b2d4086";
 export const TEST_KEY_ID = "LTAIProviderTest0001";
@@ -36,10 +35,9 @@ export function journalPath(emu: Emulator): string {
 
 /**
  * A provider context as the host builds it, with stack config and the program's project and stack; no environment
- * credentials or region. Each call is a new provider process as far as settings and pacers go.
+ * credentials or region. Each call is a new provider process: its own settings, pacers and update guard.
  */
 export function context(config: Record<string, string>, dir?: string): ProviderContext {
-  resetPacers();
   const ctx = new ProviderContext({}, dir ?? config["test:programDir"] ?? os.tmpdir());
   ctx.configure((key) => config[key], TEST_STACK);
   return ctx;

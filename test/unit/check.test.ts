@@ -1,5 +1,5 @@
-import { check } from "../../provider/device";
-import { parseEndpoint, UNKNOWN } from "../../provider/inputs";
+import { check } from "../../provider/host/device-reset";
+import { parseEndpoint, UNKNOWN } from "../../provider/shared/inputs";
 
 const failuresOf = (news: Record<string, unknown>) => check({}, news).failures;
 

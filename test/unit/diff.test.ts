@@ -1,8 +1,8 @@
-import { diff, update } from "../../provider/device";
-import { ProviderContext } from "../../provider/context";
-import { UNKNOWN } from "../../provider/inputs";
-import { readSettings } from "../../provider/settings";
-import * as batch from "../../provider/batch";
+import { diff, update } from "../../provider/host/device-reset";
+import { ProviderContext } from "../../provider/host/provider-context";
+import { UNKNOWN } from "../../provider/shared/inputs";
+import { readSettings } from "../../provider/host/settings";
+import * as batch from "../../provider/host/batch-reset";
 
 const recorded = {
   productKey: "a1Demo",

@@ -1,6 +1,6 @@
 /** The provider host notices a dead engine by its refused address, and nothing else. */
 import * as net from "net";
-import { engineAddress, watchEngine } from "../../provider/engine-watch";
+import { engineAddress, watchEngine } from "../../provider/host/engine-watch";
 
 function listen(): Promise<net.Server> {
   return new Promise((resolve) => {

@@ -1,7 +1,7 @@
 /** The package's errors: one base class, a subclass per failure kind, each named for itself. */
 import * as api from "../../provider";
-import { assertNever, IotResetError } from "../../provider/errors";
-import { PlanError } from "../../provider/plan";
+import { assertNever, IotResetError } from "../../provider/shared/errors";
+import { PlanError } from "../../provider/plan/read-plan";
 
 describe("errors", () => {
   const classes = Object.entries(api).filter(([name]) => name.endsWith("Error")) as Array<

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { loadFleet } from "../../provider/fleet";
+import { loadFleet } from "../../provider/program/fleet-file";
 
 function write(name: string, text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fleet-"));

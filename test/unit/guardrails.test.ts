@@ -1,4 +1,4 @@
-import { UpdateGuard } from "../../provider/guardrails";
+import { UpdateGuard } from "../../provider/host/update-guard";
 
 describe("UpdateGuard", () => {
   test("the cap refuses the reset past it, before any call", async () => {

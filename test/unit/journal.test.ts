@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { JournalError } from "../../provider/errors";
-import { JournalEntry, openJournal, readJournal } from "../../provider/journal";
+import { JournalError } from "../../provider/shared/errors";
+import { JournalEntry, openJournal, readJournal } from "../../provider/host/journal";
 
 const ME = { project: "proj", stack: "dev" };
 const SCOPE = 'campaign "c1" at http://127.0.0.1:1|cn-shanghai';

@@ -2,9 +2,9 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { readPlan } from "../../provider/plan";
+import { readPlan } from "../../provider/plan/read-plan";
 
-const CLI = path.resolve(__dirname, "..", "..", "lib", "provider", "plan-cli.js");
+const CLI = path.resolve(__dirname, "..", "..", "lib", "provider", "plan", "cli.js");
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 
 function planFile(plan: unknown): string {

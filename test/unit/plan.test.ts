@@ -1,5 +1,5 @@
-import { plannedResets, PlanError, readPlan } from "../../provider/plan";
-import { deviceKey, planCohort } from "../../provider/selection";
+import { plannedResets, PlanError, readPlan } from "../../provider/plan/read-plan";
+import { deviceKey, planCohort } from "../../provider/shared/selection";
 
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 const DEVICE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";

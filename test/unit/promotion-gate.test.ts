@@ -3,10 +3,10 @@
  * arguments that declare it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DeviceCohortReset } from "../../provider/cohort";
-import { InputError } from "../../provider/errors";
-import { cameBack, diff } from "../../provider/gate";
-import { deviceKey, planCohort, planStages, rolloutPosition } from "../../provider/selection";
+import { DeviceCohortReset } from "../../provider/program/cohort-reset";
+import { InputError } from "../../provider/shared/errors";
+import { cameBack, diff } from "../../provider/host/promotion-gate";
+import { deviceKey, planCohort, planStages, rolloutPosition } from "../../provider/shared/selection";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 pulumi.runtime.setMocks({

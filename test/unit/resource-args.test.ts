@@ -6,10 +6,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { DeviceCohortReset } from "../../provider/cohort";
-import { InputError } from "../../provider/errors";
-import { loadFleet } from "../../provider/fleet";
-import { checkProgramArgs, DeviceRegistrationReset } from "../../provider/resource";
+import { DeviceCohortReset } from "../../provider/program/cohort-reset";
+import { InputError } from "../../provider/shared/errors";
+import { loadFleet } from "../../provider/program/fleet-file";
+import { checkProgramArgs, DeviceRegistrationReset } from "../../provider/program/device-reset";
 
 const registered: pulumi.runtime.MockResourceArgs[] = [];
 pulumi.runtime.setMocks({

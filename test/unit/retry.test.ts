@@ -1,5 +1,5 @@
-import { backoffDelay, classifyFailure, DEFAULT_RETRY_POLICY } from "../../provider/retry";
-import { Pacer } from "../../provider/budget";
+import { backoffDelay, classifyFailure, DEFAULT_RETRY_POLICY } from "../../provider/host/retry";
+import { Pacer } from "../../provider/host/pacer";
 
 // The wire state comes from the request itself (see provider/wire.ts); test/provider/classify.test.ts produces each
 // case with a real socket. Here: the table, for every combination the SDK can throw.

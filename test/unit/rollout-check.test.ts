@@ -1,5 +1,5 @@
-import { check } from "../../provider/batch";
-import { UNKNOWN } from "../../provider/inputs";
+import { check } from "../../provider/host/batch-reset";
+import { UNKNOWN } from "../../provider/shared/inputs";
 
 const batch = (extra: Record<string, unknown>) =>
   check({}, { campaign: "c1", devices: [{ productKey: "a1Demo", deviceName: "sensor-001" }], ...extra }).failures;

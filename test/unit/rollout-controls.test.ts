@@ -1,6 +1,7 @@
-import { AbortCriterion, GuardClock, Limits, rampInterval, Settlement, UpdateGuard } from "../../provider/guardrails";
-import { GuardrailError } from "../../provider/errors";
-import { closedAt, nextOpening } from "../../provider/windows";
+import { GuardClock, rampInterval, Settlement, UpdateGuard } from "../../provider/host/update-guard";
+import type { AbortCriterion, RolloutControls } from "../../provider/shared/rollout-controls";
+import { GuardrailError } from "../../provider/shared/errors";
+import { closedAt, nextOpening } from "../../provider/shared/windows";
 
 /** A clock the test moves: sleeps resolve when `advance` passes their time. */
 class FakeClock implements GuardClock {
@@ -32,7 +33,7 @@ const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
  * in order, and the first guardrail message.
  */
 async function drive(
-  limits: Limits,
+  limits: RolloutControls,
   devices: number,
   outcome: (i: number) => Settlement,
   concurrency = 64,
@@ -260,7 +261,7 @@ describe("rollout windows", () => {
   test("the guard refuses outside the window with the opening time, and stops mid-update when the window ends", async () => {
     const clock = new FakeClock(at("2026-11-27T01:00:00Z"));
     const guard = new UpdateGuard(clock);
-    const limits: Limits = { notBefore: "2026-11-27T02:00:00Z", notAfter: "2026-11-27T02:00:05Z" };
+    const limits: RolloutControls = { notBefore: "2026-11-27T02:00:00Z", notAfter: "2026-11-27T02:00:05Z" };
     await expect(guard.admit(limits)).rejects.toThrow(
       "outside the rollout window: notBefore 2026-11-27T02:00:00Z has not come yet, so nothing more is sent in this " +
         "update; the next window opens at 2026-11-27T02:00:00.000Z; run the update again then (devices not reset stay " +

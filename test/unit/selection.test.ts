@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { bucketCount, checkStages, deviceKey, FleetDevice, planCohort } from "../../provider/selection";
+import { bucketCount, checkStages, deviceKey, FleetDevice, planCohort } from "../../provider/shared/selection";
 
 const fleet = (n: number, prefix = "dev-"): FleetDevice[] =>
   Array.from({ length: n }, (_, i) => ({

@@ -1,4 +1,4 @@
-import { buildCredential, readSettings, resolveTarget } from "../../provider/settings";
+import { buildCredential, readSettings, resolveTarget } from "../../provider/host/settings";
 
 const settings = (config: Record<string, string>) => readSettings((k) => config[k]);
 

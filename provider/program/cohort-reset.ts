@@ -2,22 +2,29 @@
  * `DeviceCohortReset` and its batches: a fleet reset in stages, each stage promoted by a reviewed change.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { COHORT_TYPE, RESOURCE_MODULE, RESOURCE_NAMES } from "../shared/type-tokens";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
-import { batchResetHandle } from "./handle";
-import type { DeviceRecord } from "./batch";
-import { InputError } from "./errors";
-import { ROLLOUT_KEYS } from "./rollout";
-import { originOf } from "./fleet";
-import { checkStages, deviceKey, FleetDevice, FleetEntry, planCohort, planStages } from "./selection";
+import { batchResetHandle } from "./provider-handles";
+import { InputError } from "../shared/errors";
+import { ROLLOUT_KEYS, RolloutControls } from "../shared/rollout-controls";
+import type { InputsOf, TargetArgs } from "./args";
+import { originOf } from "./fleet-file";
+import { checkStages, deviceKey, FleetDevice, FleetEntry, planCohort, planStages } from "../shared/selection";
 import { DevicePromotionGate, PromotionGateOptions } from "./promotion-gate";
-import { MIN_ONLINE_RATIO_RULE, WAIT_MINUTES_RULE } from "./gate";
-import { CheckFailure, checkBatchArgs, describeRule, describeValue, numberProblem, UNKNOWN } from "./inputs";
-import type { UnknownOutcomeRecord } from "./outcomes";
-import type { AbortCriterion, Ramp } from "./guardrails";
-import type { MaintenanceWindow } from "./windows";
+import {
+  CheckFailure,
+  checkBatchArgs,
+  describeRule,
+  describeValue,
+  MIN_ONLINE_RATIO_RULE,
+  numberProblem,
+  UNKNOWN,
+  WAIT_MINUTES_RULE,
+} from "../shared/inputs";
+import type { DeviceRecord, UnknownOutcomeRecord } from "../shared/records";
 
 /** Arguments of a `DeviceBatchReset`. */
-export interface DeviceBatchResetArgs {
+export interface DeviceBatchResetArgs extends TargetArgs, InputsOf<RolloutControls> {
   /**
    * The devices of this batch, as `{ productKey, deviceName }` / `{ iotId }` objects or as their keys
    * (`productKey/deviceName`, `iotId:<IotId>`; a cohort passes keys, which the engine handles far faster); adding
@@ -26,30 +33,8 @@ export interface DeviceBatchResetArgs {
   readonly devices: pulumi.Input<FleetEntry[]>;
   /** The reset campaign; a change replaces the batch, resetting all its devices again. */
   readonly campaign: pulumi.Input<string>;
-  /** The IoT instance ID; absent for the public instance. A change replaces. */
-  readonly iotInstanceId?: pulumi.Input<string>;
-  /** The region; default stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change replaces. */
-  readonly region?: pulumi.Input<string>;
-  /** API endpoint override, as for `DeviceRegistrationReset`. A change replaces. */
-  readonly endpoint?: pulumi.Input<string>;
-  /** Follow device jobs (gateways with over 2,000 sub-devices) to their end; default false. */
-  readonly waitForJob?: pulumi.Input<boolean>;
-  /** Abort the update's remaining resets once more than this share of them failed (after 20 tries); default: no limit. */
-  readonly maxFailureRatio?: pulumi.Input<number>;
-  /** At most this many resets in one update, counted across all batches of the provider process; default: no cap. */
-  readonly maxResetsPerUpdate?: pulumi.Input<number>;
   /** The cohort's cumulative stage percentages, so that `iot-reset-plan` can count resets per stage; a change resets nothing. */
   readonly stages?: pulumi.Input<number[]>;
-  /** Abort criteria of the update, as for `DeviceCohortReset`; default none; a change updates in place and resets nothing. */
-  readonly abortCriteria?: pulumi.Input<AbortCriterion[]>;
-  /** ISO 8601 time with a zone before which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
-  readonly notBefore?: pulumi.Input<string>;
-  /** ISO 8601 time with a zone from which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
-  readonly notAfter?: pulumi.Input<string>;
-  /** UTC windows outside which nothing is sent, as for `DeviceCohortReset`; a change resets nothing. */
-  readonly maintenanceWindows?: pulumi.Input<MaintenanceWindow[]>;
-  /** The exponential ramp of the send rate, as for `DeviceCohortReset`; a change resets nothing. */
-  readonly ramp?: pulumi.Input<Ramp>;
 }
 
 /**
@@ -78,14 +63,14 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
       name,
       { ...args, results: undefined, resetCount: undefined, unknownOutcomes: undefined },
       opts,
-      "iot",
-      "DeviceBatchReset",
+      RESOURCE_MODULE,
+      RESOURCE_NAMES.batch,
     );
   }
 }
 
 /** Arguments of a `DeviceCohortReset`. */
-export interface DeviceCohortResetArgs {
+export interface DeviceCohortResetArgs extends TargetArgs, RolloutControls {
   /** The fleet: `{ productKey, deviceName }` or `{ iotId }` objects (see `loadFleet` for CSV/JSON files). */
   readonly devices: readonly FleetDevice[];
   /** Names this reset campaign; a change resets every selected device again. */
@@ -101,37 +86,6 @@ export interface DeviceCohortResetArgs {
    * the count re-forms every batch and resets its devices again: pin it when the fleet will grow.
    */
   readonly batchCount?: number;
-  /** Abort the update's remaining resets once more than this share of them failed (after 20 finished); counted per provider process, that is across every cohort of the update; default: no limit. */
-  readonly maxFailureRatio?: number;
-  /** At most this many resets in one update, counted per provider process (every cohort of the update); default: no cap. */
-  readonly maxResetsPerUpdate?: number;
-  /**
-   * Abort the update's remaining resets once, after `minExecuted` resets of the update finished, the failures of
-   * `failureType` (`businessError`, `unknownOutcome`, `jobFailed` with `waitForJob`, or `any`) reach
-   * `thresholdPercentage` percent of them (as AWS IoT Jobs' abort criteria); counted per provider process; default
-   * none; a change updates in place and resets nothing.
-   */
-  readonly abortCriteria?: readonly AbortCriterion[];
-  /** ISO 8601 time with a zone (e.g. `2026-12-01T02:00:00Z`) before which nothing is sent; default none; a change resets nothing. */
-  readonly notBefore?: string;
-  /** ISO 8601 time with a zone from which nothing more is sent (the rest stay pending); default none; a change resets nothing. */
-  readonly notAfter?: string;
-  /** UTC windows (`{ start: "HH:MM", durationMinutes, days? }`) outside which nothing is sent; default always open; a change resets nothing. */
-  readonly maintenanceWindows?: readonly MaintenanceWindow[];
-  /**
-   * Start each update's resets at `baseRatePerMinute` and multiply the rate by `incrementFactor` after every
-   * `increaseEveryResets` resets sent, up to the account quota; counted per provider process; default none (the
-   * quota alone); a change resets nothing.
-   */
-  readonly ramp?: Ramp;
-  /** The IoT instance ID of the whole fleet; absent for the public instance. A change resets every selected device. */
-  readonly iotInstanceId?: pulumi.Input<string>;
-  /** The region; default stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change (of this arg) resets every selected device. */
-  readonly region?: pulumi.Input<string>;
-  /** API endpoint override, as for `DeviceRegistrationReset`. A change resets every selected device. */
-  readonly endpoint?: pulumi.Input<string>;
-  /** Follow device jobs (gateways with over 2,000 sub-devices) to their end; default false. */
-  readonly waitForJob?: pulumi.Input<boolean>;
   /**
    * Before a newly promoted stage resets any device, wait until this share of the devices reset by earlier stages
    * of the campaign came back online, or fail the update; default: no gate. With a gate the batches are formed per
@@ -174,7 +128,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     refusePlaintextSecrets();
     // Checked before anything is registered: the Pulumi runtime would turn some mistakes into other values.
     const { devices, stages, stage, batchSize } = validateCohort(name, args);
-    super("iot-reset:index:DeviceCohortReset", name, {}, opts);
+    super(COHORT_TYPE, name, {}, opts);
     const plan = planCohort(devices, stages, stage, batchSize, args.batchCount);
     const staged = args.promotionGate ? planStages(devices, stages, stage, batchSize, args.batchCount) : undefined;
     if (args.batchCount === undefined) {
@@ -200,8 +154,6 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
       region: args.region,
       endpoint: args.endpoint,
       waitForJob: args.waitForJob,
-      maxFailureRatio: args.maxFailureRatio,
-      maxResetsPerUpdate: args.maxResetsPerUpdate,
       stages: [...stages],
       // Passed only when set, so that a stack written before these existed sees no diff after an upgrade.
       ...rolloutArgs(args),
@@ -337,8 +289,6 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
       region: known(given.region),
       endpoint: known(given.endpoint),
       waitForJob: known(given.waitForJob),
-      maxFailureRatio: given.maxFailureRatio,
-      maxResetsPerUpdate: given.maxResetsPerUpdate,
       ...rolloutArgs(given as unknown as DeviceCohortResetArgs, false),
     },
     failures,

@@ -7,32 +7,12 @@ import Credential, { CLIProfileCredentialsProvider, Config as CredentialConfig }
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigurationError } from "./errors";
-import { DEFAULT_QUOTAS, Quotas } from "./budget";
-import { describeRule, isRegionId, NumberRule, numberProblem, parseEndpoint, quote } from "./inputs";
+import { ConfigurationError } from "../shared/errors";
+import { API_ACTIONS, CONFIG_KEYS, mapActions, NUMERIC_SETTINGS, NumericSetting, Quotas } from "../shared/config";
+import { describeRule, isRegionId, numberProblem, parseEndpoint, quote } from "../shared/inputs";
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
 
-/** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
-export const CONFIG_KEYS = {
-  region: "alicloud:region",
-  accessKey: "alicloud:accessKey",
-  secretKey: "alicloud:secretKey",
-  securityToken: "alicloud:securityToken",
-  profile: "alicloud:profile",
-  ecsRoleName: "alicloud:ecsRoleName",
-  resetQps: "iotReset:resetQps",
-  queryJobQps: "iotReset:queryJobQps",
-  deviceStateQps: "iotReset:deviceStateQps",
-  gatePollSeconds: "iotReset:gatePollSeconds",
-  jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
-  jobPollSeconds: "iotReset:jobPollSeconds",
-  readTimeoutMs: "iotReset:readTimeoutMs",
-  maxAttempts: "iotReset:maxAttempts",
-  maxRetrySeconds: "iotReset:maxRetrySeconds",
-  journal: "iotReset:journal",
-  resendUnknown: "iotReset:resendUnknown",
-  acceptUnknown: "iotReset:acceptUnknown",
-} as const;
+export { CONFIG_KEYS };
 
 /** Devices named by a setting: every one (`all`), or a set of device keys (`productKey/deviceName`, `iotId:<IotId>`). */
 export type DeviceChoice = "all" | ReadonlySet<string>;
@@ -91,32 +71,9 @@ function deviceChoice(get: (key: string) => string | undefined, key: string): De
   return new Set(raw.split(/[\s,]+/).filter((k) => k !== ""));
 }
 
-/** The range of each numeric stack setting, and its default. */
-export const NUMERIC_SETTINGS: Readonly<Record<string, NumberRule & { readonly fallback: number }>> = {
-  [CONFIG_KEYS.resetQps]: { min: 0, minExclusive: true, max: 10_000, fallback: DEFAULT_QUOTAS.ResetThing },
-  [CONFIG_KEYS.queryJobQps]: { min: 0, minExclusive: true, max: 1_000, fallback: DEFAULT_QUOTAS.QueryJob },
-  [CONFIG_KEYS.deviceStateQps]: {
-    min: 0,
-    minExclusive: true,
-    max: 1_000,
-    fallback: DEFAULT_QUOTAS.BatchGetDeviceState,
-  },
-  [CONFIG_KEYS.gatePollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 10 },
-  [CONFIG_KEYS.jobTimeoutSeconds]: { min: 0, minExclusive: true, max: 86_400, fallback: 1800 },
-  [CONFIG_KEYS.jobPollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 2 },
-  [CONFIG_KEYS.readTimeoutMs]: { min: 1, max: 600_000, integer: true, fallback: 10_000 },
-  [CONFIG_KEYS.maxAttempts]: { min: 1, max: 100, integer: true, fallback: DEFAULT_RETRY_POLICY.maxAttempts },
-  [CONFIG_KEYS.maxRetrySeconds]: {
-    min: 0,
-    minExclusive: true,
-    max: 3600,
-    fallback: DEFAULT_RETRY_POLICY.maxElapsedMs / 1000,
-  },
-};
-
 /** A numeric stack setting: a plain decimal (no sign, exponent or hex) within its range, else its default. */
 function numberSetting(get: (key: string) => string | undefined, key: string): number {
-  const rule = NUMERIC_SETTINGS[key] as NumberRule & { fallback: number };
+  const rule = NUMERIC_SETTINGS[key] as NumericSetting;
   const raw = get(key);
   if (raw === undefined || raw === "") return rule.fallback;
   const n = /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw) : Number.NaN;
@@ -163,11 +120,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     securityToken: nonEmpty(get(CONFIG_KEYS.securityToken)),
     profile: nonEmpty(get(CONFIG_KEYS.profile)),
     ecsRoleName: nonEmpty(get(CONFIG_KEYS.ecsRoleName)),
-    quotas: {
-      ResetThing: numberSetting(get, CONFIG_KEYS.resetQps),
-      QueryJob: numberSetting(get, CONFIG_KEYS.queryJobQps),
-      BatchGetDeviceState: numberSetting(get, CONFIG_KEYS.deviceStateQps),
-    },
+    quotas: mapActions((action) => numberSetting(get, API_ACTIONS[action].setting)),
     retry: {
       ...DEFAULT_RETRY_POLICY,
       maxAttempts: numberSetting(get, CONFIG_KEYS.maxAttempts),

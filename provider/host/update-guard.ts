@@ -2,59 +2,16 @@
  * Guardrails of one update, held in the provider process (one process serves one `pulumi up`), so that
  * they count across every batch of the update and stop a bad rollout before it takes the fleet offline.
  */
-import { GuardrailError } from "./errors";
-import { closedAt, MaintenanceWindow } from "./windows";
-
-/** The smallest number of finished resets before the failure ratio can abort an update. */
-export const MIN_FAILURE_SAMPLE = 20;
-
-/** A kind of failed reset, as abort criteria count them. */
-export type FailureType = "businessError" | "unknownOutcome" | "jobFailed";
-
-/** What a criterion counts: one kind of failure, or every kind. */
-export type CriterionFailureType = FailureType | "any";
-
-/**
- * Aborts the update's remaining resets once, after `minExecuted` resets of the update finished, the failures of
- * `failureType` reach `thresholdPercentage` percent of them (AWS IoT Jobs `abortConfig.criteriaList` semantics: the
- * threshold is the smallest percentage that aborts).
- */
-export interface AbortCriterion {
-  /** The failures counted: `businessError` (answered `Success: false`, or refused after retries), `unknownOutcome` (sent, no answer), `jobFailed` (a device job that ended other than COMPLETED, known only with `waitForJob`), or `any`. */
-  readonly failureType: CriterionFailureType;
-  /** The smallest percentage (greater than 0, at most 100) of executed resets failed this way that aborts. */
-  readonly thresholdPercentage: number;
-  /** How many resets of the update must have finished (succeeded or failed) before the criterion can abort; 1 or more. */
-  readonly minExecuted: number;
-}
-
-/** An exponential ramp of the send rate (like AWS IoT Jobs `exponentialRate`). */
-export interface Ramp {
-  /** The rate at which each update starts, in resets per minute. */
-  readonly baseRatePerMinute: number;
-  /** The rate is multiplied by this after every `increaseEveryResets` resets sent (1 keeps it constant). */
-  readonly incrementFactor: number;
-  /** How many resets are sent at one rate before it is multiplied. */
-  readonly increaseEveryResets: number;
-}
-
-/** The limits one batch passes in; every one optional. */
-export interface Limits {
-  /** At most this many resets admitted in this update. */
-  readonly maxResetsPerUpdate?: number;
-  /** Abort once failed / finished exceeds this, after MIN_FAILURE_SAMPLE finished. */
-  readonly maxFailureRatio?: number;
-  /** Abort once one of these trips. */
-  readonly abortCriteria?: readonly AbortCriterion[];
-  /** ISO 8601 time before which nothing is sent. */
-  readonly notBefore?: string;
-  /** ISO 8601 time from which nothing is sent. */
-  readonly notAfter?: string;
-  /** When given, resets are sent only inside one of these UTC windows. */
-  readonly maintenanceWindows?: readonly MaintenanceWindow[];
-  /** Admissions spaced at an exponentially rising rate. */
-  readonly ramp?: Ramp;
-}
+import { GuardrailError } from "../shared/errors";
+import type { IotApi, SendHooks } from "./iot-api";
+import { closedAt } from "../shared/windows";
+import {
+  CriterionFailureType,
+  FailureType,
+  MIN_FAILURE_SAMPLE,
+  Ramp,
+  RolloutControls,
+} from "../shared/rollout-controls";
 
 /** How an admitted reset ended: `true` accepted, `false` a business error (as before), or what else happened. */
 export type Settlement = boolean | FailureType | "unsent";
@@ -92,7 +49,7 @@ const FAILURE_WORDS: Record<CriterionFailureType, string> = {
 };
 
 /** The criteria of `limits`, `maxFailureRatio` last as `{ any, ratio × 100, 20 }` exceeded strictly. */
-export function criteriaOf(limits: Limits): Criterion[] {
+export function criteriaOf(limits: RolloutControls): Criterion[] {
   const list: Criterion[] = (limits.abortCriteria ?? []).map((c, i) => ({ ...c, source: `abortCriteria[${i}]` }));
   const ratio = limits.maxFailureRatio;
   if (ratio !== undefined) {
@@ -140,7 +97,7 @@ export class UpdateGuard {
    * (a quarter of the finished ones at 20%). So once a criterion trips, no further call has gone out. Outside the
    * rollout windows it throws; with a ramp it waits for the ramp's next slot (counted as in flight meanwhile).
    */
-  async admit(limits: Limits): Promise<void> {
+  async admit(limits: RolloutControls): Promise<void> {
     const criteria = criteriaOf(limits);
     for (;;) {
       this.checkStops(limits, criteria);
@@ -167,7 +124,7 @@ export class UpdateGuard {
    * Throws GuardrailError when the rollout windows are closed at this moment: called again right before a request
    * goes on the wire, so that no reset leaves after a window ends.
    */
-  checkWindow(limits: Limits): void {
+  checkWindow(limits: RolloutControls): void {
     const closed = closedAt(limits, this.clock.now());
     if (!closed) return;
     const next =
@@ -195,7 +152,7 @@ export class UpdateGuard {
   }
 
   /** Throws for a tripped criterion, the cap (not once admitted: `admitted`), or closed windows. */
-  private checkStops(limits: Limits, criteria: readonly Criterion[], admitted = false): void {
+  private checkStops(limits: RolloutControls, criteria: readonly Criterion[], admitted = false): void {
     const finished = this.succeeded + this.failed;
     for (const c of criteria) {
       if (this.tripped(c)) {
@@ -258,4 +215,25 @@ export class UpdateGuard {
       `already reset are recorded and will not be reset again.`
     );
   }
+}
+
+/**
+ * The API with the rollout window checked before every ResetThing attempt leaves: after the pacer's wait and before
+ * the journal records the send, so that no request goes out after a window ends (a closed window throws
+ * GuardrailError and the device stays pending).
+ */
+export function windowChecked(api: IotApi, guard: UpdateGuard, limits: RolloutControls): IotApi {
+  const checked = Object.create(api) as IotApi;
+  checked.resetThing = (device, hooks?: SendHooks, order?: number) =>
+    api.resetThing(
+      device,
+      {
+        beforeAttempt: async (attempt, sentAt) => {
+          guard.checkWindow(limits);
+          await hooks?.beforeAttempt(attempt, sentAt);
+        },
+      },
+      order,
+    );
+  return checked;
 }

@@ -4,8 +4,8 @@
  * `pulumi config set` sits unencrypted in `Pulumi.<stack>.yaml` and in the state of every update.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_KEYS } from "./settings";
-import { ConfigurationError } from "./errors";
+import { CONFIG_KEYS } from "../shared/config";
+import { ConfigurationError } from "../shared/errors";
 
 /** The config keys whose values must be set with `--secret`. */
 const SECRET_KEYS = [CONFIG_KEYS.secretKey, CONFIG_KEYS.securityToken] as const;

@@ -19,7 +19,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { assertNever, JournalError } from "./errors";
+import { assertNever, JournalError } from "../shared/errors";
 
 /** The `journal` field of the header line. */
 export const JOURNAL_FORMAT = "pulumi-alicloud-iot-reset/journal";

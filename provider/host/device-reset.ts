@@ -4,10 +4,10 @@
  * calls the API twice for one create.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { IotApi, isJobDone } from "./api";
-import { ProviderContext } from "./context";
+import { IotApi, isJobDone } from "./iot-api";
+import { ProviderContext } from "./provider-context";
 import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
-import { assertNever, describeDevice, PartialResetError, UnknownOutcomeError } from "./errors";
+import { assertNever, describeDevice, PartialResetError, UnknownOutcomeError } from "../shared/errors";
 import {
   CheckFailure,
   checkCommonSettings,
@@ -16,12 +16,12 @@ import {
   containsUnknown,
   DEVICE_ARGUMENTS,
   isUnknown,
-} from "./inputs";
+} from "../shared/inputs";
 import type { DeviceJournalState, Journal } from "./journal";
 import type { Lifecycle, Props } from "./lifecycle";
 import * as log from "./log";
-import * as outcomes from "./outcomes";
-import type { UnknownOutcomeRecord } from "./outcomes";
+import * as outcomes from "./exactly-once";
+import type { UnknownOutcomeRecord } from "../shared/records";
 
 export type { Props } from "./lifecycle";
 

@@ -2,30 +2,24 @@
  * `DeviceRegistrationReset`: one device's dynamic-registration reset as a Pulumi resource.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { InputError } from "./errors";
-import { deviceResetHandle } from "./handle";
+import { RESOURCE_MODULE, RESOURCE_NAMES } from "../shared/type-tokens";
+import { InputError } from "../shared/errors";
+import { deviceResetHandle } from "./provider-handles";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
-import { CheckFailure, checkJson, childPath, describeValue, DEVICE_ARGUMENTS, isJsonValue } from "./inputs";
-import type { UnknownOutcomeRecord } from "./outcomes";
+import { CheckFailure, checkJson, childPath, describeValue, DEVICE_ARGUMENTS, isJsonValue } from "../shared/inputs";
+import type { UnknownOutcomeRecord } from "../shared/records";
+import type { TargetArgs } from "./args";
 
 /** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
-export interface DeviceRegistrationResetArgs {
+export interface DeviceRegistrationResetArgs extends TargetArgs {
   /** The device's ProductKey, given with `deviceName`; a change resets the new device (replace). */
   readonly productKey?: pulumi.Input<string>;
   /** The device's DeviceName (4–32 letters, digits and `-_@.:`), given with `productKey`; a change replaces. */
   readonly deviceName?: pulumi.Input<string>;
   /** The device's IotId, instead of the pair; when both are given the API uses the IotId. A change replaces. */
   readonly iotId?: pulumi.Input<string>;
-  /** The IoT instance ID; required for instances that have one, absent for the public instance. A change replaces. */
-  readonly iotInstanceId?: pulumi.Input<string>;
-  /** The region, e.g. `cn-shanghai`; default: stack config `alicloud:region`, else `ALIBABA_CLOUD_REGION_ID`. A change replaces. */
-  readonly region?: pulumi.Input<string>;
-  /** API endpoint override: `host[:port]`, `https://…`, or `http://127.0.0.1:PORT` for a local emulator (plain http only on loopback); default `iot.<region>.aliyuncs.com`. A change replaces. */
-  readonly endpoint?: pulumi.Input<string>;
   /** Plain JSON values (at most 16 KiB as JSON); a change to any of them resets the device again (replace). Default: none. */
   readonly triggers?: pulumi.Input<unknown[] | Record<string, unknown>>;
-  /** When the reset returns a JobId (a gateway with over 2,000 sub-devices), poll the job until it ends; default false. A change updates in place without any API call. */
-  readonly waitForJob?: pulumi.Input<boolean>;
 }
 
 /**
@@ -92,8 +86,8 @@ export class DeviceRegistrationReset extends pulumi.dynamic.Resource {
         acceptedUnknown: undefined,
       },
       opts,
-      "iot",
-      "DeviceRegistrationReset",
+      RESOURCE_MODULE,
+      RESOURCE_NAMES.device,
     );
     // The API resets by IotId when both identities are given; say so where the operator looks.
     pulumi.all([args.iotId, args.productKey, args.deviceName]).apply(([iotId, productKey, deviceName]) => {

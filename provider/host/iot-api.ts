@@ -8,7 +8,8 @@ import Iot, { QueryJobRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import * as $OpenApi from "@alicloud/openapi-client";
 import * as $Util from "@alicloud/tea-util";
 import type Credential from "@alicloud/credentials";
-import { Pacer, pacerFor } from "./budget";
+import type { ApiActionName } from "../shared/config";
+import { Pacers } from "./pacer";
 import {
   describeDevice,
   DeviceRef,
@@ -17,10 +18,10 @@ import {
   RetriesExhaustedError,
   SendingStoppedError,
   UnknownOutcomeError,
-} from "./errors";
+} from "../shared/errors";
 import { backoffDelay, classifyFailure, RetryPolicy } from "./retry";
 import { credentialError, ProviderSettings, Target } from "./settings";
-import { tracked, WireProgress } from "./wire";
+import { tracked, WireProgress } from "./wire-progress";
 
 /** What a successful ResetThing returned. */
 export interface ResetResult {
@@ -116,6 +117,8 @@ export class IotApi {
     credential: Credential,
     private readonly settings: ProviderSettings,
     private readonly gate: SendGate = new SendGate(),
+    /** The provider process's pacers, shared by every client of the process. */
+    private readonly pacers: Pacers = new Pacers(),
   ) {
     this.client = new Iot(
       new $OpenApi.Config({
@@ -251,13 +254,13 @@ export class IotApi {
    * only read, so they are tried again.
    */
   private async call<T extends { success?: boolean; code?: string; errorMessage?: string; requestId?: string }>(
-    action: "ResetThing" | "QueryJob" | "BatchGetDeviceState",
+    action: ApiActionName,
     device: DeviceRef,
     send: () => Promise<T>,
     hooks?: SendHooks,
     order?: number,
   ): Promise<T> {
-    const pacer: Pacer = pacerFor(action, this.settings.quotas);
+    const pacer = this.pacers.of(action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
     const readOnly = action !== "ResetThing";
     const started = Date.now();

@@ -4,9 +4,9 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "csv-parse/sync";
-import { IotResetError } from "./errors";
-import { CheckFailure, checkFleetDevice, mixedForms, mixedFormsReason } from "./inputs";
-import { deviceKey, FleetDevice } from "./selection";
+import { IotResetError } from "../shared/errors";
+import { CheckFailure, checkFleetDevice, mixedForms, mixedFormsReason } from "../shared/inputs";
+import { deviceKey, FleetDevice } from "../shared/selection";
 
 /** A fleet file that could not be used; the message lists every bad row (up to 20). */
 export class FleetFileError extends IotResetError {}

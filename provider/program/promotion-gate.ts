@@ -4,7 +4,8 @@
  * and reconnected.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { promotionGateHandle } from "./handle";
+import { RESOURCE_MODULE, RESOURCE_NAMES } from "../shared/type-tokens";
+import { promotionGateHandle } from "./provider-handles";
 
 /** When a newly promoted stage of a `DeviceCohortReset` may start. */
 export interface PromotionGateOptions {
@@ -61,8 +62,8 @@ export class DevicePromotionGate extends pulumi.dynamic.Resource {
       name,
       { ...args, passed: undefined, checkedCount: undefined, onlineCount: undefined, openedAt: undefined },
       opts,
-      "iot",
-      "DevicePromotionGate",
+      RESOURCE_MODULE,
+      RESOURCE_NAMES.gate,
     );
   }
 }

@@ -4,17 +4,20 @@
  * the stage's batches (which depend on the gate) reset anything.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { DEVICE_STATE_BATCH, DeviceStateQuery, DeviceStatus, IotApi } from "./api";
-import type { ProviderContext } from "./context";
-import { changed, Props } from "./device";
-import { PromotionGateError } from "./errors";
-import { CheckFailure, checkCommonSettings, checkNumber, escapeText, isUnknown } from "./inputs";
+import { DEVICE_STATE_BATCH, DeviceStateQuery, DeviceStatus, IotApi } from "./iot-api";
+import type { ProviderContext } from "./provider-context";
+import { changed, Props } from "./device-reset";
+import { PromotionGateError } from "../shared/errors";
+import {
+  CheckFailure,
+  checkCommonSettings,
+  checkNumber,
+  escapeText,
+  isUnknown,
+  MIN_ONLINE_RATIO_RULE,
+  WAIT_MINUTES_RULE,
+} from "../shared/inputs";
 import * as log from "./log";
-
-/** The range of `minOnlineRatio`. */
-export const MIN_ONLINE_RATIO_RULE = { min: 0, max: 1 } as const;
-/** The range of `waitMinutes`: up to a day. */
-export const WAIT_MINUTES_RULE = { min: 0, max: 1440 } as const;
 
 /** Arguments whose change replaces the gate: a new campaign or target is checked anew. */
 const GATE_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;

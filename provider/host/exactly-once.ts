@@ -2,28 +2,14 @@
  * Exactly once: the journaled send, the record of a reset whose outcome is unknown, and the operator's decision
  * about it. Shared by `DeviceRegistrationReset` and `DeviceBatchReset`.
  */
-import type { IotApi, ResetResult } from "./api";
-import type { ProviderContext } from "./context";
-import { canonicalJson } from "./device";
-import { DeviceRef, IotApiError, UnknownOutcomeError } from "./errors";
+import type { IotApi, ResetResult } from "./iot-api";
+import type { ProviderContext } from "./provider-context";
+import { canonicalJson } from "./device-reset";
+import { DeviceRef, IotApiError, UnknownOutcomeError } from "../shared/errors";
 import type { DeviceJournalState, Journal } from "./journal";
 import * as log from "./log";
+import type { UnknownOutcomeRecord } from "../shared/records";
 import { chooses, CONFIG_KEYS, ProviderSettings } from "./settings";
-
-/**
- * A reset that was sent and got no usable answer: IoT Platform may or may not have reset the device. Kept in the
- * resource's outputs until the operator accepts it or has it sent once more.
- */
-export interface UnknownOutcomeRecord {
-  /** When the attempt whose answer was lost was sent, ISO-8601. */
-  readonly sentAt: string;
-  /** Which attempt of the call that was, counted from 1. */
-  readonly attempt: number;
-  /** What came instead of an answer (a read timeout, a reset connection, a page that is not JSON, …). */
-  readonly error: string;
-  /** True when this was the one resend the operator asked for: it can now only be accepted. */
-  readonly resent?: boolean;
-}
 
 /** What happens to a device with an unknown outcome in this update. */
 export type UnknownDecision = "accept" | "resend" | "hold";

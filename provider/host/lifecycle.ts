@@ -3,7 +3,7 @@
  * the dynamic-provider verbs, over the one context of the provider process. `host.ts` serves each module with it.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import type { ProviderContext } from "./context";
+import type { ProviderContext } from "./provider-context";
 import type { ProviderSettings } from "./settings";
 
 /** Inputs and outputs as the engine sends them (strings, numbers, booleans and JSON values). */

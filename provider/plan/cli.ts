@@ -6,8 +6,9 @@
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
-import { escapeText } from "./inputs";
-import { describeRollout, PlannedGate, PlannedReset, PlanReading, readPlan } from "./plan";
+import { escapeText } from "../shared/inputs";
+import { PlannedGate, PlannedReset, PlanReading, readPlan } from "./read-plan";
+import { describeRollout } from "../shared/rollout-controls";
 
 const USAGE =
   "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +

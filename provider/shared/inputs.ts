@@ -3,7 +3,7 @@
  * functions, no network. Each failure names the property, states the rule and says what to do, as Pulumi shows
  * it next to the resource.
  */
-import { HH_MM, ISO_WITH_ZONE, WEEK_DAYS } from "./windows";
+import { checkRolloutArgs } from "./rollout-controls";
 
 /** The value the engine sends for an input not yet known during preview. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -471,10 +471,10 @@ export function numberProblem(value: unknown, rule: NumberRule): string | undefi
   return ok ? undefined : `must be ${describeRule(rule)}, got ${describeValue(value)}`;
 }
 
-/** The range of `maxFailureRatio`. */
-export const FAILURE_RATIO_RULE: NumberRule = { min: 0, max: 1 };
-/** The range of `maxResetsPerUpdate`. */
-export const RESET_CAP_RULE: NumberRule = { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true };
+/** The range of `minOnlineRatio`. */
+export const MIN_ONLINE_RATIO_RULE = { min: 0, max: 1 } as const;
+/** The range of `waitMinutes`: up to a day. */
+export const WAIT_MINUTES_RULE = { min: 0, max: 1440 } as const;
 
 /** Checks an optional numeric property; `null` is refused, like any value that is not a number. */
 export function checkNumber(
@@ -491,191 +491,6 @@ export function checkNumber(
   }
   const problem = numberProblem(value, rule);
   if (problem) failures.push({ property, reason: problem });
-}
-
-/** The range of `abortCriteria[i].thresholdPercentage`. */
-export const THRESHOLD_RULE: NumberRule = { min: 0, max: 100, minExclusive: true };
-/** The range of `abortCriteria[i].minExecuted`. */
-export const MIN_EXECUTED_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
-/** The range of `maintenanceWindows[i].durationMinutes`: up to a whole day. */
-export const DURATION_RULE: NumberRule = { min: 1, max: 1440, integer: true };
-/** The range of `ramp.baseRatePerMinute`: up to the default ResetThing quota, 500 a second. */
-export const BASE_RATE_RULE: NumberRule = { min: 0, max: 30000, minExclusive: true };
-/** The range of `ramp.incrementFactor` (1 keeps the rate constant). */
-export const INCREMENT_FACTOR_RULE: NumberRule = { min: 1, max: 10 };
-/** The range of `ramp.increaseEveryResets`. */
-export const INCREASE_EVERY_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
-/** The most abort criteria or maintenance windows one cohort takes. */
-export const MAX_ROLLOUT_ENTRIES = 20;
-
-const FAILURE_TYPES = ["businessError", "unknownOutcome", "jobFailed", "any"];
-const DAYS: readonly string[] = [...WEEK_DAYS.slice(1), "Sun"];
-
-/**
- * Checks an optional list of objects with exactly `keys` (each checked by `entry`); returns false when absent,
- * unknown or not a list.
- */
-function checkEntries(
-  news: Record<string, unknown>,
-  property: string,
-  keys: readonly string[],
-  shape: string,
-  failures: CheckFailure[],
-  entry: (value: Record<string, unknown>, at: string) => void,
-): void {
-  const list = news[property];
-  if (list === undefined || isUnknown(list)) return;
-  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_ROLLOUT_ENTRIES) {
-    failures.push({
-      property,
-      reason: `must be a list of 1 to ${MAX_ROLLOUT_ENTRIES} ${shape}, got ${Array.isArray(list) ? `${list.length} entries` : describeValue(list)}`,
-    });
-    return;
-  }
-  list.forEach((value: unknown, i: number) => {
-    const at = `${property}[${i}]`;
-    if (isUnknown(value)) return;
-    if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      failures.push({ property: at, reason: `must be ${shape}, got ${describeValue(value)}` });
-      return;
-    }
-    const extra = Object.keys(value).filter((k) => !keys.includes(k));
-    if (extra.length > 0) {
-      failures.push({
-        property: at,
-        reason: `has unknown key(s) ${extra.map((k) => quote(k)).join(", ")}; it is ${shape}`,
-      });
-      return;
-    }
-    entry(value as Record<string, unknown>, at);
-  });
-}
-
-/** A required number inside an entry: present and within the rule. */
-function checkMember(
-  value: Record<string, unknown>,
-  at: string,
-  key: string,
-  rule: NumberRule,
-  failures: CheckFailure[],
-): void {
-  const v = value[key];
-  if (isUnknown(v)) return;
-  if (v === undefined) failures.push({ property: `${at}.${key}`, reason: `is required: ${describeRule(rule)}` });
-  else {
-    const problem = numberProblem(v, rule);
-    if (problem) failures.push({ property: `${at}.${key}`, reason: problem });
-  }
-}
-
-/** An ISO 8601 time with a zone, or the reason it is not one. */
-function isoTime(news: Record<string, unknown>, property: string, failures: CheckFailure[]): number | undefined {
-  if (!checkString(news, property, failures)) return undefined;
-  const text = news[property] as string;
-  const t = Date.parse(text);
-  const [, month, day] = /^\d{4}-(\d{2})-(\d{2})/.exec(text) ?? [];
-  const valid =
-    ISO_WITH_ZONE.test(text) &&
-    !Number.isNaN(t) &&
-    // Date.parse rolls 2026-02-30 over into March: the day written must exist.
-    new Date(Date.UTC(Number(text.slice(0, 4)), Number(month) - 1, Number(day))).getUTCDate() === Number(day);
-  if (!valid) {
-    failures.push({
-      property,
-      reason: `${quote(text)} is not an ISO 8601 time with a zone, e.g. 2026-12-01T02:00:00Z or 2026-12-01T10:00:00+08:00`,
-    });
-    return undefined;
-  }
-  return t;
-}
-
-/** Rules of one abort criterion, `abortCriteria[i]`. */
-function checkCriterion(c: Record<string, unknown>, at: string, failures: CheckFailure[]): void {
-  if (!isUnknown(c.failureType) && !FAILURE_TYPES.includes(c.failureType as string)) {
-    failures.push({
-      property: `${at}.failureType`,
-      reason: `must be one of ${FAILURE_TYPES.map((t) => `"${t}"`).join(", ")}, got ${describeValue(c.failureType)}`,
-    });
-  }
-  checkMember(c, at, "thresholdPercentage", THRESHOLD_RULE, failures);
-  checkMember(c, at, "minExecuted", MIN_EXECUTED_RULE, failures);
-}
-
-/** Rules of one maintenance window, `maintenanceWindows[i]`. */
-function checkWindow(w: Record<string, unknown>, at: string, failures: CheckFailure[]): void {
-  if (!isUnknown(w.start) && (typeof w.start !== "string" || !HH_MM.test(w.start))) {
-    failures.push({
-      property: `${at}.start`,
-      reason: `must be a UTC time of day "HH:MM" from "00:00" to "23:59", got ${describeValue(w.start)}`,
-    });
-  }
-  checkMember(w, at, "durationMinutes", DURATION_RULE, failures);
-  const days = w.days;
-  if (days === undefined || isUnknown(days)) return;
-  const ok =
-    Array.isArray(days) &&
-    days.length > 0 &&
-    days.every((d) => DAYS.includes(d as string)) &&
-    new Set(days).size === days.length;
-  if (!ok) {
-    failures.push({
-      property: `${at}.days`,
-      reason: `must be a non-empty list of distinct days among ${DAYS.map((d) => `"${d}"`).join(", ")}, got ${Array.isArray(days) ? JSON.stringify(days) : describeValue(days)}`,
-    });
-  }
-}
-
-/** The list-valued rollout controls: their entries' keys, their shape as messages show it, and their rules. */
-const ENTRY_LISTS = [
-  [
-    "abortCriteria",
-    ["failureType", "thresholdPercentage", "minExecuted"],
-    "{ failureType, thresholdPercentage, minExecuted }",
-    checkCriterion,
-  ],
-  [
-    "maintenanceWindows",
-    ["start", "durationMinutes", "days"],
-    '{ start: "HH:MM" (UTC), durationMinutes, days? }',
-    checkWindow,
-  ],
-] as const;
-
-/** Rules of the rollout controls: abort criteria, windows, ramp (see guardrails.ts and windows.ts). */
-export function checkRolloutArgs(news: Record<string, unknown>, failures: CheckFailure[]): void {
-  for (const [property, keys, shape, rules] of ENTRY_LISTS) {
-    checkEntries(news, property, keys, shape, failures, (value, at) => rules(value, at, failures));
-  }
-  const notBefore = isoTime(news, "notBefore", failures);
-  const notAfter = isoTime(news, "notAfter", failures);
-  if (notBefore !== undefined && notAfter !== undefined && !(notBefore < notAfter)) {
-    failures.push({
-      property: "notAfter",
-      reason: `${quote(news.notAfter as string)} is not after notBefore ${quote(news.notBefore as string)}; nothing could be sent`,
-    });
-  }
-  const ramp = news.ramp;
-  if (ramp !== undefined && !isUnknown(ramp)) {
-    const shape = "{ baseRatePerMinute, incrementFactor, increaseEveryResets }";
-    if (ramp === null || typeof ramp !== "object" || Array.isArray(ramp)) {
-      failures.push({ property: "ramp", reason: `must be ${shape}, got ${describeValue(ramp)}` });
-      return;
-    }
-    const extra = Object.keys(ramp).filter(
-      (k) => !["baseRatePerMinute", "incrementFactor", "increaseEveryResets"].includes(k),
-    );
-    if (extra.length > 0) {
-      failures.push({
-        property: "ramp",
-        reason: `has unknown key(s) ${extra.map((k) => quote(k)).join(", ")}; it is ${shape}`,
-      });
-      return;
-    }
-    const r = ramp as Record<string, unknown>;
-    checkMember(r, "ramp", "baseRatePerMinute", BASE_RATE_RULE, failures);
-    checkMember(r, "ramp", "incrementFactor", INCREMENT_FACTOR_RULE, failures);
-    checkMember(r, "ramp", "increaseEveryResets", INCREASE_EVERY_RULE, failures);
-  }
 }
 
 /**
@@ -715,8 +530,6 @@ export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFai
       if (mixed) failures.push({ property: "devices", reason: mixedFormsReason(mixed, (i) => `devices[${i}]`) });
     }
   }
-  checkNumber(news, "maxFailureRatio", FAILURE_RATIO_RULE, failures);
-  checkNumber(news, "maxResetsPerUpdate", RESET_CAP_RULE, failures);
   checkRolloutArgs(news, failures);
   const stages = news.stages;
   if (stages !== undefined && !isUnknown(stages)) {

@@ -7,12 +7,12 @@
  * entry point and the handler names below (`deviceReset`, `batchReset`, `promotionGate`) working.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { ProviderContext } from "./context";
+import { ProviderContext } from "./provider-context";
 import type { Lifecycle } from "./lifecycle";
 import { engineAddress, watchEngine } from "./engine-watch";
-import * as batch from "./batch";
-import * as device from "./device";
-import * as gate from "./gate";
+import * as batch from "./batch-reset";
+import * as device from "./device-reset";
+import * as gate from "./promotion-gate";
 
 /** The one context of this provider process: stack settings, credential, clients and budgets. */
 const context = new ProviderContext();

@@ -3,17 +3,16 @@
  * devices the update would reset: the list a pull request shows before anything is applied. A plan that cannot
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
-import { pendingDevices, unknownOutcomeDevices } from "./batch";
-import { IotResetError } from "./errors";
-import { containsUnknown, describeValue, parseDeviceKey } from "./inputs";
-import { deviceKey, FleetDevice, fleetDevice, rolloutPosition } from "./selection";
-import type { AbortCriterion, Ramp } from "./guardrails";
-import { ROLLOUT_KEYS } from "./rollout";
-import { describeWindow, MaintenanceWindow } from "./windows";
+import { pendingDevices, unknownOutcomeDevices } from "../shared/records";
+import { IotResetError } from "../shared/errors";
+import { containsUnknown, describeValue, parseDeviceKey } from "../shared/inputs";
+import { deviceKey, FleetDevice, fleetDevice, rolloutPosition } from "../shared/selection";
+import { ROLLOUT_KEYS, RolloutControls } from "../shared/rollout-controls";
+import { RESOURCE_NAMES, typeToken } from "../shared/type-tokens";
 
-const DEVICE_TYPE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
-const BATCH_TYPE = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
-const GATE_TYPE = "pulumi-nodejs:dynamic/iot:DevicePromotionGate";
+const DEVICE_TYPE = typeToken(RESOURCE_NAMES.device);
+const BATCH_TYPE = typeToken(RESOURCE_NAMES.batch);
+const GATE_TYPE = typeToken(RESOURCE_NAMES.gate);
 
 /** A plan that cannot be read completely; the message names the step and what is wrong. */
 export class PlanError extends IotResetError {}
@@ -43,58 +42,13 @@ export interface PlannedReset {
   readonly rollout?: RolloutControls;
 }
 
-/** The guardrails and rollout controls a batch carries (each only when set). */
-export interface RolloutControls {
-  readonly maxFailureRatio?: number;
-  readonly maxResetsPerUpdate?: number;
-  readonly abortCriteria?: AbortCriterion[];
-  readonly notBefore?: string;
-  readonly notAfter?: string;
-  readonly maintenanceWindows?: MaintenanceWindow[];
-  readonly ramp?: Ramp;
-}
-
 /** The controls of a batch's planned inputs; undefined when none is set. A value unknown at preview is shown as such. */
 function rolloutOf(inputs: Record<string, unknown>): RolloutControls | undefined {
   const out: Record<string, unknown> = {};
-  for (const key of ["maxFailureRatio", "maxResetsPerUpdate", ...ROLLOUT_KEYS]) {
+  for (const key of ROLLOUT_KEYS) {
     if (inputs[key] !== undefined) out[key] = containsUnknown(inputs[key]) ? "(unknown until apply)" : inputs[key];
   }
   return Object.keys(out).length > 0 ? (out as RolloutControls) : undefined;
-}
-
-/** One phrase per control, as `iot-reset-plan` prints them: what stops, spaces or holds back the update's resets. */
-export function describeRollout(r: RolloutControls): string[] {
-  const out: string[] = [];
-  const shown = (v: unknown, f: () => string) => (typeof v === "string" && v.startsWith("(unknown") ? v : f());
-  for (const c of Array.isArray(r.abortCriteria) ? r.abortCriteria : []) {
-    out.push(
-      `abort when ${c.failureType} failures reach ${c.thresholdPercentage}% of executed resets (after at least ${c.minExecuted})`,
-    );
-  }
-  if (r.abortCriteria !== undefined && !Array.isArray(r.abortCriteria)) out.push(`abortCriteria ${r.abortCriteria}`);
-  if (r.maxFailureRatio !== undefined) {
-    out.push(`abort when more than ${r.maxFailureRatio} of resets fail (maxFailureRatio, after 20)`);
-  }
-  if (r.maxResetsPerUpdate !== undefined) out.push(`at most ${r.maxResetsPerUpdate} resets in this update`);
-  if (r.notBefore !== undefined) out.push(`nothing sent before ${r.notBefore}`);
-  if (r.notAfter !== undefined) out.push(`nothing sent from ${r.notAfter}`);
-  if (r.maintenanceWindows !== undefined) {
-    out.push(
-      `only inside ${shown(r.maintenanceWindows, () => (r.maintenanceWindows ?? []).map(describeWindow).join("; "))}`,
-    );
-  }
-  if (r.ramp !== undefined) {
-    out.push(
-      shown(
-        r.ramp,
-        () =>
-          `ramp from ${r.ramp?.baseRatePerMinute} resets/min, ×${r.ramp?.incrementFactor} after every ` +
-          `${r.ramp?.increaseEveryResets} sent, up to the quota`,
-      ),
-    );
-  }
-  return out;
 }
 
 interface NormalizedStep {

@@ -7,6 +7,7 @@
  * the service throttles a real share of the calls (another pipeline may share the account) and climbing back
  * after. A stray throttle (a gateway hiccup) is retried without slowing the whole update down.
  */
+import type { ApiActionName, Quotas } from "../shared/config";
 
 /** Rates and shapes of one pacer. */
 export interface PacerOptions {
@@ -194,35 +195,21 @@ export class Pacer {
   }
 }
 
-/** The quota of each action the provider calls, in calls per second. */
-export interface Quotas {
-  /** ResetThing calls per second (the account quota is 500). */
-  readonly ResetThing: number;
-  /** QueryJob calls per second (the account quota is 5). */
-  readonly QueryJob: number;
-  /** BatchGetDeviceState calls per second (the account quota is 50), for promotion gates. */
-  readonly BatchGetDeviceState: number;
-}
-
-/** The documented account quotas of the IoT Platform API. */
-export const DEFAULT_QUOTAS: Quotas = { ResetThing: 500, QueryJob: 5, BatchGetDeviceState: 50 };
-
-const pacers = new Map<string, Pacer>();
-
 /**
- * The process-wide pacer of an action, made anew when the quota changes (quotas come from stack config, the
- * same for every resource of one update).
+ * The pacers of one provider process, one per API action: every resource the process serves shares them, since the
+ * quotas are per account. A pacer is made anew when its quota changes (quotas come from stack config, the same for
+ * every resource of one update).
  */
-export function pacerFor(action: keyof Quotas, quotas: Quotas): Pacer {
-  let pacer = pacers.get(action);
-  if (!pacer || pacer.ceilingQps !== quotas[action]) {
-    pacer = new Pacer({ ceilingQps: quotas[action] });
-    pacers.set(action, pacer);
-  }
-  return pacer;
-}
+export class Pacers {
+  private readonly byAction = new Map<ApiActionName, Pacer>();
 
-/** Forgets every pacer (tests). */
-export function resetPacers(): void {
-  pacers.clear();
+  /** The pacer of an action at its quota. */
+  of(action: ApiActionName, quotas: Quotas): Pacer {
+    let pacer = this.byAction.get(action);
+    if (!pacer || pacer.ceilingQps !== quotas[action]) {
+      pacer = new Pacer({ ceilingQps: quotas[action] });
+      this.byAction.set(action, pacer);
+    }
+    return pacer;
+  }
 }

@@ -5,9 +5,11 @@
  */
 import * as path from "node:path";
 import type Credential from "@alicloud/credentials";
-import { IotApi, SendGate } from "./api";
-import { ConfigurationError } from "./errors";
-import type { CheckFailure } from "./inputs";
+import { IotApi, SendGate } from "./iot-api";
+import { Pacers } from "./pacer";
+import { GuardClock, systemClock, UpdateGuard } from "./update-guard";
+import { ConfigurationError } from "../shared/errors";
+import type { CheckFailure } from "../shared/inputs";
 import { defaultJournalPath, Journal, JournalIdentity, openJournal } from "./journal";
 import {
   buildCredential,
@@ -39,12 +41,24 @@ export class ProviderContext {
   private opened: Journal | undefined;
   /** Stops every call not yet sent; the host flips it when the engine is gone or the update is cancelled. */
   readonly gate = new SendGate();
+  /** The pacer of each API action, shared by every resource of the update: the quotas are per account. */
+  readonly pacers = new Pacers();
+  /** The guardrails of the update, counted across every batch the process serves. */
+  readonly guard: UpdateGuard;
+  /**
+   * Batches started so far: each batch's calls are ranked by its start at the shared pacers, so the batches under
+   * way end one after another instead of together (see `Pacer`).
+   */
+  private batchesStarted = 0;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
     /** Where the program runs: the default journal lives here (the engine starts the provider in it). */
     private readonly programDir: string = process.cwd(),
+    /** The guard's clock: the system clock in the provider, a fake one in tests. */
+    clock: GuardClock = systemClock,
   ) {
+    this.guard = new UpdateGuard(clock);
     this.current = readSettings(() => undefined);
   }
 
@@ -99,6 +113,11 @@ export class ProviderContext {
     return failures;
   }
 
+  /** The rank of a batch that starts now among the batches of the update: earlier batches are served first. */
+  nextBatchOrder(): number {
+    return this.batchesStarted++;
+  }
+
   /** Stops every further call before it is sent; calls already sent finish and are recorded. */
   stopSending(reason: string): void {
     this.gate.stop(reason);
@@ -123,7 +142,7 @@ export class ProviderContext {
     let api = this.apis.get(key);
     if (!api) {
       this.credential ??= buildCredential(this.current, this.env);
-      api = new IotApi(target, this.credential, this.current, this.gate);
+      api = new IotApi(target, this.credential, this.current, this.gate, this.pacers);
       this.apis.set(key, api);
     }
     return api;

@@ -3,7 +3,8 @@
  * SDK retries nothing itself (we run it with `autoretry` off), so this is the only retry layer: one place to
  * bound attempts and time.
  */
-import type { WireProgress } from "./wire";
+import { CONFIG_KEYS, defaultOf } from "../shared/config";
+import type { WireProgress } from "./wire-progress";
 
 /** How many attempts and how much time one API call may take. */
 export interface RetryPolicy {
@@ -19,8 +20,8 @@ export interface RetryPolicy {
 
 /** The defaults: 8 attempts within 2 minutes, 200 ms doubling to at most 10 s. */
 export const DEFAULT_RETRY_POLICY: RetryPolicy = {
-  maxAttempts: 8,
-  maxElapsedMs: 120_000,
+  maxAttempts: defaultOf(CONFIG_KEYS.maxAttempts),
+  maxElapsedMs: defaultOf(CONFIG_KEYS.maxRetrySeconds) * 1000,
   baseDelayMs: 200,
   maxDelayMs: 10_000,
 };

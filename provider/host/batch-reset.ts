@@ -3,9 +3,9 @@
  * shared budget and recording each device's result, so that the next update resets only what is left.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
-import { IotApi } from "./api";
-import { ProviderContext } from "./context";
-import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./device";
+import { IotApi } from "./iot-api";
+import { ProviderContext } from "./provider-context";
+import { changed, jobOutcome, partialOutputs, Props, targetChanges } from "./device-reset";
 import type { ProviderSettings } from "./settings";
 import {
   assertNever,
@@ -15,10 +15,10 @@ import {
   PartialResetError,
   SendingStoppedError,
   UnknownOutcomeError,
-} from "./errors";
-import { Limits, UpdateGuard } from "./guardrails";
-import { limitsOf, ROLLOUT_KEYS, windowChecked } from "./rollout";
-import { CheckFailure, checkBatchArgs, containsUnknown, escapeText, identityForm, isUnknown } from "./inputs";
+} from "../shared/errors";
+import { windowChecked } from "./update-guard";
+import { ROLLOUT_KEYS, RolloutControls, rolloutControlsOf } from "../shared/rollout-controls";
+import { CheckFailure, checkBatchArgs, containsUnknown, escapeText, identityForm, isUnknown } from "../shared/inputs";
 import type { Journal } from "./journal";
 import * as log from "./log";
 import {
@@ -30,29 +30,13 @@ import {
   releaseFromJournal,
   unknownFromJournal,
   unknownOutcomeAdvice,
-  UnknownOutcomeRecord,
-} from "./outcomes";
-import { deviceKey, FleetDevice, FleetEntry, fleetDevice } from "./selection";
-
-/** The record of one device's reset, kept in the batch's outputs under the device key. */
-export interface DeviceRecord {
-  /** RequestId of the ResetThing call; absent when an unknown outcome was accepted as a reset. */
-  readonly requestId?: string;
-  /** ISO-8601 time the reset was sent. */
-  readonly resetAt: string;
-  /** The device job, when the API returned one. */
-  readonly jobId?: string;
-  /** The job's final status, when `waitForJob` followed it. */
-  readonly jobStatus?: string;
-  /** Sent once more after an unknown outcome (`iotReset:resendUnknown`): IoT Platform may have reset it twice. */
-  readonly mayBeResetTwice?: boolean;
-  /** An unknown outcome the operator accepted as a reset (`iotReset:acceptUnknown`); no answer was ever received. */
-  readonly acceptedUnknown?: boolean;
-}
+} from "./exactly-once";
+import { DeviceRecord, pendingDevices, UnknownOutcomeRecord } from "../shared/records";
+import { deviceKey, FleetDevice, FleetEntry, fleetDevice } from "../shared/selection";
 
 /** Arguments whose change replaces the batch, resetting every device in it again. */
 export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
-const BATCH_UPDATE_KEYS = ["devices", "waitForJob", "maxFailureRatio", "maxResetsPerUpdate", ...ROLLOUT_KEYS] as const;
+const BATCH_UPDATE_KEYS = ["devices", "waitForJob", ...ROLLOUT_KEYS] as const;
 /**
  * Arguments echoed into the outputs. Not `devices`: the list is in the resource's inputs already and every reset
  * device is a key of `results`, while a copy in the outputs would add ~50 B per device to every checkpoint the
@@ -62,15 +46,6 @@ const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS.filter((k) => k !== 
 
 /** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
 const CONCURRENCY_PER_BATCH = 64;
-
-/**
- * Batches started by this provider process: each batch's calls are ranked by its start at the shared pacer, so
- * the batches under way end one after another instead of together (see `Pacer`).
- */
-let batchesStarted = 0;
-
-/** The guard of this provider process, that is, of this update. */
-export const updateGuard = new UpdateGuard();
 
 /** The listed devices as objects (a cohort lists their keys; check has refused anything else). */
 function devicesOf(props: Props): FleetDevice[] {
@@ -278,10 +253,10 @@ async function resetPending(
     const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)
       ? ctx.api(inputs as { region?: string; endpoint?: string })
       : undefined;
-    const limits = limitsOf(inputs);
+    const limits = rolloutControlsOf(inputs) ?? {};
     const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
     const waitForJob = inputs.waitForJob === true;
-    const order = batchesStarted++;
+    const order = ctx.nextBatchOrder();
     let next = 0;
     const worker = async () => {
       while (next < tasks.length) {
@@ -395,28 +370,28 @@ async function resetOne(
   scope: string,
   device: FleetDevice & { iotInstanceId?: string },
   waitForJob: boolean,
-  limits: Limits,
+  limits: RolloutControls,
   resend: boolean,
   order: number,
 ): Promise<DeviceRecord> {
-  await updateGuard.admit(limits);
+  const guard = ctx.guard;
+  await guard.admit(limits);
   const resetAt = new Date().toISOString();
   let result;
   try {
     // With rollout windows, the window is checked again after the pacer's wait, right before the request leaves.
-    const sender =
-      limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, updateGuard, limits) : api;
+    const sender = limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, guard, limits) : api;
     result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend, order);
   } catch (err) {
     // A reset the window stopped before the wire was not executed; one with a lost answer counts as unknown.
-    updateGuard.settle(
+    guard.settle(
       err instanceof GuardrailError ? "unsent" : err instanceof UnknownOutcomeError ? "unknownOutcome" : false,
     );
     throw err;
   }
   const twice = resend ? { mayBeResetTwice: true } : {};
   if (!result.jobId || !waitForJob) {
-    updateGuard.settle(true);
+    guard.settle(true);
     return { requestId: result.requestId, resetAt, ...(result.jobId ? { jobId: result.jobId } : {}), ...twice };
   }
   // The reset itself succeeded: a job that fails is recorded with its status, not retried. It stays in flight for
@@ -425,39 +400,6 @@ async function resetOne(
     log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
     return "UNKNOWN";
   });
-  updateGuard.settle(jobStatus === "COMPLETED" ? true : "jobFailed");
+  guard.settle(jobStatus === "COMPLETED" ? true : "jobFailed");
   return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus, ...twice };
-}
-
-/**
- * The devices of a batch without a recorded reset: what an update settles. Devices with an unknown outcome are among
- * them unless `unknownOutcomes` is given, in which case they are left out (what `iot-reset-plan` lists as resets).
- */
-export function pendingDevices(
-  newDevices: readonly FleetDevice[],
-  oldResults: Record<string, unknown>,
-  unknownOutcomes: Record<string, unknown> = {},
-): FleetDevice[] {
-  return newDevices.filter((d) => {
-    const key = deviceKey(d);
-    return (
-      !Object.prototype.hasOwnProperty.call(oldResults, key) &&
-      !Object.prototype.hasOwnProperty.call(unknownOutcomes, key)
-    );
-  });
-}
-
-/** The listed devices whose reset has an unknown outcome in the recorded outputs (`iot-reset-plan` lists them). */
-export function unknownOutcomeDevices(
-  newDevices: readonly FleetDevice[],
-  oldResults: Record<string, unknown>,
-  unknownOutcomes: Record<string, unknown>,
-): FleetDevice[] {
-  return newDevices.filter((d) => {
-    const key = deviceKey(d);
-    return (
-      !Object.prototype.hasOwnProperty.call(oldResults, key) &&
-      Object.prototype.hasOwnProperty.call(unknownOutcomes, key)
-    );
-  });
 }

@@ -1,0 +1,85 @@
+/**
+ * The stack config the provider reads, each key beside its range and default, and the IoT Platform API actions the
+ * provider calls with their account quotas. Read by the provider host's settings, the program's refusal of plain
+ * secrets, and the docs.
+ */
+import type { NumberRule } from "./inputs";
+
+/** An API action the provider calls: its documented account quota and the stack setting that overrides it. */
+interface ApiAction {
+  /** The account quota in calls per second (shared by every RAM user of the account); the default of `setting`. */
+  readonly quota: number;
+  /** The stack config key of the calls per second this provider process paces the action at. */
+  readonly setting: string;
+  /** The highest value `setting` accepts (a raised quota). */
+  readonly maxQps: number;
+}
+
+/**
+ * Every API action the provider calls. Each gets a pacer at its quota (`host/pacer.ts`) and a stack setting; a call
+ * of an action missing here does not compile.
+ */
+export const API_ACTIONS = {
+  ResetThing: { quota: 500, setting: "iotReset:resetQps", maxQps: 10_000 },
+  QueryJob: { quota: 5, setting: "iotReset:queryJobQps", maxQps: 1_000 },
+  BatchGetDeviceState: { quota: 50, setting: "iotReset:deviceStateQps", maxQps: 1_000 },
+} as const satisfies Record<string, ApiAction>;
+
+/** The name of an API action the provider calls. */
+export type ApiActionName = keyof typeof API_ACTIONS;
+
+/** Calls per second of each action. */
+export type Quotas = Readonly<Record<ApiActionName, number>>;
+
+/** A value per API action, computed from its name. */
+export function mapActions<T>(f: (action: ApiActionName) => T): Readonly<Record<ApiActionName, T>> {
+  const names = Object.keys(API_ACTIONS) as ApiActionName[];
+  return Object.fromEntries(names.map((action) => [action, f(action)])) as Record<ApiActionName, T>;
+}
+
+/** The documented account quotas of the actions the provider calls. */
+export const DEFAULT_QUOTAS: Quotas = mapActions((action) => API_ACTIONS[action].quota);
+
+/** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
+export const CONFIG_KEYS = {
+  region: "alicloud:region",
+  accessKey: "alicloud:accessKey",
+  secretKey: "alicloud:secretKey",
+  securityToken: "alicloud:securityToken",
+  profile: "alicloud:profile",
+  ecsRoleName: "alicloud:ecsRoleName",
+  resetQps: API_ACTIONS.ResetThing.setting,
+  queryJobQps: API_ACTIONS.QueryJob.setting,
+  deviceStateQps: API_ACTIONS.BatchGetDeviceState.setting,
+  gatePollSeconds: "iotReset:gatePollSeconds",
+  jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
+  jobPollSeconds: "iotReset:jobPollSeconds",
+  readTimeoutMs: "iotReset:readTimeoutMs",
+  maxAttempts: "iotReset:maxAttempts",
+  maxRetrySeconds: "iotReset:maxRetrySeconds",
+  journal: "iotReset:journal",
+  resendUnknown: "iotReset:resendUnknown",
+  acceptUnknown: "iotReset:acceptUnknown",
+} as const;
+
+/** A numeric stack setting's range, and the value used when it is not set. */
+export type NumericSetting = NumberRule & { readonly fallback: number };
+
+/** The range of each numeric stack setting, and its default. */
+export const NUMERIC_SETTINGS: Readonly<Record<string, NumericSetting>> = {
+  ...Object.fromEntries(
+    Object.values(API_ACTIONS).map((a) => [
+      a.setting,
+      { min: 0, minExclusive: true, max: a.maxQps, fallback: a.quota },
+    ]),
+  ),
+  [CONFIG_KEYS.gatePollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 10 },
+  [CONFIG_KEYS.jobTimeoutSeconds]: { min: 0, minExclusive: true, max: 86_400, fallback: 1800 },
+  [CONFIG_KEYS.jobPollSeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 2 },
+  [CONFIG_KEYS.readTimeoutMs]: { min: 1, max: 600_000, integer: true, fallback: 10_000 },
+  [CONFIG_KEYS.maxAttempts]: { min: 1, max: 100, integer: true, fallback: 8 },
+  [CONFIG_KEYS.maxRetrySeconds]: { min: 0, minExclusive: true, max: 3600, fallback: 120 },
+};
+
+/** The default of a numeric stack setting. */
+export const defaultOf = (key: string): number => (NUMERIC_SETTINGS[key] as NumericSetting).fallback;
