@@ -179,7 +179,12 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
         ...(state.hadUnknown ? { mayBeResetTwice: true } : {}),
         ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
       });
-      return await finish(ctx, api, inputs, outs, state.requestId || `${key}@${outs.resetAt}`, state.jobId);
+      return await finish(ctx, api, {
+        inputs,
+        outs,
+        id: state.requestId || `${key}@${outs.resetAt}`,
+        jobId: state.jobId,
+      });
     }
     if (outcomes.journalUnknown(state) && state) {
       return await settleUnknown(ctx, api, journal, scope, inputs, outcomes.unknownFromJournal(state), undefined);
@@ -247,14 +252,8 @@ async function send(
     resetAt,
     ...(resend ? { mayBeResetTwice: true } : {}),
   };
-  return finish(
-    ctx,
-    api,
-    inputs,
-    outs,
-    id ?? (result.requestId || `${describeDevice(device)}@${resetAt}`),
-    result.jobId,
-  );
+  const recordId = id ?? (result.requestId || `${describeDevice(device)}@${resetAt}`);
+  return finish(ctx, api, { inputs, outs, id: recordId, jobId: result.jobId });
 }
 
 /** The error of a device whose outcome is unknown: it names the device and says how to decide. */
@@ -299,11 +298,9 @@ async function settleUnknown(
 async function finish(
   ctx: ProviderContext,
   api: IotApi,
-  inputs: Props,
-  outs: Props,
-  id: string,
-  jobId: string | undefined,
+  reset: { inputs: Props; outs: Props; id: string; jobId: string | undefined },
 ): Promise<{ id: string; outs: Props }> {
+  const { inputs, outs, id, jobId } = reset;
   const device = deviceOf(inputs);
   const result = { requestId: String(outs.requestId ?? ""), jobId };
   if (result.jobId) outs.jobId = result.jobId;
@@ -340,7 +337,7 @@ export const update: Lifecycle["update"] = async (ctx, id, olds, news) => {
       if (state?.status === "reset") {
         // The resend of an update that did not finish: recorded from the journal.
         const outs = fromJournal(news, state, { mayBeResetTwice: true });
-        return { outs: (await finish(ctx, api, news, outs, id, state.jobId)).outs };
+        return { outs: (await finish(ctx, api, { inputs: news, outs, id, jobId: state.jobId })).outs };
       }
       const record =
         state && outcomes.journalUnknown(state) ? { ...unknown, ...outcomes.unknownFromJournal(state) } : unknown;

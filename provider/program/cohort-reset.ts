@@ -300,15 +300,7 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
     const where = origin ? originOf(list[Number(origin[1])]) : undefined;
     problems.push(`\`${f.property}\`${where ? ` (${where})` : ""} ${withOrigin(f.reason)}`);
   }
-  if (problems.length > 0) {
-    const shown = problems.slice(0, 20);
-    if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
-    throw new InputError(
-      shown.length === 1
-        ? `DeviceCohortReset "${name}": ${shown[0]}.`
-        : `DeviceCohortReset "${name}" has ${problems.length} problems:\n  ${shown.join("\n  ")}`,
-    );
-  }
+  if (problems.length > 0) throw InputError.listing(`DeviceCohortReset "${name}"`, problems);
   // Only the identity keys go to the batches (a key present as `undefined` is absent, as the engine drops it).
   const clean = list.map((d) => {
     const { productKey, deviceName, iotId } = d as { productKey?: string; deviceName?: string; iotId?: string };

@@ -110,13 +110,7 @@ function isDeferred(value: unknown): value is pulumi.Output<unknown> | Promise<u
 
 function refuse(name: string, failures: readonly CheckFailure[]): never {
   const problems = failures.map((f) => `\`${f.property}\` ${f.reason}`);
-  const shown = problems.slice(0, 20);
-  if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
-  throw new InputError(
-    shown.length === 1
-      ? `DeviceRegistrationReset "${name}": ${shown[0]}.`
-      : `DeviceRegistrationReset "${name}" has ${problems.length} problems:\n  ${shown.join("\n  ")}`,
-  );
+  throw InputError.listing(`DeviceRegistrationReset "${name}"`, problems);
 }
 
 /**

@@ -145,7 +145,18 @@ export class JournalError extends IotResetError {}
  * Arguments that break a rule, refused in the program by a resource's constructor, before the Pulumi runtime
  * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered.
  */
-export class InputError extends IotResetError {}
+export class InputError extends IotResetError {
+  /** The refusal of a resource's arguments, listing up to 20 of its problems (`subject` names the resource). */
+  static listing(subject: string, problems: readonly string[]): InputError {
+    const shown = problems.slice(0, 20);
+    if (problems.length > 20) shown.push(`… and ${problems.length - 20} more`);
+    return new InputError(
+      shown.length === 1
+        ? `${subject}: ${shown[0]}.`
+        : `${subject} has ${problems.length} problems:\n  ${shown.join("\n  ")}`,
+    );
+  }
+}
 
 /** Settings or credentials that are missing or unusable; raised before any call is sent. */
 export class ConfigurationError extends IotResetError {}

@@ -243,20 +243,27 @@ function checkRamp(news: Record<string, unknown>, failures: CheckFailure[]): voi
   checkMember(r, "ramp", "increaseEveryResets", INCREASE_EVERY_RULE, failures);
 }
 
+/** The check of a list-valued control: 1 to 20 objects with exactly `keys` (`shape` in messages), each by `rules`. */
+function entryList(
+  property: string,
+  keys: readonly string[],
+  shape: string,
+  rules: (value: Record<string, unknown>, at: string, failures: CheckFailure[]) => void,
+): Control<unknown>["check"] {
+  return (news, failures) => checkEntries(news, property, keys, shape, failures, (v, at) => rules(v, at, failures));
+}
+
 /** Every control: how `check` validates it and how a plan describes it. */
 export const ROLLOUT_CONTROLS: {
   readonly [K in keyof Required<RolloutControls>]: Control<Required<RolloutControls>[K]>;
 } = {
   abortCriteria: {
-    check: (news, failures) =>
-      checkEntries(
-        news,
-        "abortCriteria",
-        ["failureType", "thresholdPercentage", "minExecuted"],
-        "{ failureType, thresholdPercentage, minExecuted }",
-        failures,
-        (value, at) => checkCriterion(value, at, failures),
-      ),
+    check: entryList(
+      "abortCriteria",
+      ["failureType", "thresholdPercentage", "minExecuted"],
+      "{ failureType, thresholdPercentage, minExecuted }",
+      checkCriterion,
+    ),
     describe: (criteria) =>
       criteria.map(
         (c) =>
@@ -291,15 +298,12 @@ export const ROLLOUT_CONTROLS: {
     describe: (time) => [`nothing sent from ${time}`],
   },
   maintenanceWindows: {
-    check: (news, failures) =>
-      checkEntries(
-        news,
-        "maintenanceWindows",
-        ["start", "durationMinutes", "days"],
-        '{ start: "HH:MM" (UTC), durationMinutes, days? }',
-        failures,
-        (value, at) => checkWindow(value, at, failures),
-      ),
+    check: entryList(
+      "maintenanceWindows",
+      ["start", "durationMinutes", "days"],
+      '{ start: "HH:MM" (UTC), durationMinutes, days? }',
+      checkWindow,
+    ),
     describe: (windows) => [`only inside ${windows.map(describeWindow).join("; ")}`],
   },
   ramp: {
