@@ -85,7 +85,7 @@ export interface Overhead {
 }
 
 export const QUOTA = 500;
-/** The share of the quota the provider paces at (provider/budget.ts). */
+/** The share of the quota the provider paces at (provider/host/pacer.ts). */
 export const PACED_SHARE = 0.98;
 
 const int = (n: number) => Math.round(n).toLocaleString("en-US");

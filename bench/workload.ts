@@ -102,7 +102,7 @@ export type ChildMessage =
 /* eslint-disable @typescript-eslint/no-require-imports */
 
 const REGION = "cn-shanghai";
-/** The provider's own call options (provider/api.ts): no SDK retries, 10 s read, 5 s connect timeout. */
+/** The provider's own call options (provider/host/iot-api.ts): no SDK retries, 10 s read, 5 s connect timeout. */
 const RUNTIME_OPTIONS = { autoretry: false, readTimeout: 10_000, connectTimeout: 5_000 };
 
 function send(msg: ChildMessage): Promise<void> {
@@ -259,7 +259,7 @@ async function runPaced(job: Extract<Job, { kind: "sdk-paced" }>): Promise<JobRe
   const latencies: number[] = [];
   let succeeded = 0;
   let next = 0;
-  // The provider's pacing (provider/budget.ts) without the provider: evenly spaced slots in call order.
+  // The provider's pacing (provider/host/pacer.ts) without the provider: evenly spaced slots in call order.
   const spacing = 1000 / job.qps;
   let nextSlot = 0;
   const acquire = async () => {

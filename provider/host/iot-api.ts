@@ -4,6 +4,8 @@
  * the device, the Code and the RequestId. A ResetThing whose outcome is unknown (written, no answer) is never
  * retried: it ends in an UnknownOutcomeError.
  */
+import * as diagnostics from "node:diagnostics_channel";
+import type { Agent, ClientRequest } from "node:http";
 import Iot, { QueryJobRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import * as $OpenApi from "@alicloud/openapi-client";
 import * as $Util from "@alicloud/tea-util";
@@ -106,6 +108,25 @@ export function isJobDone(status: string): boolean {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * How long an idle keep-alive socket to the API stays open. The SDK's HTTP agent sets no idle timeout, so it keeps
+ * idle sockets until the server closes them, and a request written to a socket at the moment the server closes it
+ * fails with ECONNRESET after it was sent: an unknown outcome, held until the operator decides. Closing idle sockets
+ * first, well inside a server's idle timeout (the emulator's is 65 s), removes that race; with an
+ * agent timeout set, Node also honours a shorter `Keep-Alive: timeout=N` the server announces.
+ */
+export const IDLE_SOCKET_MS = 4_000;
+
+// The SDK builds its agent inside its HTTP library and takes none from the caller, so its timeout is set on the first
+// API request the process makes (Node publishes each client request on this channel before it is sent).
+diagnostics.subscribe("http.client.request.start", (message) => {
+  const request = (message as { request?: ClientRequest }).request;
+  if (!request?.getHeader("x-acs-action")) return;
+  const agent = (request as ClientRequest & { agent?: Agent & { keepAlive?: boolean; options?: { timeout?: number } } })
+    .agent;
+  if (agent?.keepAlive && agent.options && !agent.options.timeout) agent.options.timeout = IDLE_SOCKET_MS;
+});
 
 /** One client per target and credential; cheap to keep, so the host caches them. */
 export class IotApi {

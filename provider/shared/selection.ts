@@ -4,6 +4,7 @@
  * only adds devices, and the share selected tracks the stage's percentage.
  */
 import { createHash } from "crypto";
+import { InputError } from "./errors";
 import { describeValue, parseDeviceKey } from "./inputs";
 
 /** One device of a fleet: a ProductKey+DeviceName pair, or an IotId. */
@@ -21,7 +22,7 @@ export function fleetDevice(entry: FleetEntry): FleetDevice {
   if (typeof entry !== "string") return entry;
   const device = parseDeviceKey(entry);
   if (!device)
-    throw new TypeError(`${describeValue(entry)} is not a device key (productKey/deviceName or iotId:<IotId>)`);
+    throw new InputError(`${describeValue(entry)} is not a device key (productKey/deviceName or iotId:<IotId>)`);
   return device;
 }
 

@@ -1,6 +1,5 @@
 // Each failure kind produced by a real local socket and met by the real SDK through the provider's client:
 // not applied (retried), answered (retried, or final for Success: false), unknown outcome (never resent).
-import * as http from "node:http";
 import * as net from "node:net";
 import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
@@ -12,7 +11,7 @@ import {
   UnknownOutcomeError,
 } from "../../provider/shared/errors";
 import { readSettings } from "../../provider/host/settings";
-import { configFor, context, emulator, TEST_KEY_ID, TEST_SECRET } from "./support";
+import { configFor, context, emulator, fakeServer, TEST_KEY_ID, TEST_SECRET } from "./support";
 
 const pair = { productKey: "a1DemoProduct", deviceName: "sensor-001" };
 const URL_TAIL = "POST"; // the SDK's transport appends "POST <url> failed." to Node's messages; the provider drops it
@@ -27,36 +26,6 @@ afterEach(() => emu.stop());
 function client(endpoint: string, extra: Record<string, string> = {}): IotApi {
   const ctx = context(configFor(emu, { "iotReset:readTimeoutMs": "300", "iotReset:maxAttempts": "3", ...extra }));
   return ctx.api({ endpoint });
-}
-
-/** A loopback server on port 0 that reads each request, counts it, then does `answer` with it. */
-async function fakeServer(
-  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
-): Promise<{ endpoint: string; count: () => number; close: () => Promise<void> }> {
-  let n = 0;
-  const sockets = new Set<net.Socket>();
-  const server = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      n++;
-      answer(req, res);
-    });
-  });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    count: () => n,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 describe("not applied: refused before the service acted, retried", () => {

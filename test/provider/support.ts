@@ -1,5 +1,7 @@
 /** Shared set-up for provider tests: an emulator on port 0 and a provider context configured for it. */
 import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { Emulator, startEmulator, EmulatorOptions } from "../../emulator";
@@ -60,4 +62,54 @@ export function configFor(emu: Emulator, extra: Record<string, string> = {}): Re
 /** The parameters the emulator received for each call of an action, in order. */
 export function sent(emu: Emulator, action = "ResetThing"): Array<Record<string, string>> {
   return emu.requests({ action }).map((r) => r.params);
+}
+
+/** A loopback server a test controls: what it answers, and what reached it. */
+export interface FakeServer {
+  /** `http://127.0.0.1:<port>`. */
+  readonly endpoint: string;
+  /** Requests read so far. */
+  count(): number;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** Connections open now. */
+  open(): number;
+  /** Closes every connection and the server. */
+  close(): Promise<void>;
+}
+
+/** A loopback server on port 0 that reads each request, counts it, then does `answer` with it. */
+export async function fakeServer(
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<FakeServer> {
+  let n = 0;
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      n++;
+      answer(req, res);
+    });
+  });
+  server.on("connection", (s) => {
+    connections++;
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  // Idle connections are kept a minute, as the emulator does: a test sees the client close them, not this server.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    count: () => n,
+    connections: () => connections,
+    open: () => sockets.size,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -1,7 +1,7 @@
 import { backoffDelay, classifyFailure, DEFAULT_RETRY_POLICY } from "../../provider/host/retry";
 import { Pacer } from "../../provider/host/pacer";
 
-// The wire state comes from the request itself (see provider/wire.ts); test/provider/classify.test.ts produces each
+// The wire state comes from the request itself (see provider/host/wire-progress.ts); test/provider/classify.test.ts produces each
 // case with a real socket. Here: the table, for every combination the SDK can throw.
 const NOT_STARTED = { started: false, written: false };
 const NOT_WRITTEN = { started: true, written: false };
