@@ -2,22 +2,13 @@
  * The promotion gate's pure parts: the per-stage plan, what counts as "came back", the gate's diff, and the cohort
  * arguments that declare it.
  */
-import * as pulumi from "@pulumi/pulumi";
+import { mockRegistrations } from "./program-mocks";
 import { DeviceCohortReset } from "../../provider/program/cohort-reset";
 import { InputError } from "../../provider/shared/errors";
 import { cameBack, diff } from "../../provider/host/promotion-gate";
 import { deviceKey, planCohort, planStages, rolloutPosition } from "../../provider/shared/selection";
 
-const registered: pulumi.runtime.MockResourceArgs[] = [];
-pulumi.runtime.setMocks({
-  newResource: (args) => {
-    registered.push(args);
-    return { id: `${args.name}-id`, state: args.inputs };
-  },
-  call: () => ({}),
-});
-beforeEach(() => registered.splice(0));
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+const { registered, settle } = mockRegistrations();
 
 const fleet = Array.from({ length: 400 }, (_, i) => ({
   productKey: "a1Gate",

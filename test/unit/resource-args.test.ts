@@ -6,23 +6,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { mockRegistrations } from "./program-mocks";
 import { DeviceCohortReset } from "../../provider/program/cohort-reset";
 import { InputError } from "../../provider/shared/errors";
 import { loadFleet } from "../../provider/program/fleet-file";
 import { checkProgramArgs, DeviceRegistrationReset } from "../../provider/program/device-reset";
 
-const registered: pulumi.runtime.MockResourceArgs[] = [];
-pulumi.runtime.setMocks({
-  newResource: (args) => {
-    registered.push(args);
-    return { id: `${args.name}-id`, state: args.inputs };
-  },
-  call: () => ({}),
-});
-beforeEach(() => registered.splice(0));
-
-/** Lets every pending registration reach the mocks. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+const { registered, settle } = mockRegistrations();
 
 /** The error a constructor throws, after checking that nothing was registered (not even later). */
 async function refusal(construct: () => unknown): Promise<InputError> {

@@ -1,0 +1,24 @@
+/** The Pulumi runtime mocked for tests of the program side: every registration is recorded, and none reaches an engine. */
+import * as pulumi from "@pulumi/pulumi";
+
+/** What the mocked runtime recorded, emptied before each test. */
+export interface Registrations {
+  /** The resources registered since the test began, in order. */
+  readonly registered: pulumi.runtime.MockResourceArgs[];
+  /** Lets every pending registration reach the mocks. */
+  settle(): Promise<void>;
+}
+
+/** Mocks the runtime for this test file and records each resource registered. */
+export function mockRegistrations(): Registrations {
+  const registered: pulumi.runtime.MockResourceArgs[] = [];
+  void pulumi.runtime.setMocks({
+    newResource: (args) => {
+      registered.push(args);
+      return { id: `${args.name}-id`, state: args.inputs };
+    },
+    call: () => ({}),
+  });
+  beforeEach(() => registered.splice(0));
+  return { registered, settle: () => new Promise((resolve) => setTimeout(resolve, 50)) };
+}
