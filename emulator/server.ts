@@ -126,7 +126,7 @@ export class EmulatorServer {
       this.handle(req, res).catch((err: unknown) => {
         // A bug must not leave the client hanging: answer InternalError as the gateway would.
         if (!res.headersSent && !res.destroyed)
-          this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.internalError());
+          this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.gateway.internalError());
         process.emitWarning(`iot emulator: ${(err as Error).stack ?? String(err)}`);
       });
     });
@@ -266,10 +266,10 @@ export class EmulatorServer {
     // ---- gateway checks
     let principal: Principal;
     try {
-      if (req.method !== "GET" && req.method !== "POST") throw errors.unsupportedHttpMethod();
+      if (req.method !== "GET" && req.method !== "POST") throw errors.gateway.unsupportedHttpMethod();
       principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, this.config.clock());
-      if (headers["x-acs-version"] !== API_VERSION) throw errors.invalidVersion();
-      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.invalidActionNotFound();
+      if (headers["x-acs-version"] !== API_VERSION) throw errors.gateway.invalidVersion();
+      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.gateway.invalidActionNotFound();
     } catch (err) {
       if (!(err instanceof errors.GatewayError)) throw err;
       this.sendGatewayError(req, res, requestId, err);
@@ -290,7 +290,7 @@ export class EmulatorServer {
     // ---- account quota, checked in the same tick as the answer so recorded times obey it
     const now = this.config.clock();
     if (!this.quota.admit(principal.accountId, action, now)) {
-      const err = errors.throttlingUser();
+      const err = errors.gateway.throttlingUser();
       this.sendGatewayError(req, res, requestId, err);
       this.record({ ...base, httpStatus: err.status, outcome: "throttled", code: err.code, time: now });
       return;
@@ -341,10 +341,10 @@ export class EmulatorServer {
       case "serverError": {
         const err =
           fault.kind === "throttle"
-            ? errors.throttling()
+            ? errors.gateway.throttling()
             : fault.variant === "InternalError"
-              ? errors.internalError()
-              : errors.serviceUnavailable();
+              ? errors.gateway.internalError()
+              : errors.gateway.serviceUnavailable();
         this.sendGatewayError(req, res, requestId, err);
         this.record({ ...base, httpStatus: err.status, outcome: "fault", code: err.code, fault: fault.kind, time });
         return true;
