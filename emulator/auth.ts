@@ -75,28 +75,29 @@ export class Authenticator {
   /** Verifies a call; throws the gateway's GatewayError for the first check that fails. */
   verify(call: IncomingCall, now: number): Principal {
     const auth = parseAuthorization(call.headers["authorization"]);
-    if (!auth) throw errors.incompleteSignature();
+    if (!auth) throw errors.gateway.incompleteSignature();
     // The gateway insists that host and every x-acs-* header be covered by the signature.
     const signed = new Set(auth.signedHeaders);
-    if (!signed.has("host")) throw errors.incompleteSignature();
+    if (!signed.has("host")) throw errors.gateway.incompleteSignature();
     for (const name of Object.keys(call.headers)) {
-      if (name.startsWith("x-acs-") && !signed.has(name)) throw errors.incompleteSignature();
+      if (name.startsWith("x-acs-") && !signed.has(name)) throw errors.gateway.incompleteSignature();
     }
     for (const required of ["x-acs-signature-nonce", "x-acs-content-sha256"]) {
-      if (!call.headers[required]) throw errors.incompleteSignature();
+      if (!call.headers[required]) throw errors.gateway.incompleteSignature();
     }
 
     const key = this.keys.get(auth.accessKeyId);
-    if (!key) throw errors.invalidAccessKeyIdNotFound();
+    if (!key) throw errors.gateway.invalidAccessKeyIdNotFound();
     if (key.securityToken !== undefined) {
       const token = call.headers["x-acs-security-token"];
-      if (!token) throw errors.missingSecurityToken();
-      if (token !== key.securityToken) throw errors.invalidSecurityTokenMismatch();
+      if (!token) throw errors.gateway.missingSecurityToken();
+      if (token !== key.securityToken) throw errors.gateway.invalidSecurityTokenMismatch();
     }
 
     const date = call.headers["x-acs-date"];
-    if (!date || !DATE_FORMAT.test(date) || Number.isNaN(Date.parse(date))) throw errors.invalidTimeStampFormat();
-    if (Math.abs(now - Date.parse(date)) > this.clockSkewMs) throw errors.invalidTimeStampExpired();
+    if (!date || !DATE_FORMAT.test(date) || Number.isNaN(Date.parse(date)))
+      throw errors.gateway.invalidTimeStampFormat();
+    if (Math.abs(now - Date.parse(date)) > this.clockSkewMs) throw errors.gateway.invalidTimeStampExpired();
 
     // The server hashes the body it received: a client whose x-acs-content-sha256 does not describe the
     // body signed something else, so the signature cannot match.
@@ -120,7 +121,7 @@ export class Authenticator {
     // The nonce is remembered only once the signature is good, so forged requests cannot burn nonces.
     this.forgetOldNonces(now);
     const nonceKey = `${auth.accessKeyId}\u0000${call.headers["x-acs-signature-nonce"]}`;
-    if (this.nonces.has(nonceKey)) throw errors.signatureNonceUsed();
+    if (this.nonces.has(nonceKey)) throw errors.gateway.signatureNonceUsed();
     this.nonces.set(nonceKey, now + this.nonceTtlMs);
 
     return { accessKeyId: key.accessKeyId, accountId: key.accountId ?? DEFAULT_ACCOUNT_ID };

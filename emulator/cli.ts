@@ -5,11 +5,21 @@
  */
 import { parseArgs } from "node:util";
 import type { ComeBackOptions, ComeBackRule, DelayRange } from "./comeback";
-import type { FaultKind } from "./faults";
+import { FAULT_KINDS, FAULTS, type FaultKind } from "./faults";
 import { startEmulator, type EmulatorOptions } from "./index";
 
 /** The default port: fixed, so a developer's endpoint stays the same across restarts (0 picks a free one). */
 export const DEFAULT_PORT = 8127;
+
+/** A fault kind's rate flag: the kind in kebab case, then `-rate` (`serverError`: `server-error-rate`). */
+function rateFlag(kind: FaultKind): string {
+  return `${kind.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}-rate`;
+}
+
+/** The help of the rate flags, one line per fault kind, its text in the column of the other flags' help. */
+const RATE_FLAGS_HELP = FAULT_KINDS.map(
+  (kind) => `  ${`--${rateFlag(kind)} R`.padEnd(24)} ${FAULTS[kind].help}\n`,
+).join("");
 
 const USAGE = `Usage: iot-emulator [options]
 
@@ -28,14 +38,7 @@ and demos.
   --latency-ms N           fixed latency added to every answer
   --jitter-ms N            extra random latency 0..N ms
   --seed N                 seed of the fault and latency generators (default 1)
-  --server-error-rate R    rate 0..1 of 500 InternalError / 503 ServiceUnavailable answers
-  --throttle-rate R        rate 0..1 of 400 Throttling answers
-  --drop-rate R            rate 0..1 of connections dropped without a response
-  --timeout-rate R         rate 0..1 of requests never answered
-  --bad-gateway-rate R     rate 0..1 of 502 answers with an HTML body
-  --apply-then-drop-rate R rate 0..1 of calls applied (the device IS reset), then dropped unanswered
-  --apply-then-hang-rate R rate 0..1 of calls applied (the device IS reset), then never answered
-  --fault-actions A,B      apply random faults only to these actions (default all)
+${RATE_FLAGS_HELP}  --fault-actions A,B      apply random faults only to these actions (default all)
   --job-duration-ms N      how long a gateway topology job stays IN_PROGRESS (default 3000)
 
 Devices come back after a reset: a device ResetThing takes OFFLINE is ONLINE again after a uniform
@@ -49,17 +52,6 @@ delay drawn from the seed and its IotId, or never for a drawn share (see emulato
                            the fleet default, e.g. a1Cams:0.2: or a1Meters::60000..120000
   --help                   show this help
 `;
-
-/** The rate flag of each fault kind (a kind without a flag does not compile). */
-const RATE_FLAGS: Readonly<Record<FaultKind, string>> = {
-  serverError: "server-error-rate",
-  throttle: "throttle-rate",
-  drop: "drop-rate",
-  timeout: "timeout-rate",
-  badGateway: "bad-gateway-rate",
-  applyThenDrop: "apply-then-drop-rate",
-  applyThenHang: "apply-then-hang-rate",
-};
 
 /** A flag the CLI cannot use; the message names it. */
 class UsageError extends Error {}
@@ -104,7 +96,7 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
         "latency-ms": { type: "string" },
         "jitter-ms": { type: "string" },
         seed: { type: "string" },
-        ...Object.fromEntries(Object.values(RATE_FLAGS).map((flag) => [flag, { type: "string" as const }])),
+        ...Object.fromEntries(FAULT_KINDS.map((kind) => [rateFlag(kind), { type: "string" as const }])),
         "fault-actions": { type: "string" },
         "job-duration-ms": { type: "string" },
         "never-return-ratio": { type: "string" },
@@ -130,10 +122,10 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
   const seed = num("seed", values.seed, { integer: true });
   if (seed !== undefined) faults.seed = seed;
   let sum = 0;
-  for (const [key, flag] of Object.entries(RATE_FLAGS) as Array<[FaultKind, string]>) {
-    const r = rate(flag);
+  for (const kind of FAULT_KINDS) {
+    const r = rate(rateFlag(kind));
     if (r !== undefined) {
-      (faults as Record<string, number>)[key] = r;
+      faults[kind] = r;
       sum += r;
     }
   }

@@ -1,6 +1,6 @@
 /**
- * Every error the emulator answers, one factory per error, each copying the real service's HTTP status,
- * Code and wording (the Azurite StorageErrorFactory pattern).
+ * Every error the emulator answers, each copying the real service's HTTP status, Code and wording (the Azurite
+ * StorageErrorFactory pattern): each family is one table of facts, turned into factories in one place.
  *
  * Two families, as at Alibaba Cloud:
  * - gateway errors (signature, throttling, 5xx): a 4xx/5xx status and a body
@@ -46,26 +46,106 @@ export class BusinessError extends Error {
   }
 }
 
-/** A factory of the gateway error with this HTTP status, Code and wording. */
-function gateway(status: number, code: string, message: string): () => GatewayError {
-  return () => new GatewayError(status, code, message);
-}
+// ---- Gateway errors (4xx/5xx, JSON body) ------------------------------------------------------------
 
-// ---- Gateway: signature and authentication -------------------------------------------------------
+/**
+ * Every fixed gateway error: its HTTP status, Code and Message, each with the doc of when it is answered; `gateway`
+ * turns each into a factory.
+ */
+export const GATEWAY_ERRORS = {
+  /** The `Authorization` header is missing, not ACS3-HMAC-SHA256, or lacks Credential/SignedHeaders/Signature. */
+  incompleteSignature: {
+    status: 400,
+    code: "IncompleteSignature",
+    message: "The request signature does not conform to Aliyun standards.",
+  },
+  /** The AccessKey ID in `Credential=` is not one the emulator knows. */
+  invalidAccessKeyIdNotFound: {
+    status: 404,
+    code: "InvalidAccessKeyId.NotFound",
+    message: "Specified access key is not found.",
+  },
+  /** `x-acs-date` is missing or not `yyyy-MM-ddTHH:mm:ssZ`. */
+  invalidTimeStampFormat: {
+    status: 400,
+    code: "InvalidTimeStamp.Format",
+    message: "Specified time stamp or date value is not well formatted.",
+  },
+  /** `x-acs-date` is further from the server clock than the accepted skew (15 minutes at Alibaba Cloud). */
+  invalidTimeStampExpired: {
+    status: 400,
+    code: "InvalidTimeStamp.Expired",
+    message: "Specified time stamp or date value is expired.",
+  },
+  /** `x-acs-signature-nonce` was already used within the nonce memory (twice the accepted skew, 30 minutes). */
+  signatureNonceUsed: {
+    status: 400,
+    code: "SignatureNonceUsed",
+    message: "Specified signature nonce was used already.",
+  },
+  /** An STS AccessKey was used without `x-acs-security-token`. */
+  missingSecurityToken: {
+    status: 400,
+    code: "MissingSecurityToken",
+    message: "SecurityToken is mandatory for this action.",
+  },
+  /** `x-acs-security-token` is not the token issued with this STS AccessKey. */
+  invalidSecurityTokenMismatch: {
+    status: 400,
+    code: "InvalidSecurityToken.MismatchWithAccessKey",
+    message: "Specified SecurityToken mismatch with the AccessKey.",
+  },
+  /** `x-acs-action` names no API of IoT Platform 2018-01-20 that the emulator serves. */
+  invalidActionNotFound: {
+    status: 404,
+    code: "InvalidAction.NotFound",
+    message: "Specified api is not found, please check your url and method.",
+  },
+  /** `x-acs-version` is not `2018-01-20`. */
+  invalidVersion: {
+    status: 400,
+    code: "InvalidVersion",
+    message: "Specified parameter Version is not valid.",
+  },
+  /** The HTTP method is neither GET nor POST (RPC-style APIs accept only these). */
+  unsupportedHttpMethod: {
+    status: 400,
+    code: "UnsupportedHTTPMethod",
+    message: "Specified http method is not supported.",
+  },
+  /** The account exceeded the per-API QPS quota (the quota is shared by every RAM user of the account). */
+  throttlingUser: {
+    status: 400,
+    code: "Throttling.User",
+    message: "Request was denied due to user flow control.",
+  },
+  /** The service throttled the request regardless of the account's own quota (an injected fault). */
+  throttling: {
+    status: 400,
+    code: "Throttling",
+    message: "Request was denied due to request throttling.",
+  },
+  /** A temporary failure of the server (an injected fault). */
+  serviceUnavailable: {
+    status: 503,
+    code: "ServiceUnavailable",
+    message: "The request has failed due to a temporary failure of the server.",
+  },
+  /** An unknown server-side failure (an injected fault). */
+  internalError: {
+    status: 500,
+    code: "InternalError",
+    message: "The request processing has failed due to some unknown error, exception or failure.",
+  },
+} as const satisfies Record<string, { status: number; code: string; message: string }>;
 
-/** The `Authorization` header is missing, not ACS3-HMAC-SHA256, or lacks Credential/SignedHeaders/Signature. */
-export const incompleteSignature = gateway(
-  400,
-  "IncompleteSignature",
-  "The request signature does not conform to Aliyun standards.",
-);
-
-/** The AccessKey ID in `Credential=` is not one the emulator knows. */
-export const invalidAccessKeyIdNotFound = gateway(
-  404,
-  "InvalidAccessKeyId.NotFound",
-  "Specified access key is not found.",
-);
+/** A factory per entry of GATEWAY_ERRORS, e.g. `gateway.throttlingUser()`; each keeps its entry's doc. */
+export const gateway = Object.fromEntries(
+  Object.entries(GATEWAY_ERRORS).map(([name, { status, code, message }]) => [
+    name,
+    () => new GatewayError(status, code, message),
+  ]),
+) as { readonly [K in keyof typeof GATEWAY_ERRORS]: () => GatewayError };
 
 /** The signature (or the payload hash it covers) does not match; the message shows the server's string to sign, as the gateway does. */
 export function signatureDoesNotMatch(serverStringToSign: string): GatewayError {
@@ -75,70 +155,6 @@ export function signatureDoesNotMatch(serverStringToSign: string): GatewayError 
     `Specified signature does not match our calculation. server StringToSign is [${serverStringToSign}]`,
   );
 }
-
-/** `x-acs-date` is missing or not `yyyy-MM-ddTHH:mm:ssZ`. */
-export const invalidTimeStampFormat = gateway(
-  400,
-  "InvalidTimeStamp.Format",
-  "Specified time stamp or date value is not well formatted.",
-);
-
-/** `x-acs-date` is further from the server clock than the accepted skew (15 minutes at Alibaba Cloud). */
-export const invalidTimeStampExpired = gateway(
-  400,
-  "InvalidTimeStamp.Expired",
-  "Specified time stamp or date value is expired.",
-);
-
-/** `x-acs-signature-nonce` was already used within the nonce memory (twice the accepted skew, 30 minutes). */
-export const signatureNonceUsed = gateway(400, "SignatureNonceUsed", "Specified signature nonce was used already.");
-
-/** An STS AccessKey was used without `x-acs-security-token`. */
-export const missingSecurityToken = gateway(400, "MissingSecurityToken", "SecurityToken is mandatory for this action.");
-
-/** `x-acs-security-token` is not the token issued with this STS AccessKey. */
-export const invalidSecurityTokenMismatch = gateway(
-  400,
-  "InvalidSecurityToken.MismatchWithAccessKey",
-  "Specified SecurityToken mismatch with the AccessKey.",
-);
-
-// ---- Gateway: routing ------------------------------------------------------------------------------
-
-/** `x-acs-action` names no API of IoT Platform 2018-01-20 that the emulator serves. */
-export const invalidActionNotFound = gateway(
-  404,
-  "InvalidAction.NotFound",
-  "Specified api is not found, please check your url and method.",
-);
-
-/** `x-acs-version` is not `2018-01-20`. */
-export const invalidVersion = gateway(400, "InvalidVersion", "Specified parameter Version is not valid.");
-
-/** The HTTP method is neither GET nor POST (RPC-style APIs accept only these). */
-export const unsupportedHttpMethod = gateway(400, "UnsupportedHTTPMethod", "Specified http method is not supported.");
-
-// ---- Gateway: flow control and server faults ----------------------------------------------------
-
-/** The account exceeded the per-API QPS quota (the quota is shared by every RAM user of the account). */
-export const throttlingUser = gateway(400, "Throttling.User", "Request was denied due to user flow control.");
-
-/** The service throttled the request regardless of the account's own quota (an injected fault). */
-export const throttling = gateway(400, "Throttling", "Request was denied due to request throttling.");
-
-/** A temporary failure of the server (an injected fault). */
-export const serviceUnavailable = gateway(
-  503,
-  "ServiceUnavailable",
-  "The request has failed due to a temporary failure of the server.",
-);
-
-/** An unknown server-side failure (an injected fault). */
-export const internalError = gateway(
-  500,
-  "InternalError",
-  "The request processing has failed due to some unknown error, exception or failure.",
-);
 
 /** The HTML page a load balancer in front of the service answers when the upstream is gone: not JSON. */
 export const BAD_GATEWAY_HTML =

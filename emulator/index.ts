@@ -70,7 +70,8 @@ export interface EmulatorOptions {
   latency?: { fixedMs?: number; jitterMs?: number };
   /**
    * Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default
-   * none. `applyThenDrop` and `applyThenHang` apply the call before losing its answer; the others replace it.
+   * none. A kind whose FAULTS entry applies the operation (the apply-then kinds) runs the call before it answers; the
+   * others replace it.
    */
   faults?: FaultOptions;
   /** How long a gateway topology job stays IN_PROGRESS, in ms; default 3000. */

@@ -2,9 +2,10 @@
  * The HTTP side: a loopback server that answers IoT Platform OpenAPI 2018-01-20 calls as the API
  * gateway and the service do, in this order for every request:
  * latency → gateway checks (signature, credentials, time, nonce, version, action) → injected fault →
- * account quota → operation. A throttled call, and a call under any fault but `applyThenDrop` and
- * `applyThenHang`, never reaches the operation, so nothing it would have changed has changed. Those two let
- * the operation run and then lose the answer: the client cannot tell whether the call was applied.
+ * account quota → operation. A throttled call, and a call under a fault that replaces the operation, never
+ * reaches the operation, so nothing it would have changed has changed. A fault whose FAULTS entry applies the
+ * operation (the apply-then kinds) lets it run and then answers as the entry says: the client cannot tell
+ * whether the call was applied.
  */
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
@@ -13,11 +14,14 @@ import { API_VERSION, HANDLERS } from "./api";
 import { Authenticator, type CredentialSpec, type Principal } from "./auth";
 import * as errors from "./errors";
 import {
+  appliesOperation,
+  FAULTS,
   FaultInjector,
   unreachableFault,
   type FaultDecision,
   type FaultKind,
   type FaultOptions,
+  type FaultSpec,
   type LatencyOptions,
 } from "./faults";
 import type { DeviceRef, DeviceState, JobState, Registry } from "./model";
@@ -47,8 +51,9 @@ export interface RecordedRequest {
   /** The fault injected, for outcome "fault". */
   fault?: FaultKind;
   /**
-   * For `applyThenDrop` and `applyThenHang`: whether the operation succeeded (a ResetThing reset the device)
-   * before the answer was lost; false when it failed with a business error (then `code` names it).
+   * For a fault that applies the operation (`applyThenDrop`, `applyThenHang`): whether the operation succeeded (a
+   * ResetThing reset the device) before the fault answered; false when it failed with a business error (then `code`
+   * names it, unless the fault answers a gateway error).
    */
   applied?: boolean;
   /** The RequestId answered (also recorded for dropped and held requests). */
@@ -126,7 +131,7 @@ export class EmulatorServer {
       this.handle(req, res).catch((err: unknown) => {
         // A bug must not leave the client hanging: answer InternalError as the gateway would.
         if (!res.headersSent && !res.destroyed)
-          this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.internalError());
+          this.sendGatewayError(req, res, randomUUID().toUpperCase(), errors.gateway.internalError());
         process.emitWarning(`iot emulator: ${(err as Error).stack ?? String(err)}`);
       });
     });
@@ -266,10 +271,10 @@ export class EmulatorServer {
     // ---- gateway checks
     let principal: Principal;
     try {
-      if (req.method !== "GET" && req.method !== "POST") throw errors.unsupportedHttpMethod();
+      if (req.method !== "GET" && req.method !== "POST") throw errors.gateway.unsupportedHttpMethod();
       principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, this.config.clock());
-      if (headers["x-acs-version"] !== API_VERSION) throw errors.invalidVersion();
-      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.invalidActionNotFound();
+      if (headers["x-acs-version"] !== API_VERSION) throw errors.gateway.invalidVersion();
+      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.gateway.invalidActionNotFound();
     } catch (err) {
       if (!(err instanceof errors.GatewayError)) throw err;
       this.sendGatewayError(req, res, requestId, err);
@@ -283,14 +288,17 @@ export class EmulatorServer {
       return;
     }
 
-    // ---- injected faults: most replace the operation; the apply-then kinds lose its answer after it ran
+    // ---- injected faults: most replace the operation; the apply-then kinds answer after it ran
     const fault = this.injector.decide(action);
-    if (fault && this.replaceWithFault(req, res, requestId, fault, base)) return;
+    if (fault && !appliesOperation(fault.kind)) {
+      this.answerFault(req, res, requestId, fault, { ...base, time: this.config.clock() });
+      return;
+    }
 
     // ---- account quota, checked in the same tick as the answer so recorded times obey it
     const now = this.config.clock();
     if (!this.quota.admit(principal.accountId, action, now)) {
-      const err = errors.throttlingUser();
+      const err = errors.gateway.throttlingUser();
       this.sendGatewayError(req, res, requestId, err);
       this.record({ ...base, httpStatus: err.status, outcome: "throttled", code: err.code, time: now });
       return;
@@ -303,7 +311,7 @@ export class EmulatorServer {
     try {
       const fields = handler(params, { registry: this.config.registry, now });
       if (fault) {
-        this.loseAnswer(req, fault.kind, { ...base, applied: true, time: now });
+        this.answerFault(req, res, requestId, fault, { ...base, applied: true, time: now });
         return;
       }
       sendJson(res, 200, requestId, { RequestId: requestId, Success: true, ...fields });
@@ -311,7 +319,7 @@ export class EmulatorServer {
     } catch (err) {
       if (!(err instanceof errors.BusinessError)) throw err;
       if (fault) {
-        this.loseAnswer(req, fault.kind, { ...base, applied: false, code: err.code, time: now });
+        this.answerFault(req, res, requestId, fault, { ...base, applied: false, code: err.code, time: now });
         return;
       }
       sendJson(res, 200, requestId, {
@@ -324,79 +332,45 @@ export class EmulatorServer {
     }
   }
 
-  /**
-   * Answers a fault that replaces the operation and returns true; returns false for the faults that let the
-   * operation run first (`applyThenDrop`, `applyThenHang`), which `loseAnswer` finishes.
-   */
-  private replaceWithFault(
+  /** Answers the client as the fault's FAULTS entry says, and records it. */
+  private answerFault(
     req: http.IncomingMessage,
     res: http.ServerResponse,
     requestId: string,
     fault: FaultDecision,
-    base: Pick<RecordedRequest, "action" | "params" | "requestId" | "accessKeyId">,
-  ): boolean {
-    const time = this.config.clock();
-    switch (fault.kind) {
-      case "throttle":
-      case "serverError": {
-        const err =
-          fault.kind === "throttle"
-            ? errors.throttling()
-            : fault.variant === "InternalError"
-              ? errors.internalError()
-              : errors.serviceUnavailable();
-        this.sendGatewayError(req, res, requestId, err);
-        this.record({ ...base, httpStatus: err.status, outcome: "fault", code: err.code, fault: fault.kind, time });
-        return true;
-      }
-      case "badGateway":
-        res.writeHead(502, {
-          "content-type": "text/html",
-          "content-length": Buffer.byteLength(errors.BAD_GATEWAY_HTML),
-        });
-        res.end(errors.BAD_GATEWAY_HTML);
-        this.record({ ...base, httpStatus: 502, outcome: "fault", fault: "badGateway", time });
-        return true;
-      case "drop":
-        // No status line, no body: the client sees its connection reset.
-        req.socket.destroy();
-        this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "drop", time });
-        return true;
-      case "timeout":
-        // Never answer: the socket stays open until the client gives up or stop() destroys it.
-        this.record({ ...base, httpStatus: 0, outcome: "fault", fault: "timeout", time });
-        return true;
-      case "applyThenDrop":
-      case "applyThenHang":
-        return false;
-      default:
-        return unreachableFault(fault.kind);
-    }
-  }
-
-  /** After the operation ran: destroys the connection (`applyThenDrop`) or holds it unanswered (`applyThenHang`). */
-  private loseAnswer(
-    req: http.IncomingMessage,
-    kind: FaultKind,
     entry: Omit<RecordedRequest, "httpStatus" | "outcome" | "fault">,
   ): void {
-    switch (kind) {
-      case "applyThenDrop":
+    // Read through FaultSpec, so that the switch must handle every way of FaultAnswer, not only those in use.
+    const spec: FaultSpec = FAULTS[fault.kind];
+    const answer = spec.answer;
+    const record = (httpStatus: number, code?: string) =>
+      this.record({
+        ...entry,
+        httpStatus,
+        outcome: "fault",
+        fault: fault.kind,
+        ...(code !== undefined ? { code } : {}),
+      });
+    switch (answer.send) {
+      case "gatewayError": {
+        const err = (answer.errors[fault.variant] ?? answer.errors[0])();
+        this.sendGatewayError(req, res, requestId, err);
+        return record(err.status, err.code);
+      }
+      case "html":
+        res.writeHead(answer.status, { "content-type": "text/html", "content-length": Buffer.byteLength(answer.body) });
+        res.end(answer.body);
+        return record(answer.status);
+      case "reset":
         req.socket.destroy();
-        break;
-      case "applyThenHang":
+        return record(0);
+      case "silence":
         // The socket stays open until the client gives up or stop() destroys it.
-        break;
-      case "throttle":
-      case "serverError":
-      case "drop":
-      case "timeout":
-      case "badGateway":
-        throw new Error(`fault ${kind} replaces the operation; it cannot follow it`);
+        return record(0);
       default:
-        unreachableFault(kind);
+        // A way to answer left out here does not compile; at run time, throwing gets the client an InternalError.
+        return unreachableFault(answer);
     }
-    this.record({ ...entry, httpStatus: 0, outcome: "fault", fault: kind });
   }
 
   private sendGatewayError(

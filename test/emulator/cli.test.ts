@@ -1,10 +1,11 @@
 // The `iot-emulator` CLI as a user runs it: the compiled lib/emulator/cli.js (build first with
 // `npx tsc -p tsconfig.json`), one JSON line when ready, one SDK call, SIGTERM, exit 0.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { BatchGetDeviceStateRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import { parseCli } from "../../emulator/cli";
+import { FAULT_KINDS, FAULTS } from "../../emulator/faults";
 import { sdkClient } from "./helpers";
 
 const CLI = path.join(__dirname, "..", "..", "lib", "emulator", "cli.js");
@@ -84,6 +85,15 @@ test("every fault kind has a rate flag; the apply-then faults parse like the oth
   expect(options.faults).toEqual({ seed: 5, applyThenDrop: 0.02, applyThenHang: 0.01 });
   expect(() => parseCli(["--apply-then-hang-rate", "0.6", "--drop-rate", "0.5"])).toThrow(
     "the fault rates (`--*-rate`) must add up to at most 1, got 1.1",
+  );
+});
+
+test("--help lists one rate flag per fault kind, in the table's order with its help line, each setting that rate", () => {
+  const help = spawnSync(process.execPath, [CLI, "--help"], { encoding: "utf8" }).stdout;
+  const listed = [...help.matchAll(/^ {2}(--[a-z-]+-rate) R +(.+)$/gm)].map(([, flag, text]) => ({ flag, text }));
+  expect(listed.map((l) => l.text)).toEqual(FAULT_KINDS.map((kind) => FAULTS[kind].help));
+  expect(listed.map((l) => parseCli([l.flag as string, "0.25"]).options.faults)).toEqual(
+    FAULT_KINDS.map((kind) => ({ [kind]: 0.25 })),
   );
 });
 

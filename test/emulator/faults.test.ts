@@ -1,7 +1,16 @@
-// Injected faults: each kind as the SDK experiences it, scripted one-off faults, seeded replay, the guarantee
-// that a ResetThing under a replacing fault changed nothing, and that the apply-then faults did reset the device.
+// Injected faults: each kind as the SDK experiences it, every kind of the fault table answering as its entry says,
+// scripted one-off faults, seeded replay, the guarantee that a ResetThing under a replacing fault changed nothing,
+// and that the apply-then faults did reset the device.
 import { ResetThingRequest } from "@alicloud/iot20180120";
 import { startEmulator, type Emulator } from "../../emulator";
+import {
+  appliesOperation,
+  FAULT_KINDS,
+  FAULTS,
+  FaultInjector,
+  type FaultKind,
+  type FaultSpec,
+} from "../../emulator/faults";
 import { sdkClient, sdkError } from "./helpers";
 
 const req = (deviceName = "sensor-001") => new ResetThingRequest({ productKey: "a1DemoProduct", deviceName });
@@ -143,7 +152,87 @@ describe("scripted faults", () => {
   });
 });
 
+describe("every kind of the fault table", () => {
+  /** The HTTP status and Code that a scripted call under `kind` is answered, as its FAULTS entry says. */
+  function promised(kind: FaultKind): { httpStatus: number; code?: string } {
+    const { answer }: FaultSpec = FAULTS[kind];
+    switch (answer.send) {
+      case "gatewayError": {
+        const err = answer.errors[answer.errors.length - 1]!();
+        return { httpStatus: err.status, code: err.code };
+      }
+      case "html":
+        return { httpStatus: answer.status };
+      case "reset":
+      case "silence":
+        return { httpStatus: 0 };
+    }
+  }
+
+  test.each(FAULT_KINDS)(
+    "%s answers as its entry says and resets the device only if the entry applies it",
+    async (kind) => {
+      const applies = appliesOperation(kind);
+      const emu = await startEmulator();
+      try {
+        emu.scriptFaults("ResetThing", kind, 1);
+        // A kind that never answers costs the test only this read timeout; one that hangs the server fails it.
+        await sdkClient(emu, { readTimeout: 200 })
+          .resetThing(req())
+          .catch(() => undefined);
+        const logged = emu.requests().map(({ outcome, fault, httpStatus, code, applied }) => ({
+          outcome,
+          fault,
+          httpStatus,
+          code,
+          applied,
+        }));
+        expect(logged).toEqual([{ outcome: "fault", fault: kind, ...promised(kind), applied: applies || undefined }]);
+        expect(emu.resetCount(ref)).toBe(applies ? 1 : 0);
+      } finally {
+        await emu.stop();
+      }
+    },
+  );
+});
+
 describe("random faults and latency", () => {
+  test("a seed draws the same kinds as before: the kinds keep their order on the unit interval", () => {
+    const rates = Object.fromEntries(FAULT_KINDS.slice(0, 7).map((kind) => [kind, 0.1]));
+    const injector = new FaultInjector({ seed: 7, ...rates });
+    const draws = Array.from({ length: 24 }, () => {
+      const d = injector.decide("ResetThing");
+      return d ? `${d.kind}/${d.variant}` : "none";
+    });
+    // Recorded before the fault table existed; a kind appended to the table (rate 0 here) changes none of it.
+    expect(draws).toEqual([
+      "serverError/0",
+      "serverError/1",
+      "none",
+      "applyThenHang/0",
+      "applyThenDrop/0",
+      "badGateway/0",
+      "badGateway/0",
+      "drop/0",
+      "applyThenDrop/0",
+      "none",
+      "drop/0",
+      "throttle/0",
+      "none",
+      "applyThenDrop/0",
+      "throttle/0",
+      "timeout/0",
+      "drop/0",
+      "applyThenDrop/0",
+      "drop/0",
+      "none",
+      "drop/0",
+      "none",
+      "throttle/0",
+      "throttle/0",
+    ]);
+  });
+
   async function runSeeded(seed: number): Promise<string[]> {
     const emu = await startEmulator({ faults: { seed, serverError: 0.2, throttle: 0.2, badGateway: 0.1, drop: 0.1 } });
     try {
