@@ -16,7 +16,12 @@ export function sdkClient(
       accessKeyId: overrides.accessKeyId ?? emu.credentials.accessKeyId,
       accessKeySecret: overrides.accessKeySecret ?? emu.credentials.accessKeySecret,
       ...(overrides.securityToken !== undefined ? { securityToken: overrides.securityToken } : {}),
-      ...(overrides.readTimeout !== undefined ? { readTimeout: overrides.readTimeout } : {}),
+      // A test asserts what the emulator answers, not how fast this machine is: on a loaded machine a burst can take
+      // seconds to be answered, past the SDK's own timeouts. A test of a hung answer sets a short readTimeout, and
+      // keeps the SDK's own connect timeout (its socket idle timer, which ends a hang with no status line).
+      ...(overrides.readTimeout !== undefined
+        ? { readTimeout: overrides.readTimeout }
+        : { readTimeout: 60_000, connectTimeout: 60_000 }),
       endpoint: emu.endpoint.replace(/^http:\/\//, ""),
       protocol: "http",
       regionId: "cn-shanghai",
