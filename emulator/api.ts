@@ -241,13 +241,19 @@ const registerDevice: Handler = (params, { registry }) => {
   };
 };
 
-/** The operations by Action name. */
-export const HANDLERS: Readonly<Record<string, Handler>> = {
-  ResetThing: resetThing,
-  QueryDeviceDetail: queryDeviceDetail,
-  BatchGetDeviceState: batchGetDeviceState,
-  BatchQueryDeviceDetail: batchQueryDeviceDetail,
-  QueryJob: queryJob,
-  QueryJobStatistics: queryJobStatistics,
-  RegisterDevice: registerDevice,
+/** An action the emulator serves: what it does, and its documented QPS quota per Alibaba Cloud account. */
+interface Operation {
+  readonly handle: Handler;
+  readonly qps: number;
+}
+
+/** The operations by Action name, with the quotas of IoT Platform 2018-01-20 (shared by an account's RAM users). */
+export const OPERATIONS: Readonly<Record<string, Operation>> = {
+  ResetThing: { handle: resetThing, qps: 500 },
+  QueryDeviceDetail: { handle: queryDeviceDetail, qps: 50 },
+  BatchGetDeviceState: { handle: batchGetDeviceState, qps: 50 },
+  BatchQueryDeviceDetail: { handle: batchQueryDeviceDetail, qps: 5 },
+  QueryJob: { handle: queryJob, qps: 5 },
+  QueryJobStatistics: { handle: queryJobStatistics, qps: 5 },
+  RegisterDevice: { handle: registerDevice, qps: 50 },
 };

@@ -4,16 +4,12 @@
  * would let twice the quota through across a bucket boundary, which the real gateway does not.)
  */
 
+import { OPERATIONS } from "./api";
+
 /** The documented QPS quotas of IoT Platform 2018-01-20 per Alibaba Cloud account (shared by its RAM users). */
-export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
-  ResetThing: 500,
-  QueryDeviceDetail: 50,
-  BatchGetDeviceState: 50,
-  BatchQueryDeviceDetail: 5,
-  QueryJob: 5,
-  QueryJobStatistics: 5,
-  RegisterDevice: 50,
-};
+export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = Object.fromEntries(
+  Object.entries(OPERATIONS).map(([action, operation]) => [action, operation.qps]),
+);
 
 /** Length of the sliding window in ms. */
 const WINDOW_MS = 1000;

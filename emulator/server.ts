@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { API_VERSION, HANDLERS } from "./api";
+import { API_VERSION, OPERATIONS } from "./api";
 import { Authenticator, type CredentialSpec, type Principal } from "./auth";
 import * as errors from "./errors";
 import {
@@ -274,7 +274,7 @@ export class EmulatorServer {
       if (req.method !== "GET" && req.method !== "POST") throw errors.gateway.unsupportedHttpMethod();
       principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, this.config.clock());
       if (headers["x-acs-version"] !== API_VERSION) throw errors.gateway.invalidVersion();
-      if (!Object.prototype.hasOwnProperty.call(HANDLERS, action)) throw errors.gateway.invalidActionNotFound();
+      if (!Object.prototype.hasOwnProperty.call(OPERATIONS, action)) throw errors.gateway.invalidActionNotFound();
     } catch (err) {
       if (!(err instanceof errors.GatewayError)) throw err;
       this.sendGatewayError(req, res, requestId, err);
@@ -305,11 +305,11 @@ export class EmulatorServer {
     }
 
     // ---- the operation
-    const handler = HANDLERS[action];
-    if (!handler) return; // unreachable: checked above
+    const operation = OPERATIONS[action];
+    if (!operation) return; // unreachable: checked above
     this.config.registry.settle(now);
     try {
-      const fields = handler(params, { registry: this.config.registry, now });
+      const fields = operation.handle(params, { registry: this.config.registry, now });
       if (fault) {
         this.answerFault(req, res, requestId, fault, { ...base, applied: true, time: now });
         return;

@@ -128,6 +128,24 @@ diagnostics.subscribe("http.client.request.start", (message) => {
   if (agent?.keepAlive && agent.options && !agent.options.timeout) agent.options.timeout = IDLE_SOCKET_MS;
 });
 
+/**
+ * How the SDK's generic `callApi` reaches an IoT Platform 2018-01-20 action, as its typed methods do (the typed model
+ * of some answers drops fields the API documents).
+ */
+export function rpcParams(action: ApiActionName): $OpenApi.Params {
+  return new $OpenApi.Params({
+    action,
+    version: "2018-01-20",
+    protocol: "HTTPS",
+    pathname: "/",
+    method: "POST",
+    authType: "AK",
+    style: "RPC",
+    reqBodyType: "formData",
+    bodyType: "json",
+  });
+}
+
 /** One client per target and credential; cheap to keep, so the host caches them. */
 export class IotApi {
   private readonly client: Iot;
@@ -229,19 +247,8 @@ export class IotApi {
         ...(iotInstanceId ? { IotInstanceId: iotInstanceId } : {}),
       },
     });
-    const params = new $OpenApi.Params({
-      action: "BatchGetDeviceState",
-      version: "2018-01-20",
-      protocol: "HTTPS",
-      pathname: "/",
-      method: "POST",
-      authType: "AK",
-      style: "RPC",
-      reqBodyType: "formData",
-      bodyType: "json",
-    });
     const body = await this.call("BatchGetDeviceState", who, async () => {
-      const raw = (await this.client.callApi(params, request, this.runtime)) as { body?: RawDeviceStateBody };
+      const raw = (await this.client.callApi(rpcParams("BatchGetDeviceState"), request, this.runtime)) as { body?: RawDeviceStateBody };
       const b = raw.body ?? {};
       return { success: b.Success, code: b.Code, errorMessage: b.ErrorMessage, requestId: b.RequestId, raw: b };
     });

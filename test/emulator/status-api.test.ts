@@ -1,5 +1,6 @@
 // The device status APIs (BatchGetDeviceState, QueryDeviceDetail, BatchQueryDeviceDetail) as the real
 // @alicloud/iot20180120 SDK parses them: every field, the per-call device limits, errors and quotas.
+import { rpcParams } from "../../provider/host/iot-api";
 import {
   BatchGetDeviceStateRequest,
   BatchQueryDeviceDetailRequest,
@@ -139,17 +140,7 @@ describe("BatchGetDeviceState", () => {
     const t0 = now;
     const client = sdkClient(emu);
     const raw = (await client.callApi(
-      new $OpenApi.Params({
-        action: "BatchGetDeviceState",
-        version: "2018-01-20",
-        protocol: "HTTPS",
-        pathname: "/",
-        method: "POST",
-        authType: "AK",
-        style: "RPC",
-        reqBodyType: "formData",
-        bodyType: "json",
-      }),
+      rpcParams("BatchGetDeviceState"),
       new $OpenApi.OpenApiRequest({ query: { ProductKey: DEMO, "DeviceName.1": "sensor-005" } }),
       new $Util.RuntimeOptions({}),
     )) as { statusCode: number; body: { DeviceStatusList: { DeviceStatus: Array<{ Timestamp: unknown }> } } };
