@@ -43,7 +43,17 @@ export const DEFAULT_COME_BACK_DELAY: DelayRange = { minMs: 2000, maxMs: 10000 }
 export const DEFAULT_COME_BACK_SEED = 1;
 
 /** What the draw decided for one device: never back, or back after `delayMs`. */
-export type ComeBackOutcome = { readonly never: true } | { readonly never: false; readonly delayMs: number };
+export type ComeBackOutcome =
+  | {
+      /** The device never comes back online. */
+      readonly never: true;
+    }
+  | {
+      /** The device comes back online. */
+      readonly never: false;
+      /** How long after its reset, in ms. */
+      readonly delayMs: number;
+    };
 
 /** The rule a product's devices follow: its own fields first, then the fleet default, then the built-in default. */
 export function ruleFor(options: ComeBackOptions, productKey: string): Required<ComeBackRule> {

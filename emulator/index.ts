@@ -44,7 +44,7 @@ export { BATCH_GET_DEVICE_STATE_LIMIT, BATCH_QUERY_DEVICE_DETAIL_LIMIT } from ".
 export type { RecordedRequest, Outcome } from "./server";
 export type { FleetFile, FleetInstance, FleetProduct, FleetDevice, FleetGenerate } from "./fleet";
 export { FleetError, demoFleetPath, loadFleetFile, validateFleet } from "./fleet";
-export type { FaultKind } from "./faults";
+export type { FaultKind, FaultOptions } from "./faults";
 export { appliesOperation, FAULT_KINDS, mulberry32 } from "./faults";
 export { DEFAULT_QUOTAS } from "./quota";
 export { DEFAULT_ACCOUNT_ID } from "./auth";
@@ -67,7 +67,12 @@ export interface EmulatorOptions {
   /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, BatchGetDeviceState 50, BatchQueryDeviceDetail 5, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50). */
   quotas?: Partial<Record<string, number>>;
   /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
-  latency?: { fixedMs?: number; jitterMs?: number };
+  latency?: {
+    /** Milliseconds added to every answer. */
+    fixedMs?: number;
+    /** The upper bound of a seeded uniform delay added on top, in ms. */
+    jitterMs?: number;
+  };
   /**
    * Seeded random faults: rates 0..1 of each kind (summing to at most 1), optionally only for some actions; default
    * none. A kind whose FAULTS entry applies the operation (the apply-then kinds) runs the call before it answers; the
@@ -103,7 +108,12 @@ export interface Emulator {
   /** The port it listens on. */
   readonly port: number;
   /** The first configured AccessKey pair. */
-  readonly credentials: { accessKeyId: string; accessKeySecret: string };
+  readonly credentials: {
+    /** The AccessKey ID. */
+    accessKeyId: string;
+    /** The AccessKey secret. */
+    accessKeySecret: string;
+  };
   /** The recorded requests, oldest first, optionally only one action and/or outcome. */
   requests(filter?: { action?: string; outcome?: Outcome }): RecordedRequest[];
   /** Empties the request log (device reset counts are kept). */

@@ -70,8 +70,18 @@ export interface ComeBackRecord {
 
 /** Names a device: by IotId, or by ProductKey + DeviceName within an instance (the public one when no ID). */
 export type DeviceRef =
-  | { readonly productKey: string; readonly deviceName: string; readonly iotInstanceId?: string }
-  | { readonly iotId: string };
+  | {
+      /** The device's ProductKey. */
+      readonly productKey: string;
+      /** The device's DeviceName. */
+      readonly deviceName: string;
+      /** The IoT instance; absent for the public instance. */
+      readonly iotInstanceId?: string;
+    }
+  | {
+      /** The device's IotId. */
+      readonly iotId: string;
+    };
 
 /** The status of a device job, as QueryJob reports it. */
 export type JobStatus = "IN_PROGRESS" | "COMPLETED" | "FAILED" | "TIMEOUT";

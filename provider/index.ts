@@ -19,7 +19,9 @@ export type { DeviceRecord, UnknownOutcomeRecord } from "./shared/records";
 export { loadFleet, FleetFileError } from "./program/fleet-file";
 export type { LoadFleetOptions } from "./program/fleet-file";
 export { deviceKey, planCohort, planStages } from "./shared/selection";
-export type { FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./shared/selection";
+export type { BucketDevices, FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./shared/selection";
+export type { DeviceRef } from "./shared/errors";
+export type { InputsOf, TargetArgs } from "./program/args";
 export {
   IotResetError,
   IotApiError,

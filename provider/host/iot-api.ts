@@ -248,7 +248,9 @@ export class IotApi {
       },
     });
     const body = await this.call("BatchGetDeviceState", who, async () => {
-      const raw = (await this.client.callApi(rpcParams("BatchGetDeviceState"), request, this.runtime)) as { body?: RawDeviceStateBody };
+      const raw = (await this.client.callApi(rpcParams("BatchGetDeviceState"), request, this.runtime)) as {
+        body?: RawDeviceStateBody;
+      };
       const b = raw.body ?? {};
       return { success: b.Success, code: b.Code, errorMessage: b.ErrorMessage, requestId: b.RequestId, raw: b };
     });

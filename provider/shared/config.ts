@@ -42,23 +42,41 @@ export const DEFAULT_QUOTAS: Quotas = mapActions((action) => API_ACTIONS[action]
 
 /** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
 export const CONFIG_KEYS = {
+  /** The region of resources that give none. */
   region: "alicloud:region",
+  /** The AccessKey ID. */
   accessKey: "alicloud:accessKey",
+  /** The AccessKey secret; must be set with `--secret`. */
   secretKey: "alicloud:secretKey",
+  /** An STS token going with the pair; must be set with `--secret`. */
   securityToken: "alicloud:securityToken",
+  /** An aliyun CLI profile to take credentials from. */
   profile: "alicloud:profile",
+  /** The RAM role of the ECS instance the update runs on. */
   ecsRoleName: "alicloud:ecsRoleName",
+  /** ResetThing calls per second for the update. */
   resetQps: API_ACTIONS.ResetThing.setting,
+  /** QueryJob calls per second (device jobs followed with `waitForJob`). */
   queryJobQps: API_ACTIONS.QueryJob.setting,
+  /** BatchGetDeviceState calls per second (promotion gates). */
   deviceStateQps: API_ACTIONS.BatchGetDeviceState.setting,
+  /** The pause between two rounds of a promotion gate's reads. */
   gatePollSeconds: "iotReset:gatePollSeconds",
+  /** How long `waitForJob` follows a device job before giving up. */
   jobTimeoutSeconds: "iotReset:jobTimeoutSeconds",
+  /** The pause between two QueryJob polls of one job. */
   jobPollSeconds: "iotReset:jobPollSeconds",
+  /** The read timeout of one API call. */
   readTimeoutMs: "iotReset:readTimeoutMs",
+  /** Attempts of one API call in all, the first included. */
   maxAttempts: "iotReset:maxAttempts",
+  /** How long the retries of one API call may take. */
   maxRetrySeconds: "iotReset:maxRetrySeconds",
+  /** The reset journal's path (relative to the program directory), or `off`. */
   journal: "iotReset:journal",
+  /** Devices with an unknown outcome to send exactly once more (`all`, or device keys). */
   resendUnknown: "iotReset:resendUnknown",
+  /** Devices with an unknown outcome to record as reset without sending (`all`, or device keys). */
   acceptUnknown: "iotReset:acceptUnknown",
 } as const;
 

@@ -25,9 +25,13 @@ export function assertNever(value: never, what: string): never {
 
 /** Identifies the device an error is about, as the user declared it. */
 export interface DeviceRef {
+  /** The device's ProductKey, when it was named by the pair. */
   readonly productKey?: string;
+  /** The device's DeviceName, when it was named by the pair. */
   readonly deviceName?: string;
+  /** The device's IotId, when it was named by it. */
   readonly iotId?: string;
+  /** The IoT instance of the device; absent for the public instance. */
   readonly iotInstanceId?: string;
 }
 
@@ -93,9 +97,13 @@ export class IotApiError extends IotResetError {
 /** A call that kept failing with retryable errors until the retry budget ran out. */
 export class RetriesExhaustedError extends IotResetError {
   constructor(
+    /** The API action, e.g. `ResetThing`. */
     readonly action: string,
+    /** The device the call was for. */
     readonly device: DeviceRef,
+    /** How many attempts were made, the first included. */
     readonly attempts: number,
+    /** How long the attempts took, in ms. */
     readonly elapsedMs: number,
     /** The last retryable failure, as a one-line description with its Code and RequestId. */
     readonly lastFailure: string,
@@ -116,7 +124,9 @@ export class RetriesExhaustedError extends IotResetError {
  */
 export class UnknownOutcomeError extends IotResetError {
   constructor(
+    /** The API action, e.g. `ResetThing`. */
     readonly action: string,
+    /** The device the call was for. */
     readonly device: DeviceRef,
     /** The attempt whose answer was lost, counted from 1. */
     readonly attempt: number,

@@ -8,7 +8,25 @@ import { InputError } from "./errors";
 import { describeValue, parseDeviceKey } from "./inputs";
 
 /** One device of a fleet: a ProductKey+DeviceName pair, or an IotId. */
-export type FleetDevice = { readonly productKey: string; readonly deviceName: string } | { readonly iotId: string };
+export type FleetDevice =
+  | {
+      /** The device's ProductKey. */
+      readonly productKey: string;
+      /** The device's DeviceName. */
+      readonly deviceName: string;
+    }
+  | {
+      /** The device's IotId. */
+      readonly iotId: string;
+    };
+
+/** The devices of one batch resource: its hash bucket and the devices in it. */
+export interface BucketDevices {
+  /** The bucket, 0 to the bucket count - 1; the batch resource's name ends with it. */
+  readonly bucket: number;
+  /** The devices hashed into the bucket, in fleet order. */
+  readonly devices: FleetDevice[];
+}
 
 /**
  * A device as a batch lists it: the object, or its key (`deviceKey`), which is what a cohort passes: the engine
@@ -108,7 +126,7 @@ export interface CohortPlan {
   /** Number of hash buckets. */
   readonly buckets: number;
   /** Selected devices by bucket, every bucket (empty ones too, so their records persist), in bucket order. */
-  readonly batches: Array<{ readonly bucket: number; readonly devices: FleetDevice[] }>;
+  readonly batches: BucketDevices[];
 }
 
 /**
@@ -142,7 +160,7 @@ export interface StagePlan {
   /** Number of hash buckets of this stage. */
   readonly buckets: number;
   /** The stage's promoted devices by bucket, every bucket, in bucket order. */
-  readonly batches: Array<{ readonly bucket: number; readonly devices: FleetDevice[] }>;
+  readonly batches: BucketDevices[];
 }
 
 /**
