@@ -10,7 +10,7 @@ import Iot, { QueryJobRequest, ResetThingRequest } from "@alicloud/iot20180120";
 import * as $OpenApi from "@alicloud/openapi-client";
 import * as $Util from "@alicloud/tea-util";
 import type Credential from "@alicloud/credentials";
-import type { ApiActionName } from "../shared/config";
+import { API_ACTIONS, ApiActionName } from "../shared/config";
 import { Pacers } from "./pacer";
 import {
   describeDevice,
@@ -292,7 +292,7 @@ export class IotApi {
   ): Promise<T> {
     const pacer = this.pacers.of(action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
-    const readOnly = action !== "ResetThing";
+    const readOnly = API_ACTIONS[action].readOnly;
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       this.gate.check();

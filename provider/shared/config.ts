@@ -13,6 +13,11 @@ interface ApiAction {
   readonly setting: string;
   /** The highest value `setting` accepts (a raised quota). */
   readonly maxQps: number;
+  /**
+   * Whether a call changes nothing at the service. A read-only call whose answer was lost is simply sent again; any
+   * other is an unknown outcome that is never resent without the operator (see "Exactly once" in the README).
+   */
+  readonly readOnly: boolean;
 }
 
 /**
@@ -20,9 +25,9 @@ interface ApiAction {
  * of an action missing here does not compile.
  */
 export const API_ACTIONS = {
-  ResetThing: { quota: 500, setting: "iotReset:resetQps", maxQps: 10_000 },
-  QueryJob: { quota: 5, setting: "iotReset:queryJobQps", maxQps: 1_000 },
-  BatchGetDeviceState: { quota: 50, setting: "iotReset:deviceStateQps", maxQps: 1_000 },
+  ResetThing: { quota: 500, setting: "iotReset:resetQps", maxQps: 10_000, readOnly: false },
+  QueryJob: { quota: 5, setting: "iotReset:queryJobQps", maxQps: 1_000, readOnly: true },
+  BatchGetDeviceState: { quota: 50, setting: "iotReset:deviceStateQps", maxQps: 1_000, readOnly: true },
 } as const satisfies Record<string, ApiAction>;
 
 /** The name of an API action the provider calls. */
