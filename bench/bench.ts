@@ -73,6 +73,7 @@ const SCENARIOS = [
   "cohort-campaign",
   "cohort-operations",
   "cohort-promotion",
+  "engine-floor",
   "sdk-paced",
   "overhead",
   "sdk-sequential",
@@ -80,8 +81,14 @@ const SCENARIOS = [
   "per-device",
   "per-device-no-checkpoints",
 ];
-/** Asked for by name: a campaign change resets every device twice; the operations matrix is long; the other is a diagnostic. */
-const OPT_IN = ["cohort-campaign", "cohort-operations", "cohort-promotion", "per-device-no-checkpoints"];
+/** Asked for by name: a campaign change resets every device twice; the operations matrix is long; the others are diagnostics. */
+const OPT_IN = [
+  "cohort-campaign",
+  "cohort-operations",
+  "cohort-promotion",
+  "engine-floor",
+  "per-device-no-checkpoints",
+];
 const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => !OPT_IN.includes(s));
 /** Per-device resources by default: the file backend rewrites the whole checkpoint after every step (see README). */
 const DEFAULT_PER_DEVICE = 500;
@@ -453,7 +460,7 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
 
 // ---- the benchmark ---------------------------------------------------------------------------------------
 
-type Program = "cohort" | "per-device";
+type Program = "cohort" | "per-device" | "engine-floor";
 
 /**
  * A bench program under the real CLI against the scenario's emulator: a fresh file backend, plain config
@@ -482,7 +489,7 @@ function engineJob(
       devices: String(n),
       pad: String(pad),
       campaign,
-      ...(program === "cohort" ? { batchSize: "500" } : {}),
+      ...(program === "per-device" ? {} : { batchSize: "500" }),
     },
     env: {
       ...OFFLINE_ENV,
@@ -503,6 +510,18 @@ const ROLLOUT: EngineStep[] = [
 
 /** After the rollout: one more device in the fleet (N + 1), applied. */
 const oneDevice = (n: number): EngineStep => ({ id: "one-device", op: "up", config: { devices: String(n + 1) } });
+
+/**
+ * The issue's operations on one stack, each with its checkpoint: the first rollout, a no-op `up`, a no-op preview,
+ * one device added, then a change to `campaign` (every batch replaced).
+ */
+const operations = (n: number, campaign: string): EngineStep[] => [
+  { id: "up", op: "up", measureCheckpoint: true },
+  { id: "noop-up", op: "up", measureCheckpoint: true },
+  { id: "noop-preview", op: "preview", measureCheckpoint: true },
+  { ...oneDevice(n), measureCheckpoint: true },
+  { id: "campaign", op: "up", config: { campaign }, measureCheckpoint: true },
+];
 
 /** The engine scenarios at N devices (cohort) and the paced reference beside them. */
 function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): ScenarioSpec[] {
@@ -564,31 +583,23 @@ function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): Sc
       ]),
     });
   }
-  if (wanted("cohort-operations")) {
-    // Every operation of the issue's matrix on one stack: the first rollout, a no-op `up`, a no-op preview, one
-    // device added, then a campaign change (every batch replaced, all N + 1 devices reset a second time).
+  // Every operation of the issue's matrix on one stack (see `operations`): the cohort resets all N + 1 devices twice;
+  // the floor runs the same resources and state under a provider that does no work, and resets nothing.
+  const matrix = [
+    ["cohort-operations", "DeviceCohortReset, operations", "cohort", 2],
+    ["engine-floor", "(floor) the same stack, a provider that does nothing", "engine-floor", 0],
+  ] as const;
+  for (const [id, title, program, times] of matrix) {
+    if (!wanted(id)) continue;
     specs.push({
-      id: "cohort-operations",
-      title: "DeviceCohortReset, operations",
+      id,
+      title,
       devices: n,
       fleet: n + 1,
-      expected: devices(n + 1),
-      expectedTimes: 2,
+      expected: times > 0 ? devices(n + 1) : [],
+      expectedTimes: times,
       timeoutMs: 300_000 + n * 45,
-      job: engineJob(
-        o,
-        "cohort",
-        n,
-        "bench-ops-1",
-        [
-          { id: "up", op: "up", measureCheckpoint: true },
-          { id: "noop-up", op: "up", measureCheckpoint: true },
-          { id: "noop-preview", op: "preview", measureCheckpoint: true },
-          { ...oneDevice(n), measureCheckpoint: true },
-          { id: "campaign", op: "up", config: { campaign: "bench-ops-2" }, measureCheckpoint: true },
-        ],
-        padFor(n + 1),
-      ),
+      job: engineJob(o, program, n, `${id}-1`, operations(n, `${id}-2`), padFor(n + 1)),
     });
   }
   if (wanted("cohort-promotion")) {

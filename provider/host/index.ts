@@ -61,27 +61,55 @@ if (engine) {
   });
 }
 
+/** Resource operations this host is running: an interrupted host exits once none is left. */
+let operations = 0;
+let interrupted = false;
+
+/** Once interrupted and idle: the calls on the wire answered, the journal on disk, then exit. */
+function exitWhenIdle(): void {
+  if (!interrupted || operations > 0) return;
+  interrupted = false;
+  void context.settle().finally(() => process.exit(0));
+}
+
 /**
- * A SIGINT sent to this host itself (the engine starts it in a process group of its own, so a terminal's Ctrl-C
- * reaches only the CLI; a supervisor may signal both): stop sending at once and let the steps under way end with
- * what was sent recorded. A second SIGINT exits.
+ * SIGINT: the engine sends it when it is done with this host (`pulumi up`, `preview` and the rest close every
+ * provider that way, and kill it 5 s later if it is still there), and a supervisor may send one mid-update (the
+ * engine starts the host in a process group of its own, so a terminal's Ctrl-C reaches only the CLI). Either way:
+ * stop sending at once, let the operations under way end with what was sent recorded, and exit as soon as none is
+ * left, so that no operation waits out the engine's 5 s. A second SIGINT exits at once.
  */
 let interrupts = 0;
 process.on("SIGINT", () => {
   if (++interrupts > 1) process.exit(130);
   context.stopSending("the update was interrupted (SIGINT); run `pulumi up` again to send the rest");
+  interrupted = true;
+  exitWhenIdle();
 });
+
+/** An operation counted while it runs, so that an interrupted host waits for it before exiting. */
+function counted<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args) => {
+    operations++;
+    try {
+      return await operation(...args);
+    } finally {
+      operations--;
+      exitWhenIdle();
+    }
+  };
+}
 
 /** The dynamic-provider handlers of one resource kind. */
 function serve(kind: Lifecycle): dynamic.ResourceProvider {
   return {
     configure,
-    check: async (olds, news) => kind.check(olds, news, context),
-    diff: async (id, olds, news) => kind.diff(id, olds, news, context.settings),
-    create: (inputs) => kind.create(context, inputs),
-    update: (id, olds, news) => kind.update(context, id, olds, news),
-    delete: (id, props) => kind.remove(context, id, props),
-    read: async (id, props) => (kind.read ? kind.read(context, id, props) : { id, props }),
+    check: counted(async (olds, news) => kind.check(olds, news, context)),
+    diff: counted(async (id, olds, news) => kind.diff(id, olds, news, context.settings)),
+    create: counted((inputs) => kind.create(context, inputs)),
+    update: counted((id, olds, news) => kind.update(context, id, olds, news)),
+    delete: counted((id, props) => kind.remove(context, id, props)),
+    read: counted(async (id, props) => (kind.read ? kind.read(context, id, props) : { id, props })),
   };
 }
 

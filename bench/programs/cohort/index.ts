@@ -11,24 +11,16 @@ import * as pulumi from "@pulumi/pulumi";
 import type * as iotReset from "../../../provider";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { DeviceCohortReset } = require("pulumi-alicloud-iot-reset") as typeof iotReset;
+import { benchFleet } from "../fleet";
 
-const config = new pulumi.Config();
-const count = config.requireNumber("devices");
-const productKey = config.get("productKey") ?? "a1Bench";
-const prefix = config.get("prefix") ?? "dev-";
-const pad = config.getNumber("pad") ?? 5;
-
-const devices = Array.from({ length: count }, (_, i) => ({
-  productKey,
-  deviceName: `${prefix}${String(i).padStart(pad, "0")}`,
-}));
+const { config, devices, campaign } = benchFleet();
 
 const stages = config.getObject<number[]>("stages");
 const stage = config.getNumber("stage");
 
 const cohort = new DeviceCohortReset("bench", {
   devices,
-  campaign: config.get("campaign") ?? "bench",
+  campaign,
   batchSize: config.getNumber("batchSize") ?? 500,
   ...(stages ? { stages } : {}),
   ...(stage !== undefined ? { stage } : {}),
