@@ -9,7 +9,8 @@ import { DeviceRef, IotApiError, UnknownOutcomeError } from "../shared/errors";
 import type { DeviceJournalState, Journal } from "./journal";
 import * as log from "./log";
 import type { UnknownOutcomeRecord } from "../shared/records";
-import { chooses, CONFIG_KEYS, ProviderSettings } from "./settings";
+import { chooses, ProviderSettings } from "./settings";
+import { CONFIG_KEYS } from "../shared/config";
 
 /** What happens to a device with an unknown outcome in this update. */
 export type UnknownDecision = "accept" | "resend" | "hold";

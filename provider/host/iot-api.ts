@@ -113,20 +113,32 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * How long an idle keep-alive socket to the API stays open. The SDK's HTTP agent sets no idle timeout, so it keeps
  * idle sockets until the server closes them, and a request written to a socket at the moment the server closes it
  * fails with ECONNRESET after it was sent: an unknown outcome, held until the operator decides. Closing idle sockets
- * first, well inside a server's idle timeout (the emulator's is 65 s), removes that race; with an
- * agent timeout set, Node also honours a shorter `Keep-Alive: timeout=N` the server announces.
+ * first removes that race with any server that keeps them longer (the emulator keeps them 65 s); with an agent
+ * timeout set, Node also honours a shorter `Keep-Alive: timeout=N` a server announces. It must stay below the
+ * connect timeout (`ProviderSettings.connectTimeoutMs`): Node gives a request's socket the request's own timeout
+ * only when the two differ.
  */
 export const IDLE_SOCKET_MS = 4_000;
 
-// The SDK builds its agent inside its HTTP library and takes none from the caller, so its timeout is set on the first
-// API request the process makes (Node publishes each client request on this channel before it is sent).
-diagnostics.subscribe("http.client.request.start", (message) => {
-  const request = (message as { request?: ClientRequest }).request;
-  if (!request?.getHeader("x-acs-action")) return;
-  const agent = (request as ClientRequest & { agent?: Agent & { keepAlive?: boolean; options?: { timeout?: number } } })
-    .agent;
-  if (agent?.keepAlive && agent.options && !agent.options.timeout) agent.options.timeout = IDLE_SOCKET_MS;
-});
+let idleTimeoutSet = false;
+
+/**
+ * Gives the SDK's agent its idle timeout. The SDK builds the agent inside its HTTP library and takes none from the
+ * caller, so the timeout is set on the agent of the first API request (Node publishes each client request on this
+ * channel); it applies from the request's socket's first idle moment on.
+ */
+function closeIdleSockets(): void {
+  if (idleTimeoutSet) return;
+  idleTimeoutSet = true;
+  diagnostics.subscribe("http.client.request.start", (message) => {
+    const request = (message as { request?: ClientRequest }).request;
+    if (!request?.getHeader("x-acs-action")) return;
+    const agent = (
+      request as ClientRequest & { agent?: Agent & { keepAlive?: boolean; options?: { timeout?: number } } }
+    ).agent;
+    if (agent?.keepAlive && agent.options && !agent.options.timeout) agent.options.timeout = IDLE_SOCKET_MS;
+  });
+}
 
 /**
  * How the SDK's generic `callApi` reaches an IoT Platform 2018-01-20 action, as its typed methods do (the typed model
@@ -155,10 +167,12 @@ export class IotApi {
     target: Target,
     credential: Credential,
     private readonly settings: ProviderSettings,
-    private readonly gate: SendGate = new SendGate(),
+    /** The process's switch that stops sending. */
+    private readonly gate: SendGate,
     /** The provider process's pacers, shared by every client of the process. */
-    private readonly pacers: Pacers = new Pacers(),
+    private readonly pacers: Pacers,
   ) {
+    closeIdleSockets();
     this.client = new Iot(
       new $OpenApi.Config({
         credential,

@@ -1,6 +1,7 @@
 /**
- * What the module of each resource kind implements in the provider host (`device.ts`, `batch.ts`, `gate.ts`):
- * the dynamic-provider verbs, over the one context of the provider process. `host.ts` serves each module with it.
+ * What the module of each resource kind implements in the provider host (`device-reset.ts`, `batch-reset.ts`,
+ * `promotion-gate.ts`): the dynamic-provider verbs, over the one context of the provider process. `index.ts` serves
+ * each module with it.
  */
 import type * as dynamic from "@pulumi/pulumi/dynamic";
 import type { ProviderContext } from "./provider-context";

@@ -12,8 +12,6 @@ import { API_ACTIONS, CONFIG_KEYS, mapActions, NUMERIC_SETTINGS, NumericSetting,
 import { describeRule, isRegionId, numberProblem, parseEndpoint, quote } from "../shared/inputs";
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
 
-export { CONFIG_KEYS };
-
 /** Devices named by a setting: every one (`all`), or a set of device keys (`productKey/deviceName`, `iotId:<IotId>`). */
 export type DeviceChoice = "all" | ReadonlySet<string>;
 

@@ -42,9 +42,6 @@ export function mapActions<T>(f: (action: ApiActionName) => T): Readonly<Record<
   return Object.fromEntries(names.map((action) => [action, f(action)])) as Record<ApiActionName, T>;
 }
 
-/** The documented account quotas of the actions the provider calls. */
-export const DEFAULT_QUOTAS: Quotas = mapActions((action) => API_ACTIONS[action].quota);
-
 /** Stack config the provider reads; `alicloud:*` keys are the ones `@pulumi/alicloud` users already have. */
 export const CONFIG_KEYS = {
   /** The region of resources that give none. */

@@ -153,7 +153,8 @@ export class JournalError extends IotResetError {}
 
 /**
  * Arguments that break a rule, refused in the program by a resource's constructor, before the Pulumi runtime
- * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered.
+ * serializes them (which would turn a Date into `{}` or NaN into `null`) and before anything is registered; or a
+ * recorded input the provider cannot read (a device key that is not one).
  */
 export class InputError extends IotResetError {
   /** The refusal of a resource's arguments, listing up to 20 of its problems (`subject` names the resource). */

@@ -82,30 +82,29 @@ interface Control<T> {
 }
 
 /** The range of `maxFailureRatio`. */
-export const FAILURE_RATIO_RULE: NumberRule = { min: 0, max: 1 };
+const FAILURE_RATIO_RULE: NumberRule = { min: 0, max: 1 };
 /** The range of `maxResetsPerUpdate`. */
-export const RESET_CAP_RULE: NumberRule = { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true };
+const RESET_CAP_RULE: NumberRule = { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true };
 /** The range of `abortCriteria[i].thresholdPercentage`. */
-export const THRESHOLD_RULE: NumberRule = { min: 0, max: 100, minExclusive: true };
+const THRESHOLD_RULE: NumberRule = { min: 0, max: 100, minExclusive: true };
 /** The range of `abortCriteria[i].minExecuted`. */
-export const MIN_EXECUTED_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
+const MIN_EXECUTED_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
 /** The range of `maintenanceWindows[i].durationMinutes`: up to a whole day. */
-export const DURATION_RULE: NumberRule = { min: 1, max: 1440, integer: true };
+const DURATION_RULE: NumberRule = { min: 1, max: 1440, integer: true };
 /** The range of `ramp.baseRatePerMinute`: up to the default ResetThing quota, 500 a second. */
-export const BASE_RATE_RULE: NumberRule = { min: 0, max: 30000, minExclusive: true };
+const BASE_RATE_RULE: NumberRule = { min: 0, max: 30000, minExclusive: true };
 /** The range of `ramp.incrementFactor` (1 keeps the rate constant). */
-export const INCREMENT_FACTOR_RULE: NumberRule = { min: 1, max: 10 };
+const INCREMENT_FACTOR_RULE: NumberRule = { min: 1, max: 10 };
 /** The range of `ramp.increaseEveryResets`. */
-export const INCREASE_EVERY_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
+const INCREASE_EVERY_RULE: NumberRule = { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true };
 /** The most abort criteria or maintenance windows one cohort takes. */
-export const MAX_ROLLOUT_ENTRIES = 20;
+const MAX_ROLLOUT_ENTRIES = 20;
 
 const FAILURE_TYPES: readonly CriterionFailureType[] = ["businessError", "unknownOutcome", "jobFailed", "any"];
 const DAYS: readonly string[] = [...WEEK_DAYS.slice(1), "Sun"];
 
 /**
- * Checks an optional list of objects with exactly `keys` (each checked by `entry`); returns false when absent,
- * unknown or not a list.
+ * Checks an optional list of objects with exactly `keys` (each checked by `entry`); an absent or unknown list passes.
  */
 function checkEntries(
   news: Record<string, unknown>,
@@ -322,7 +321,7 @@ export function checkRolloutArgs(news: Record<string, unknown>, failures: CheckF
   for (const key of ROLLOUT_KEYS) ROLLOUT_CONTROLS[key].check(news, failures);
 }
 
-/** The controls set in some inputs, copied; undefined when none is. */
+/** The controls set in some inputs (which `check` has passed: their values are not checked again), copied; undefined when none is. */
 export function rolloutControlsOf(inputs: Record<string, unknown>): RolloutControls | undefined {
   const out: Record<string, unknown> = {};
   for (const key of ROLLOUT_KEYS) if (inputs[key] !== undefined) out[key] = inputs[key];

@@ -3,7 +3,8 @@
 import * as net from "node:net";
 import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
-import { IotApi } from "../../provider/host/iot-api";
+import { IotApi, SendGate } from "../../provider/host/iot-api";
+import { Pacers } from "../../provider/host/pacer";
 import {
   IotApiError,
   RetriesExhaustedError,
@@ -170,6 +171,8 @@ describe("unknown outcome: written, no usable answer, never resent", () => {
         { region: "cn-shanghai", endpoint: server.endpoint.replace("http://", ""), protocol: "http" },
         credential,
         settings,
+        new SendGate(),
+        new Pacers(),
       );
       const error = await api.resetThing(pair).catch((e) => e);
       expect(error).toBeInstanceOf(UnknownOutcomeError);
