@@ -378,6 +378,14 @@ export function parseDeviceKey(
   return slash < 0 ? undefined : { productKey: key.slice(0, slash), deviceName: key.slice(slash + 1) };
 }
 
+/**
+ * The key of a device: `iotId:<IotId>` when it has an IotId (the API uses the IotId then), else
+ * `productKey/deviceName`. `parseDeviceKey` reads it back.
+ */
+export function formatDeviceKey(device: { productKey?: string; deviceName?: string; iotId?: string }): string {
+  return identityForm(device) === "iotId" ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
+}
+
 /** Checks one device key of a batch's `devices` (what a cohort passes): its form, then the identity it names. */
 function checkDeviceKey(key: string, at: string, failures: CheckFailure[]): void {
   const parsed = parseDeviceKey(key);
@@ -517,10 +525,7 @@ export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFai
         if (keys && typeof d === "string" && !isUnknown(d)) checkDeviceKey(d, `devices[${i}]`, failures);
         else checkFleetDevice(d, `devices[${i}]`, failures);
         if (failures.length > before || containsUnknown(d)) return;
-        const device = (typeof d === "string" ? parseDeviceKey(d) : d) as Record<string, string>;
-        // The same key as `deviceKey` (selection.ts), which builds on this module.
-        const key =
-          identityForm(device) === "iotId" ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
+        const key = typeof d === "string" ? d : formatDeviceKey(d as Record<string, string>);
         const first = seen.get(key);
         if (first !== undefined)
           failures.push({ property: `devices[${i}]`, reason: `repeats device ${escapeText(key)} (devices[${first}])` });

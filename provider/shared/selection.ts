@@ -5,7 +5,7 @@
  */
 import { createHash } from "crypto";
 import { InputError } from "./errors";
-import { describeValue, parseDeviceKey } from "./inputs";
+import { describeValue, formatDeviceKey, parseDeviceKey } from "./inputs";
 
 /** One device of a fleet: a ProductKey+DeviceName pair, or an IotId. */
 export type FleetDevice =
@@ -49,10 +49,7 @@ export function fleetDevice(entry: FleetEntry): FleetDevice {
  * prefers over the pair). A key present with the value `undefined` counts as absent, as the engine drops it.
  */
 export function deviceKey(device: FleetEntry): string {
-  if (typeof device === "string") return device;
-  return "iotId" in device && device.iotId !== undefined
-    ? `iotId:${device.iotId}`
-    : `${(device as { productKey: string }).productKey}/${(device as { deviceName: string }).deviceName}`;
+  return typeof device === "string" ? device : formatDeviceKey(device);
 }
 
 /** A uniform number in [0, 1) from a salted SHA-256 of the key: stable across runs, machines and versions. */
