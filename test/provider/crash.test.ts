@@ -9,14 +9,11 @@ import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
 import { PartialResetError } from "../../provider/shared/errors";
 import { readJournal } from "../../provider/host/journal";
-import { configFor, context, emulator, journalPath, programDir, TEST_STACK } from "./support";
+import { configFor, context, journalPath, programDir, TEST_STACK, slowEmulatorWith, testFleet } from "./support";
 
 const LIB = path.join(__dirname, "..", "..", "lib", "provider", "host");
 const N = 200;
-const fleet = Array.from({ length: N }, (_, i) => ({
-  productKey: "a1Crash",
-  deviceName: `dev-${String(i).padStart(4, "0")}`,
-}));
+const fleet = testFleet("a1Crash", N);
 const keyOf = (d: { productKey: string; deviceName: string }) => `${d.productKey}/${d.deviceName}`;
 
 /** The script of the process that gets killed: one batch create, as the host would run it. */
@@ -36,11 +33,7 @@ beforeAll(() => {
 });
 beforeEach(async () => {
   // Slow answers and a low rate, so that the kill finds resets in flight.
-  emu = await emulator({ latency: { fixedMs: 150 } });
-  emu.addDevices(
-    "a1Crash",
-    fleet.map(({ deviceName }) => ({ deviceName })),
-  );
+  emu = await slowEmulatorWith(fleet, 150);
 });
 afterEach(() => emu.stop());
 

@@ -5,14 +5,11 @@
 import { ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import { Emulator } from "../../emulator";
-import { configFor, emulator, programDir, TEST_STACK } from "./support";
+import { configFor, programDir, slowEmulatorWith, TEST_STACK, testFleet } from "./support";
 
 const HOST = path.join(__dirname, "..", "..", "lib", "provider", "host", "index.js");
 const N = 100;
-const fleet = Array.from({ length: N }, (_, i) => ({
-  productKey: "a1Intr",
-  deviceName: `dev-${String(i).padStart(4, "0")}`,
-}));
+const fleet = testFleet("a1Intr", N);
 
 /**
  * The host module in a process of its own, as the dynamic-provider host loads it; with `inputs`, one batch create
@@ -69,11 +66,7 @@ async function until(condition: () => boolean, boundMs: number): Promise<void> {
 
 let emu: Emulator;
 beforeEach(async () => {
-  emu = await emulator({ latency: { fixedMs: 100 } });
-  emu.addDevices(
-    "a1Intr",
-    fleet.map(({ deviceName }) => ({ deviceName })),
-  );
+  emu = await slowEmulatorWith(fleet, 100);
 });
 afterEach(() => emu.stop());
 

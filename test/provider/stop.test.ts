@@ -4,21 +4,14 @@ import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
 import { PartialResetError } from "../../provider/shared/errors";
 import { readJournal } from "../../provider/host/journal";
-import { configFor, context, emulator, journalPath } from "./support";
+import { configFor, context, journalPath, slowEmulatorWith, testFleet } from "./support";
 
 const N = 120;
-const fleet = Array.from({ length: N }, (_, i) => ({
-  productKey: "a1Stop",
-  deviceName: `dev-${String(i).padStart(4, "0")}`,
-}));
+const fleet = testFleet("a1Stop", N);
 
 let emu: Emulator;
 beforeEach(async () => {
-  emu = await emulator({ latency: { fixedMs: 100 } });
-  emu.addDevices(
-    "a1Stop",
-    fleet.map(({ deviceName }) => ({ deviceName })),
-  );
+  emu = await slowEmulatorWith(fleet, 100);
 });
 afterEach(() => emu.stop());
 

@@ -17,6 +17,24 @@ export function emulator(options: EmulatorOptions = {}): Promise<Emulator> {
   return startEmulator({ credentials: [{ accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }], ...options });
 }
 
+/** `count` devices of one product, named `dev-0000`, `dev-0001`, … */
+export function testFleet(productKey: string, count: number): Array<{ productKey: string; deviceName: string }> {
+  return Array.from({ length: count }, (_, i) => ({ productKey, deviceName: `dev-${String(i).padStart(4, "0")}` }));
+}
+
+/** An emulator whose answers take `latencyMs`, holding the devices of `fleet` (one product). */
+export async function slowEmulatorWith(
+  fleet: ReadonlyArray<{ productKey: string; deviceName: string }>,
+  latencyMs: number,
+): Promise<Emulator> {
+  const emu = await emulator({ latency: { fixedMs: latencyMs } });
+  emu.addDevices(
+    fleet[0]?.productKey ?? "",
+    fleet.map(({ deviceName }) => ({ deviceName })),
+  );
+  return emu;
+}
+
 /** A scratch program directory per emulator, so that each test has its own reset journal. */
 const programDirs = new WeakMap<Emulator, string>();
 
