@@ -338,7 +338,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
         resetCalls: t.calls,
         resets: t.succeeded,
         ...(t.firstAt !== undefined ? { firstResetMs: t.firstAt - (st.cliStartedAt ?? st.startedAt) } : {}),
-        ...(t.succeeded > 1 ? { resetSpanMs: t.spanMs, resetQps: t.qps } : {}),
+        ...(t.succeeded > 1 ? { resetSpanMs: t.spanMs, resetQps: t.qps, resetsPerSecond: t.perSecond } : {}),
         ...(memory ? { cpuSeconds: cpu, peakBytes: peak } : {}),
       };
     });

@@ -19,6 +19,8 @@ export interface MeasuredStep extends EngineStepOutcome {
   /** From the first to the last ResetThing answered during the operation, ms, and successful resets per second over it. */
   readonly resetSpanMs?: number;
   readonly resetQps?: number;
+  /** Successful resets in each second from the first one: where the rate sagged, in the JSON only. */
+  readonly resetsPerSecond?: readonly number[];
   /** Peak RSS of the CLI and of the provider host the operation started, bytes. */
   readonly peakBytes?: { readonly cli: number; readonly provider: number };
 }

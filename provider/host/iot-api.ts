@@ -317,8 +317,8 @@ export class IotApi {
         await hooks.beforeAttempt(attempt, sentAt);
         // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
         this.gate.check();
-        await pacer.respace();
       }
+      await pacer.respace();
       const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {

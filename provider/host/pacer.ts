@@ -32,13 +32,45 @@ interface Waiter {
 /** Whether waiter `a` is served before `b`. */
 const before = (a: Waiter, b: Waiter): boolean => a.order < b.order || (a.order === b.order && a.seq < b.seq);
 
+/**
+ * How far behind its schedule the pacer still makes up missed slots. Stalls of the host's event loop up to this
+ * long cost no throughput; an idle pacer starts its next caller with at most this much credit, drained at the
+ * pace `respace` allows.
+ */
+const CATCH_UP_MS = 200;
+
+/** How far back the pacer weighs throttled answers against all answers. */
+const THROTTLE_HORIZON_MS = 3000;
+
+/** Times in ascending order, counted from a cutoff: old times are dropped in bulk, not shifted one by one. */
+class RecentTimes {
+  private times: number[] = [];
+  private head = 0;
+
+  push(t: number): void {
+    this.times.push(t);
+  }
+
+  /** How many times are after `cutoff`; forgets the others. */
+  since(cutoff: number): number {
+    while (this.head < this.times.length && (this.times[this.head] as number) <= cutoff) this.head++;
+    if (this.head > 1024 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+    return this.times.length - this.head;
+  }
+}
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * Evenly spaced calls (a leaky bucket with no burst): call `acquire()` before each attempt. Grants are
- * handed out one after another, each slot computed when the previous grant fires, so a stalled event loop
- * cannot release a backlog of overdue slots at once: after a stall the schedule restarts from now. Evenly
- * spaced calls keep any one-second window at the server within the quota, whatever the number of callers.
+ * Evenly spaced calls at the current rate: call `acquire()` before each attempt, for the caller's slot, and
+ * `respace()` right before the request leaves. Slots follow an ideal schedule; a stalled event loop (the host
+ * converts a batch's records to protobuf, collects garbage: stalls of 15-50 ms are common under load) fires
+ * them late, and the slots it missed, up to `CATCH_UP_MS` of them, are made up after it rather than lost.
+ * Longer behind (idle, or a long stall), the schedule restarts from now. `respace` is what keeps the server's
+ * one-second window within the quota, whatever the grants and the work between grant and send do.
  *
  * Each slot goes to the waiting caller with the lowest `order` (then the earliest): a cohort's batches pass
  * the order in which they started, so the oldest batch takes every slot until its last device is sent and
@@ -58,13 +90,19 @@ export class Pacer {
   private arrivals = 0;
   /** Whether the loop that hands out slots is running. */
   private granting = false;
-  /** The last slot handed out by `respace`. */
+  /** When `respace` last let a caller go. */
   private lastRelease = -Infinity;
+  /** When `respace` let its callers go, oldest first (the last second's at least). */
+  private readonly released: number[] = [];
+  /** Callers of `respace` waiting to go, in arrival order. */
+  private readonly leaving: (() => void)[] = [];
+  /** Whether the loop that lets them go is running. */
+  private releasing = false;
   private lastCut = -Infinity;
   private lastRaise: number;
-  /** Times of the answers, and of the throttled ones, in the last second (oldest first). */
-  private readonly answers: number[] = [];
-  private readonly throttles: number[] = [];
+  /** Times of the answers, and of the throttled ones, within the last `THROTTLE_HORIZON_MS`. */
+  private readonly answers = new RecentTimes();
+  private readonly throttles = new RecentTimes();
   private readonly now: () => number;
   private readonly sleep: (ms: number) => Promise<void>;
   /** Answers that were throttled, since the pacer was made. */
@@ -130,36 +168,75 @@ export class Pacer {
   }
 
   /**
-   * Spaces calls again after work done between `acquire()` and the send (the journal's fdatasync), which can hold
-   * granted calls back and release them together. Slots follow each other at 99% of the current interval, so a
-   * backlog drains while any one second still holds fewer calls than the quota.
+   * Waits until this call may leave: the last step before every send, after the journal's fdatasync (which holds
+   * granted calls back and releases them together) and after a stall that left slots to make up. Calls leave at
+   * most twice the current rate apart, and no one-second window ever holds more of them than the rate allows, so
+   * the server's sliding window sees the quota's 2% headroom while a backlog drains. Drained at only 1% above
+   * the rate, each stall of a few milliseconds would cost its slots for good.
    */
   respace(): Promise<void> {
-    const now = this.now();
-    const slot = Math.max(now, this.lastRelease + (1000 / this.rate) * 0.99);
-    this.lastRelease = slot;
-    return slot > now ? this.sleep(slot - now) : Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.leaving.push(resolve);
+      if (this.releasing) return;
+      this.releasing = true;
+      void this.releaseInTurn();
+    });
+  }
+
+  /**
+   * Lets the callers of `respace` go one at a time. Each release is logged at the time it really happens, after
+   * the timer fired, so timers that a stall made late go out spaced rather than together.
+   */
+  private async releaseInTurn(): Promise<void> {
+    try {
+      while (this.leaving.length > 0) {
+        let now = this.now();
+        const earliest = this.earliestRelease();
+        if (earliest > now) {
+          await this.sleep(earliest - now);
+          now = this.now();
+        }
+        this.lastRelease = now;
+        this.released.push(now);
+        // Only the last window's worth is ever read; trimmed now and then rather than shifted on every call.
+        if (this.released.length > 2 * this.ceilingQps) this.released.splice(0, this.released.length - this.ceilingQps);
+        (this.leaving.shift() as () => void)();
+      }
+    } finally {
+      this.releasing = false;
+    }
+  }
+
+  /** Half a slot after the last release, and once the release a window's worth back is a whole window old. */
+  private earliestRelease(): number {
+    const perWindow = Math.max(1, Math.floor(this.rate));
+    const back = this.released.length - perWindow;
+    // The server counts calls in (t - 1000, t].
+    const windowFree = back >= 0 ? (this.released[back] as number) + 1000 : -Infinity;
+    return Math.max(this.lastRelease + 1000 / this.rate / 2, windowFree);
   }
 
   private async grant(): Promise<void> {
     let now = this.now();
     this.recover(now);
-    const interval = 1000 / this.rate;
-    // Behind by more than one slot (idle, or a stall): start again from now instead of catching up.
-    if (now - this.nextSlot > interval) this.nextSlot = now;
+    // Idle or stalled for long: start again from now rather than hand out a backlog of old slots.
+    if (now - this.nextSlot > CATCH_UP_MS) this.nextSlot = now;
     if (this.nextSlot > now) {
       await this.sleep(this.nextSlot - now);
       now = this.now();
     }
-    // The next slot follows this one's ideal time, so timer lateness under one slot does not lower the rate.
-    this.nextSlot = Math.max(this.nextSlot, now - interval) + interval;
+    // The next slot follows this one's ideal time, so a late timer or a short stall does not lower the rate.
+    this.nextSlot += 1000 / this.rate;
   }
 
   /**
-   * Records one answer. When over 5% of the last second's answers were throttled (at least 5 of them, among
-   * at least a fifth of a second's worth of calls), the account is over its quota: the rate drops by a fifth,
-   * at most once a second, down to the floor. Scattered throttles (a gateway hiccup, 1% of calls) stay far
-   * below that share and are only retried.
+   * Records one answer. When over 5% of the answers of the last three seconds were throttled (at least 5 of them,
+   * among at least a fifth of a second's worth of calls), the account is over its quota: the rate drops by a fifth,
+   * at most once a second, down to the floor. Another pipeline sharing the account throttles calls steadily and
+   * crosses that share within a second. A stalled event loop at either end sends or admits a few dozen calls late
+   * and together, which the server's window refuses in one burst: under 5% of three seconds, only retried, where a
+   * one-second share would cut the rate by a fifth for several seconds. Scattered throttles (a gateway hiccup, 1%
+   * of calls) are only retried too.
    */
   onAnswer(throttled: boolean): void {
     const now = this.now();
@@ -168,13 +245,10 @@ export class Pacer {
       this.throttled++;
       this.throttles.push(now);
     }
-    while ((this.answers[0] as number) <= now - 1000) this.answers.shift();
-    while (this.throttles.length > 0 && (this.throttles[0] as number) <= now - 1000) this.throttles.shift();
+    const answers = this.answers.since(now - THROTTLE_HORIZON_MS);
+    const throttles = this.throttles.since(now - THROTTLE_HORIZON_MS);
     if (!throttled) return;
-    const overrun =
-      this.throttles.length >= 5 &&
-      this.answers.length >= Math.max(5, this.ceilingQps / 5) &&
-      this.throttles.length > this.answers.length * 0.05;
+    const overrun = throttles >= 5 && answers >= Math.max(5, this.ceilingQps / 5) && throttles > answers * 0.05;
     if (!overrun || now - this.lastCut < 1000) return;
     this.lastCut = now;
     this.rate = Math.max(this.floor, this.rate * 0.8);
