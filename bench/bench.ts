@@ -54,6 +54,8 @@ interface Options {
   devices: number[];
   /** `--parallel` of the engine operations; undefined for the CLI's default. */
   parallel: number | undefined;
+  /** `batchSize` of the cohort programs. */
+  batchSize: number;
   sequentialDevices: number;
   perDeviceDevices: number[];
   overheadCalls: number;
@@ -98,6 +100,8 @@ const USAGE = `usage: node lib/bench/bench.js [flags]
                            unbounded and sequential bare-SDK rows use the first N
   --per-device-devices N[,N…]  resources of the one-resource-per-device program, one run per N (default ${DEFAULT_PER_DEVICE})
   --parallel N             \`--parallel\` of every pulumi operation (default: the CLI's, 4 × CPUs)
+  --batch-size N           \`batchSize\` of the cohort programs (default 500, the package's default); other sizes are
+                           named in the scenario titles
   --sequential-devices N   devices of the sequential bare-SDK loop, extrapolated to the first N (default min(500, N))
   --overhead-calls N       sequential calls per side for the per-call overhead (default 300)
   --latency-ms N           emulator fixed latency (default 25)
@@ -113,6 +117,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     devices: [5000],
     parallel: undefined,
+    batchSize: 500,
     sequentialDevices: NaN,
     perDeviceDevices: [DEFAULT_PER_DEVICE],
     overheadCalls: 300,
@@ -125,9 +130,17 @@ function parseArgs(argv: string[]): Options {
   };
   const numeric: Record<
     string,
-    "sequentialDevices" | "overheadCalls" | "latencyMs" | "jitterMs" | "seed" | "deadlineMinutes" | "parallel"
+    | "sequentialDevices"
+    | "overheadCalls"
+    | "latencyMs"
+    | "jitterMs"
+    | "seed"
+    | "deadlineMinutes"
+    | "parallel"
+    | "batchSize"
   > = {
     "--parallel": "parallel",
+    "--batch-size": "batchSize",
     "--sequential-devices": "sequentialDevices",
     "--overhead-calls": "overheadCalls",
     "--latency-ms": "latencyMs",
@@ -462,6 +475,11 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
 
 type Program = "cohort" | "per-device" | "engine-floor";
 
+/** A cohort scenario's title, naming the batch size when it is not the package's default. */
+function sized(title: string, o: Options): string {
+  return o.batchSize === 500 ? title : `${title}, batchSize ${o.batchSize}`;
+}
+
 /**
  * A bench program under the real CLI against the scenario's emulator: a fresh file backend, plain config
  * for everything but the AccessKey, which reaches the provider host through the environment only (as
@@ -489,7 +507,7 @@ function engineJob(
       devices: String(n),
       pad: String(pad),
       campaign,
-      ...(program === "per-device" ? {} : { batchSize: "500" }),
+      ...(program === "per-device" ? {} : { batchSize: String(o.batchSize) }),
     },
     env: {
       ...OFFLINE_ENV,
@@ -593,7 +611,7 @@ function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): Sc
     if (!wanted(id)) continue;
     specs.push({
       id,
-      title,
+      title: sized(title, o),
       devices: n,
       fleet: n + 1,
       expected: times > 0 ? devices(n + 1) : [],
@@ -606,7 +624,7 @@ function cohortSpecs(o: Options, n: number, wanted: (id: string) => boolean): Sc
     // Stages [50, 100]: stage 1 first (about half the fleet), then the promotion to stage 2 (the other half).
     specs.push({
       id: "cohort-promotion",
-      title: "DeviceCohortReset, stage promotion (stages [50, 100])",
+      title: sized("DeviceCohortReset, stage promotion (stages [50, 100])", o),
       devices: n,
       fleet: n,
       expected: devices(n),
