@@ -121,6 +121,8 @@ export class EmulatorServer {
   private readonly quota: QuotaLimiter;
   private readonly injector: FaultInjector;
   private log: RecordedRequest[] = [];
+  /** Requests logged since the emulator started, by `action` and outcome: counted as logged, never rescanned. */
+  private readonly counted = new Map<string, number>();
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly config: ServerConfig) {
@@ -182,6 +184,11 @@ export class EmulatorServer {
       .map((r) => ({ ...r, params: { ...r.params } }));
   }
 
+  /** How many requests of `action` got `outcome` since the emulator started (the log may have been cleared). */
+  countOf(action: string, outcome: Outcome): number {
+    return this.counted.get(`${action}\u0000${outcome}`) ?? 0;
+  }
+
   /** Empties the request log. */
   clearRequests(): void {
     this.log = [];
@@ -220,6 +227,8 @@ export class EmulatorServer {
 
   private record(entry: RecordedRequest): void {
     this.log.push(entry);
+    const counter = `${entry.action}\u0000${entry.outcome}`;
+    this.counted.set(counter, (this.counted.get(counter) ?? 0) + 1);
     if (this.log.length > this.config.maxRecordedRequests) {
       this.log.splice(0, this.log.length - Math.floor(this.config.maxRecordedRequests / 2));
     }

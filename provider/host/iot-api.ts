@@ -313,12 +313,11 @@ export class IotApi {
       await pacer.acquire(order);
       this.gate.check();
       const sentAt = new Date().toISOString();
-      if (hooks) {
-        await hooks.beforeAttempt(attempt, sentAt);
-        // Stopped while the journal was written: the attempt does not leave (the journal's caller records that).
-        this.gate.check();
-      }
+      if (hooks) await hooks.beforeAttempt(attempt, sentAt);
       await pacer.respace();
+      // Stopped while the journal was written or the call waited to leave: the attempt does not leave (the journal's
+      // caller records that).
+      this.gate.check();
       const wire: WireProgress = { started: false, written: false };
       let body: T;
       try {

@@ -87,6 +87,10 @@ test("a burst of 1,000 ResetThing calls within one second: exactly 500 succeed, 
     expect(throttled).toHaveLength(1000 - expected);
     expect(maxInAnySecond(successes)).toBe(500);
     expect(emu.totalResets()).toBe(expected);
+    // The counters agree with the log, and outlive a cleared log.
+    emu.clearRequests();
+    expect([emu.countOf("ResetThing", "success"), emu.countOf("ResetThing", "throttled")]).toEqual([500, 500]);
+    expect(emu.countOf("QueryJob", "success")).toBe(0);
     expect(throttled.every((r) => r.httpStatus === 400 && r.code === "Throttling.User")).toBe(true);
     const rejected = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(rejected).toHaveLength(1000 - expected);

@@ -1,10 +1,14 @@
 // The stop switch the host flips when the engine is gone or the update is cancelled: no attempt leaves after it,
 // the resets in flight finish and are recorded, and the devices not sent are left for the next update (not unknown).
+import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
-import { PartialResetError } from "../../provider/shared/errors";
+import { IotApi, SendGate } from "../../provider/host/iot-api";
+import { Pacer, Pacers } from "../../provider/host/pacer";
+import { readSettings } from "../../provider/host/settings";
+import { PartialResetError, SendingStoppedError } from "../../provider/shared/errors";
 import { readJournal } from "../../provider/host/journal";
-import { configFor, context, journalPath, slowEmulatorWith, testFleet } from "./support";
+import { configFor, context, journalPath, slowEmulatorWith, testFleet, TEST_KEY_ID, TEST_SECRET } from "./support";
 
 const N = 120;
 const fleet = testFleet("a1Stop", N);
@@ -48,4 +52,47 @@ test("after stopSending nothing more is sent; what was in flight is recorded; th
   expect(emu.requests({ action: "ResetThing" })).toHaveLength(N - sentByThen);
   expect(next.outs?.resetCount).toBe(N);
   for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
+});
+
+test("a call journaled and waiting to leave when sending stops does not leave", async () => {
+  // The pacer holds the call after its journal line was written, as it does while a backlog drains.
+  let parked!: () => void;
+  const isParked = new Promise<void>((resolve) => (parked = resolve));
+  let release!: () => void;
+  class HeldPacer extends Pacer {
+    override respace(): Promise<void> {
+      parked();
+      return new Promise<void>((resolve) => (release = resolve));
+    }
+  }
+  const pacer = new HeldPacer({ ceilingQps: 500 });
+  const pacers = new (class extends Pacers {
+    override of(): Pacer {
+      return pacer;
+    }
+  })();
+  const gate = new SendGate();
+  const api = new IotApi(
+    { region: "cn-shanghai", endpoint: emu.endpoint.replace("http://", ""), protocol: "http" },
+    new Credential(
+      new CredentialConfig({ type: "access_key", accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }),
+    ),
+    readSettings(() => undefined),
+    gate,
+    pacers,
+  );
+  const journaled: number[] = [];
+  const call = api
+    .resetThing(fleet[0] as { productKey: string; deviceName: string }, {
+      beforeAttempt: async (attempt) => void journaled.push(attempt),
+    })
+    .catch((e) => e);
+  await isParked;
+  gate.stop("interrupted");
+  release();
+  const error = await call;
+  expect(error).toBeInstanceOf(SendingStoppedError);
+  expect(error.message).toBe("sending stopped: interrupted");
+  expect(journaled).toEqual([1]);
+  expect(emu.requests({ action: "ResetThing" })).toEqual([]);
 });
