@@ -44,8 +44,9 @@ async function configure(req: ConfigureRequest): Promise<void> {
 export const providerContext = context;
 
 /**
- * When the engine is gone (a killed CLI), no further reset leaves: calls on the wire get their answers, the
- * journal records them, and the host exits, instead of resetting devices the engine can no longer record.
+ * When the engine is gone (a killed CLI), no further reset leaves: calls on the wire get their answers, calls
+ * journaled but not yet sent are kept from leaving, the journal records both, and the host exits, instead of
+ * resetting devices the engine can no longer record.
  */
 const engine = engineAddress();
 if (engine) {
@@ -65,7 +66,7 @@ if (engine) {
 let operations = 0;
 let interrupted = false;
 
-/** Once interrupted and idle: the calls on the wire answered, the journal on disk, then exit. */
+/** Once interrupted and idle: the attempts underway answered or kept from leaving, the journal on disk, then exit. */
 function exitWhenIdle(): void {
   if (!interrupted || operations > 0) return;
   interrupted = false;

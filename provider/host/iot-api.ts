@@ -57,18 +57,22 @@ export class SendGate {
     if (this.reason !== undefined) throw new SendingStoppedError(`sending stopped: ${this.reason}`);
   }
 
-  /** Runs one call that is on the wire, counted until it settles, so that a shutdown can wait for its answer. */
-  async onWire<T>(send: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one attempt from its journal line to its answer, or to the check that keeps it from leaving, counted until it
+   * settles, so that a shutdown waits for it: an attempt journaled as sending and still waiting in the pacer when
+   * sending stops ends as not sent, instead of being cut off by the exit and read back as an unknown outcome.
+   */
+  async underway<T>(attempt: () => Promise<T>): Promise<T> {
     this.inFlight++;
     try {
-      return await send();
+      return await attempt();
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 
-  /** Resolves once no call is on the wire. */
+  /** Resolves once no attempt is underway. */
   idle(): Promise<void> {
     return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -313,16 +317,20 @@ export class IotApi {
       await pacer.acquire(order);
       this.gate.check();
       const sentAt = new Date().toISOString();
-      if (hooks) await hooks.beforeAttempt(attempt, sentAt);
-      await pacer.respace();
-      // Stopped while the journal was written or the call waited to leave: the attempt does not leave (the journal's
-      // caller records that).
-      this.gate.check();
       const wire: WireProgress = { started: false, written: false };
-      let body: T;
-      try {
-        body = await this.gate.onWire(() => tracked(action, wire, send));
-      } catch (err) {
+      const answer = await this.gate.underway(async () => {
+        if (hooks) await hooks.beforeAttempt(attempt, sentAt);
+        await pacer.respace();
+        // Stopped while the journal was written or the call waited to leave: the attempt does not leave (the
+        // journal's caller records that).
+        this.gate.check();
+        return tracked(action, wire, send).then(
+          (body) => ({ body }),
+          (err: unknown) => ({ err }),
+        );
+      });
+      if ("err" in answer) {
+        const err = answer.err;
         const kind = classifyFailure(err, wire);
         pacer.onAnswer(kind.throttled);
         if (kind.outcome === "unknown" && !readOnly) {
@@ -337,6 +345,7 @@ export class IotApi {
         await sleep(delay);
         continue;
       }
+      const body = answer.body;
       pacer.onAnswer(false);
       if (body.success === false) {
         throw new IotApiError(

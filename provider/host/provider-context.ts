@@ -124,8 +124,9 @@ export class ProviderContext {
   }
 
   /**
-   * Resolves once every call on the wire has its answer and what was recorded of them is on disk: wait for it
-   * after `stopSending` before the process exits, so no sent reset is left without its journal line.
+   * Resolves once every attempt underway has its answer, or has been kept from leaving, and what was recorded of
+   * them is on disk: wait for it after `stopSending` before the process exits, so no journaled reset is left
+   * without the line that says how it ended.
    */
   async settle(): Promise<void> {
     await this.gate.idle();

@@ -54,7 +54,7 @@ test("after stopSending nothing more is sent; what was in flight is recorded; th
   for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
 });
 
-test("a call journaled and waiting to leave when sending stops does not leave", async () => {
+test("a call journaled and waiting to leave when sending stops does not leave, and a shutdown waits for it to end", async () => {
   // The pacer holds the call after its journal line was written, as it does while a backlog drains.
   let parked!: () => void;
   const isParked = new Promise<void>((resolve) => (parked = resolve));
@@ -89,7 +89,13 @@ test("a call journaled and waiting to leave when sending stops does not leave", 
     .catch((e) => e);
   await isParked;
   gate.stop("interrupted");
+  // A shutdown waits for the journaled attempt to end: an exit now would leave its journal line without an answer.
+  let idle = false;
+  const settled = gate.idle().then(() => (idle = true));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  expect(idle).toBe(false);
   release();
+  await settled;
   const error = await call;
   expect(error).toBeInstanceOf(SendingStoppedError);
   expect(error.message).toBe("sending stopped: interrupted");
