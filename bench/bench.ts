@@ -54,8 +54,8 @@ interface Options {
   devices: number[];
   /** `--parallel` of the engine operations; undefined for the CLI's default. */
   parallel: number | undefined;
-  /** `batchSize` of the cohort programs. */
-  batchSize: number;
+  /** `batchSize` of the cohort programs; undefined for the package's default. */
+  batchSize: number | undefined;
   sequentialDevices: number;
   perDeviceDevices: number[];
   overheadCalls: number;
@@ -100,8 +100,8 @@ const USAGE = `usage: node lib/bench/bench.js [flags]
                            unbounded and sequential bare-SDK rows use the first N
   --per-device-devices N[,N…]  resources of the one-resource-per-device program, one run per N (default ${DEFAULT_PER_DEVICE})
   --parallel N             \`--parallel\` of every pulumi operation (default: the CLI's, 4 × CPUs)
-  --batch-size N           \`batchSize\` of the cohort programs (default 500, the package's default); other sizes are
-                           named in the scenario titles
+  --batch-size N           \`batchSize\` of the cohort programs, named in the scenario titles (default: the
+                           package's, 500)
   --sequential-devices N   devices of the sequential bare-SDK loop, extrapolated to the first N (default min(500, N))
   --overhead-calls N       sequential calls per side for the per-call overhead (default 300)
   --latency-ms N           emulator fixed latency (default 25)
@@ -117,7 +117,7 @@ function parseArgs(argv: string[]): Options {
   const o: Options = {
     devices: [5000],
     parallel: undefined,
-    batchSize: 500,
+    batchSize: undefined,
     sequentialDevices: NaN,
     perDeviceDevices: [DEFAULT_PER_DEVICE],
     overheadCalls: 300,
@@ -477,9 +477,9 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
 
 type Program = "cohort" | "per-device" | "engine-floor";
 
-/** A cohort scenario's title, naming the batch size when it is not the package's default. */
+/** A cohort scenario's title, naming the batch size when `--batch-size` gave one. */
 function sized(title: string, o: Options): string {
-  return o.batchSize === 500 ? title : `${title}, batchSize ${o.batchSize}`;
+  return o.batchSize === undefined ? title : `${title}, batchSize ${o.batchSize}`;
 }
 
 /**
@@ -509,7 +509,7 @@ function engineJob(
       devices: String(n),
       pad: String(pad),
       campaign,
-      ...(program === "per-device" ? {} : { batchSize: String(o.batchSize) }),
+      ...(program !== "per-device" && o.batchSize !== undefined ? { batchSize: String(o.batchSize) } : {}),
     },
     env: {
       ...OFFLINE_ENV,

@@ -90,8 +90,6 @@ export class Pacer {
   private arrivals = 0;
   /** Whether the loop that hands out slots is running. */
   private granting = false;
-  /** When `respace` last let a caller go. */
-  private lastRelease = -Infinity;
   /** When `respace` let its callers go, oldest first (the last second's at least). */
   private readonly released: number[] = [];
   /** Callers of `respace` waiting to go, in arrival order. */
@@ -196,7 +194,6 @@ export class Pacer {
           await this.sleep(earliest - now);
           now = this.now();
         }
-        this.lastRelease = now;
         this.released.push(now);
         // Only the last window's worth is ever read; trimmed now and then rather than shifted on every call.
         if (this.released.length > 2 * this.ceilingQps) this.released.splice(0, this.released.length - this.ceilingQps);
@@ -213,7 +210,8 @@ export class Pacer {
     const back = this.released.length - perWindow;
     // The server counts calls in (t - 1000, t].
     const windowFree = back >= 0 ? (this.released[back] as number) + 1000 : -Infinity;
-    return Math.max(this.lastRelease + 1000 / this.rate / 2, windowFree);
+    const lastRelease = this.released.at(-1) ?? -Infinity;
+    return Math.max(lastRelease + 1000 / this.rate / 2, windowFree);
   }
 
   private async grant(): Promise<void> {

@@ -21,7 +21,7 @@ const stage = config.getNumber("stage");
 const cohort = new DeviceCohortReset("bench", {
   devices,
   campaign,
-  batchSize: config.getNumber("batchSize") ?? 500,
+  batchSize: config.getNumber("batchSize"),
   ...(stages ? { stages } : {}),
   ...(stage !== undefined ? { stage } : {}),
   endpoint: config.require("endpoint"),

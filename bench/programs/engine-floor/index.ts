@@ -9,11 +9,11 @@ import * as pulumi from "@pulumi/pulumi";
 // Typed against the sources, loaded by name: see ../cohort/index.ts for why.
 import type * as iotReset from "../../../provider";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { deviceKey, planCohort } = require("pulumi-alicloud-iot-reset") as typeof iotReset;
+const { deviceKey, planCohort, DEFAULT_BATCH_SIZE } = require("pulumi-alicloud-iot-reset") as typeof iotReset;
 import { benchFleet } from "../fleet";
 
 const { config, devices, campaign } = benchFleet();
-const batchSize = config.getNumber("batchSize") ?? 500;
+const batchSize = config.getNumber("batchSize") ?? DEFAULT_BATCH_SIZE;
 
 /**
  * Records each device as the package's batch does (a RequestId and the time, ~150 B of checkpoint per device), and
