@@ -39,6 +39,16 @@ const before = (a: Waiter, b: Waiter): boolean => a.order < b.order || (a.order 
  */
 const CATCH_UP_MS = 200;
 
+/**
+ * How many calls a backlog may send together. Node fires a timer no sooner than a whole millisecond after it was set,
+ * later on a busy event loop; one call per timer would drain a backlog at about one call per timer tick plus the
+ * send's own work, barely above the rate, so each stall's slots would be made up over a second or more and partly
+ * lost. Instead the calls that came due while the timer waited go together: no more than this many within this many
+ * half slots, which is twice the rate over any such run and a burst far under the 2% headroom of the server's
+ * window (10 calls at the default quota).
+ */
+const RELEASE_BURST = 8;
+
 /** How far back the pacer weighs throttled answers against all answers. */
 const THROTTLE_HORIZON_MS = 3000;
 
@@ -167,10 +177,11 @@ export class Pacer {
 
   /**
    * Waits until this call may leave: the last step before every send, after the journal's fdatasync (which holds
-   * granted calls back and releases them together) and after a stall that left slots to make up. Calls leave at
-   * most twice the current rate apart, and no one-second window ever holds more of them than the rate allows, so
-   * the server's sliding window sees the quota's 2% headroom while a backlog drains. Drained at only 1% above
-   * the rate, each stall of a few milliseconds would cost its slots for good.
+   * granted calls back and releases them together) and after a stall that left slots to make up. A backlog leaves
+   * at up to twice the current rate (at most `RELEASE_BURST` calls within as many half slots), and no one-second
+   * window ever holds more calls than the rate allows, so the server's sliding window sees the quota's 2% headroom
+   * while a backlog drains. Drained at only 1% above the rate, each stall of a few milliseconds would cost its slots
+   * for good.
    */
   respace(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -182,8 +193,8 @@ export class Pacer {
   }
 
   /**
-   * Lets the callers of `respace` go one at a time. Each release is logged at the time it really happens, after
-   * the timer fired, so timers that a stall made late go out spaced rather than together.
+   * Lets the callers of `respace` go in turn. Each release is logged at the time it really happens, after the timer
+   * fired, so the calls a late timer lets go together count where they left, and the spacing after them holds.
    */
   private async releaseInTurn(): Promise<void> {
     try {
@@ -195,8 +206,9 @@ export class Pacer {
           now = this.now();
         }
         this.released.push(now);
-        // Only the last window's worth is ever read; trimmed now and then rather than shifted on every call.
-        if (this.released.length > 2 * this.ceilingQps) this.released.splice(0, this.released.length - this.ceilingQps);
+        // Only the last window's (or burst's) worth is ever read; trimmed now and then rather than shifted on every call.
+        const kept = Math.max(this.ceilingQps, RELEASE_BURST);
+        if (this.released.length > 2 * kept) this.released.splice(0, this.released.length - kept);
         (this.leaving.shift() as () => void)();
       }
     } finally {
@@ -204,14 +216,19 @@ export class Pacer {
     }
   }
 
-  /** Half a slot after the last release, and once the release a window's worth back is a whole window old. */
+  /**
+   * `RELEASE_BURST` half slots after the release that many back, and once the release a window's worth back is a
+   * whole window old.
+   */
   private earliestRelease(): number {
     const perWindow = Math.max(1, Math.floor(this.rate));
     const back = this.released.length - perWindow;
     // The server counts calls in (t - 1000, t].
     const windowFree = back >= 0 ? (this.released[back] as number) + 1000 : -Infinity;
-    const lastRelease = this.released.at(-1) ?? -Infinity;
-    return Math.max(lastRelease + 1000 / this.rate / 2, windowFree);
+    const burstStart = this.released.length - RELEASE_BURST;
+    const burstFree =
+      burstStart >= 0 ? (this.released[burstStart] as number) + (RELEASE_BURST * 1000) / this.rate / 2 : -Infinity;
+    return Math.max(burstFree, windowFree);
   }
 
   private async grant(): Promise<void> {
