@@ -44,8 +44,9 @@ const CATCH_UP_MS = 200;
  * later on a busy event loop; one call per timer would drain a backlog at about one call per timer tick plus the
  * send's own work, barely above the rate, so each stall's slots would be made up over a second or more and partly
  * lost. Instead the calls that came due while the timer waited go together: no more than this many within this many
- * half slots, which is twice the rate over any such run and a burst far under the 2% headroom of the server's
- * window (10 calls at the default quota).
+ * half slots, which is twice the rate over any such run. A run is also never larger than the room the pacer leaves
+ * in the server's window (10 calls at ResetThing's 500, 2 at BatchGetDeviceState's 50, 1 at QueryJob's 5), so the
+ * calls of one run reaching the server a little apart cannot overfill it on their own.
  */
 const RELEASE_BURST = 8;
 
@@ -91,6 +92,8 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
 export class Pacer {
   readonly ceilingQps: number;
   private readonly target: number;
+  /** How many calls a backlog may send together: `RELEASE_BURST`, or the room left in the server's window if less. */
+  private readonly burst: number;
   private readonly floor: number;
   private rate: number;
   private nextSlot = 0;
@@ -126,6 +129,7 @@ export class Pacer {
       options.ceilingQps * (options.headroom ?? 0.98),
       Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8),
     );
+    this.burst = Math.max(1, Math.min(RELEASE_BURST, Math.floor(options.ceilingQps - this.target)));
     this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
     this.rate = this.target;
     this.now = options.now ?? Date.now;
@@ -178,10 +182,10 @@ export class Pacer {
   /**
    * Waits until this call may leave: the last step before every send, after the journal's fdatasync (which holds
    * granted calls back and releases them together) and after a stall that left slots to make up. A backlog leaves
-   * at up to twice the current rate (at most `RELEASE_BURST` calls within as many half slots), and no one-second
-   * window ever holds more calls than the rate allows, so the server's sliding window sees the quota's 2% headroom
-   * while a backlog drains. Drained at only 1% above the rate, each stall of a few milliseconds would cost its slots
-   * for good.
+   * at up to twice the current rate (at most `RELEASE_BURST` calls within as many half slots, fewer at small
+   * quotas), and no one-second window ever holds more calls than the rate allows, so the server's sliding window
+   * sees the quota's 2% headroom while a backlog drains. Drained at only 1% above the rate, each stall of a few
+   * milliseconds would cost its slots for good.
    */
   respace(): Promise<void> {
     return new Promise<void>((resolve) => {
@@ -206,8 +210,9 @@ export class Pacer {
           now = this.now();
         }
         this.released.push(now);
-        // Only the last window's (or burst's) worth is ever read; trimmed now and then rather than shifted on every call.
-        const kept = Math.max(this.ceilingQps, RELEASE_BURST);
+        // Only the last window's (or run's) worth is ever read; trimmed now and then rather than shifted on every
+        // call.
+        const kept = Math.max(this.ceilingQps, this.burst);
         if (this.released.length > 2 * kept) this.released.splice(0, this.released.length - kept);
         (this.leaving.shift() as () => void)();
       }
@@ -217,17 +222,17 @@ export class Pacer {
   }
 
   /**
-   * `RELEASE_BURST` half slots after the release that many back, and once the release a window's worth back is a
-   * whole window old.
+   * As many half slots after the release a run's worth (`burst`) back, and once the release a window's worth back
+   * is a whole window old.
    */
   private earliestRelease(): number {
     const perWindow = Math.max(1, Math.floor(this.rate));
     const back = this.released.length - perWindow;
     // The server counts calls in (t - 1000, t].
     const windowFree = back >= 0 ? (this.released[back] as number) + 1000 : -Infinity;
-    const burstStart = this.released.length - RELEASE_BURST;
+    const burstStart = this.released.length - this.burst;
     const burstFree =
-      burstStart >= 0 ? (this.released[burstStart] as number) + (RELEASE_BURST * 1000) / this.rate / 2 : -Infinity;
+      burstStart >= 0 ? (this.released[burstStart] as number) + (this.burst * 1000) / this.rate / 2 : -Infinity;
     return Math.max(burstFree, windowFree);
   }
 

@@ -327,6 +327,26 @@ describe("Pacer.respace", () => {
     expect(t).toBe(before);
   });
 
+  test("at small quotas a run is no larger than the room left in the server's window", async () => {
+    /** When each of `count` calls released together leaves, in half slots from the first. */
+    const leaving = async (ceilingQps: number, count: number) => {
+      let t = 1_000_000;
+      const pacer = new Pacer({ ceilingQps, now: () => t, sleep: async (ms) => void (t += ms) });
+      const start = t;
+      const halfSlot = 1000 / pacer.currentQps / 2;
+      const out: number[] = [];
+      for (let i = 0; i < count; i++) {
+        await pacer.respace();
+        out.push(Math.round(((t - start) / halfSlot) * 1e6) / 1e6);
+      }
+      return out;
+    };
+    // BatchGetDeviceState, 50 a second: paced at 48, 2 calls of room, so 2 at a time.
+    expect(await leaving(50, 6)).toEqual([0, 0, 2, 2, 4, 4]);
+    // QueryJob, 5 a second: paced at 4, 1 call of room, so one at a time, half a slot apart, then the window.
+    expect(await leaving(5, 5)).toEqual([0, 1, 2, 3, 8]);
+  });
+
   test("a full second's worth of calls waits until the oldest of them is a second old", async () => {
     let t = 1_000_000;
     const pacer = new Pacer({ ceilingQps: 500, now: () => t, sleep: async (ms) => void (t += ms) });
