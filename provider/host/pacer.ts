@@ -40,13 +40,14 @@ const before = (a: Waiter, b: Waiter): boolean => a.order < b.order || (a.order 
 const CATCH_UP_MS = 200;
 
 /**
- * How many calls a backlog may send together. Node fires a timer no sooner than a whole millisecond after it was set,
- * later on a busy event loop; one call per timer would drain a backlog at about one call per timer tick plus the
- * send's own work, barely above the rate, so each stall's slots would be made up over a second or more and partly
- * lost. Instead the calls that came due while the timer waited go together: no more than this many within this many
- * half slots, which is twice the rate over any such run. A run is also never larger than the room the pacer leaves
- * in the server's window (10 calls at ResetThing's 500, 2 at BatchGetDeviceState's 50, 1 at QueryJob's 5), so the
- * calls of one run reaching the server a little apart cannot overfill it on their own.
+ * How many calls a backlog may send together. Node fires a timer on whole milliseconds (a fractional delay is cut
+ * down, a delay under 1 ms is 1 ms), later on a busy event loop; one call per timer would drain a backlog at about
+ * one call per timer tick plus the send's own work, barely above the rate, so each stall's slots would be made up
+ * over a second or more and partly lost. Instead the calls that came due while the timer waited go together: no more
+ * than this many within this many half slots, which is twice the rate over any such run (its calls leave at the same
+ * moment). A run is also no larger than the room the pacer leaves in the server's window, and at least 1 (10 calls
+ * of room at ResetThing's 500, 2 at BatchGetDeviceState's 50, 1 at QueryJob's 5), so the calls of one run reaching
+ * the server a little apart cannot overfill it on their own.
  */
 const RELEASE_BURST = 8;
 
@@ -183,8 +184,9 @@ export class Pacer {
    * Waits until this call may leave: the last step before every send, after the journal's fdatasync (which holds
    * granted calls back and releases them together) and after a stall that left slots to make up. A backlog leaves
    * at up to twice the current rate (at most `RELEASE_BURST` calls within as many half slots, fewer at small
-   * quotas), and no one-second window ever holds more calls than the rate allows, so the server's sliding window
-   * sees the quota's 2% headroom while a backlog drains. Drained at only 1% above the rate, each stall of a few
+   * quotas), and no one-second window ever holds more releases than the rate allows, so the server's sliding
+   * window keeps most of the quota's 2% headroom while a backlog drains (a stall in the middle of a run can push
+   * the sends of the rest of the run into the next window). Drained at only 1% above the rate, each stall of a few
    * milliseconds would cost its slots for good.
    */
   respace(): Promise<void> {
@@ -204,8 +206,9 @@ export class Pacer {
     try {
       while (this.leaving.length > 0) {
         let now = this.now();
-        const earliest = this.earliestRelease();
-        if (earliest > now) {
+        // Checked again after each wait: Node cuts a fractional delay down to whole milliseconds, and its timers
+        // keep a clock of their own, so a timer can fire a little before `now` reaches the time it was set for.
+        for (let earliest = this.earliestRelease(); earliest > now; earliest = this.earliestRelease()) {
           await this.sleep(earliest - now);
           now = this.now();
         }

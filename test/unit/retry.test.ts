@@ -129,14 +129,14 @@ describe("Pacer", () => {
 
   /**
    * Time that moves only when every caller waits: the earliest timer fires when no other work is left, as on an
-   * idle event loop; `advance` inside a caller is that caller keeping the event loop busy. With `nodeTimers`, a
-   * timer fires as Node's do on a busy loop: no sooner than a whole millisecond, and one millisecond late.
+   * idle event loop; `advance` inside a caller is that caller keeping the event loop busy. With `nodeTimers`, delays
+   * are whole milliseconds as Node's are: a fractional delay is cut down, and one under 1 ms is 1 ms.
    */
   function virtualClock(options: { nodeTimers?: boolean } = {}) {
     let t = 1_000_000;
     let seq = 0;
     const timers: { at: number; seq: number; fire: () => void }[] = [];
-    const delay = (ms: number) => (options.nodeTimers ? Math.max(1, Math.ceil(ms)) : ms);
+    const delay = (ms: number) => (options.nodeTimers ? Math.max(1, Math.trunc(ms)) : ms);
     return {
       now: () => t,
       sleep: (ms: number) => new Promise<void>((fire) => void timers.push({ at: t + delay(ms), seq: seq++, fire })),
@@ -172,10 +172,10 @@ describe("Pacer", () => {
     const stalledAt = sent.at(-1) as number;
     clock.advance(150);
     await clock.run(Promise.all(Array.from({ length: 20 }, send)));
-    // The 20 calls end where an unstalled schedule would have put them: nothing lost, and no 8 calls after the first
-    // closer together than 8 half slots (twice the rate).
+    // The 20 calls end where an unstalled schedule would have put them: nothing lost, and no 2 calls after a first
+    // closer together than 2 half slots (twice the rate; a run at a quota of 40 is 2 calls, the room left under it).
     expect(sent.at(-1)).toBeCloseTo(stalledAt + 20 * interval, 6);
-    expect(tightestRun(sent, 8)).toBeCloseTo((8 * interval) / 2, 6);
+    expect(tightestRun(sent, 2)).toBeCloseTo(interval, 6);
     // Idle for a second, then 10 callers: evenly spaced from now, no credit from the idle time.
     clock.advance(1000);
     const restart = clock.now();
@@ -209,9 +209,10 @@ describe("Pacer", () => {
     expect((sent.at(-1) as number) - (sent[0] as number)).toBeLessThan(6_250);
   });
 
-  test("with Node's timers, a backlog after each stall is made up within the stall's own second", async () => {
+  test("with Node's timers, the calls a stall held back are made up at twice the rate", async () => {
     const clock = virtualClock({ nodeTimers: true });
     const pacer = new Pacer({ ceilingQps: 500, now: clock.now, sleep: clock.sleep });
+    const released: number[] = [];
     const sent: number[] = [];
     // 3,000 calls, 64 at a time, each call's send 0.3 ms of work; every 50th call leaves to an event loop busy for
     // 40 ms, which holds back about 20 calls due meanwhile. Together, up to 8 per timer, they are made up at twice
@@ -220,14 +221,19 @@ describe("Pacer", () => {
       for (let i = w; i < 3000; i += 64) {
         await pacer.acquire();
         await pacer.respace();
+        released.push(clock.now());
+        // The calls of one run were let go together; each sends after the ones before it.
+        await Promise.resolve();
         sent.push(clock.now());
         clock.advance(sent.length % 50 === 0 ? 40 : 0.3);
       }
     };
     await clock.run(Promise.all(Array.from({ length: 64 }, (_, w) => worker(w))));
     expect(sent).toHaveLength(3000);
-    // A stall in the middle of a run of calls holds back the sends of the rest of the run (up to 7) into the next
-    // window: still within the quota of 500.
+    // Timers cut down to whole milliseconds release nothing early: no window holds more than 490 releases.
+    expect(busiestSecond(released)).toBeLessThanOrEqual(490);
+    // A stall in the middle of a run holds back the sends of the rest of the run (up to 7) into the next window:
+    // still within the quota of 500.
     expect(busiestSecond(sent)).toBeLessThanOrEqual(490 + 7);
     // 6,120 ms at 490 a second; the 60 stalls, 2,400 ms in all, cost about 130 ms of it: each one's shortfall in the
     // server's window lasts the stall and as long again while it is made up.
@@ -341,6 +347,8 @@ describe("Pacer.respace", () => {
       }
       return out;
     };
+    // 300 a second: paced at 294, 6 calls of room, so 6 at a time.
+    expect(await leaving(300, 14)).toEqual([...Array<number>(6).fill(0), ...Array<number>(6).fill(6), 12, 12]);
     // BatchGetDeviceState, 50 a second: paced at 48, 2 calls of room, so 2 at a time.
     expect(await leaving(50, 6)).toEqual([0, 0, 2, 2, 4, 4]);
     // QueryJob, 5 a second: paced at 4, 1 call of room, so one at a time, half a slot apart, then the window.
