@@ -112,6 +112,11 @@ function loggedParams(params: Record<string, string>): Record<string, string> {
   );
 }
 
+/** The key of `EmulatorServer`'s per-action, per-outcome counters. */
+function counterKey(action: string, outcome: Outcome): string {
+  return `${action}\u0000${outcome}`;
+}
+
 /** The running server and its inspection surface (wrapped by the public Emulator in index.ts). */
 export class EmulatorServer {
   private readonly server: http.Server;
@@ -186,7 +191,7 @@ export class EmulatorServer {
 
   /** How many requests of `action` got `outcome` since the emulator started (the log may have been cleared). */
   countOf(action: string, outcome: Outcome): number {
-    return this.counted.get(`${action}\u0000${outcome}`) ?? 0;
+    return this.counted.get(counterKey(action, outcome)) ?? 0;
   }
 
   /** Empties the request log. */
@@ -227,7 +232,7 @@ export class EmulatorServer {
 
   private record(entry: RecordedRequest): void {
     this.log.push(entry);
-    const counter = `${entry.action}\u0000${entry.outcome}`;
+    const counter = counterKey(entry.action, entry.outcome);
     this.counted.set(counter, (this.counted.get(counter) ?? 0) + 1);
     if (this.log.length > this.config.maxRecordedRequests) {
       this.log.splice(0, this.log.length - Math.floor(this.config.maxRecordedRequests / 2));

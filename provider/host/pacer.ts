@@ -95,6 +95,8 @@ export class Pacer {
   private readonly target: number;
   /** How many calls a backlog may send together: `RELEASE_BURST`, or the room left in the server's window if less. */
   private readonly burst: number;
+  /** How many releases `released` keeps when trimmed: enough for a window's and a run's look back. */
+  private readonly releasesKept: number;
   private readonly floor: number;
   private rate: number;
   private nextSlot = 0;
@@ -131,6 +133,7 @@ export class Pacer {
       Math.max(options.ceilingQps - 2, options.ceilingQps * 0.8),
     );
     this.burst = Math.max(1, Math.min(RELEASE_BURST, Math.floor(options.ceilingQps - this.target)));
+    this.releasesKept = Math.max(options.ceilingQps, this.burst);
     this.floor = Math.min(this.target, options.floorQps ?? Math.max(1, options.ceilingQps / 20));
     this.rate = this.target;
     this.now = options.now ?? Date.now;
@@ -215,8 +218,9 @@ export class Pacer {
         this.released.push(now);
         // Only the last window's (or run's) worth is ever read; trimmed now and then rather than shifted on every
         // call.
-        const kept = Math.max(this.ceilingQps, this.burst);
-        if (this.released.length > 2 * kept) this.released.splice(0, this.released.length - kept);
+        if (this.released.length > 2 * this.releasesKept) {
+          this.released.splice(0, this.released.length - this.releasesKept);
+        }
         (this.leaving.shift() as () => void)();
       }
     } finally {

@@ -1,18 +1,15 @@
 // Each failure kind produced by a real local socket and met by the real SDK through the provider's client:
 // not applied (retried), answered (retried, or final for Success: false), unknown outcome (never resent).
 import * as net from "node:net";
-import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
-import { IotApi, SendGate } from "../../provider/host/iot-api";
-import { Pacers } from "../../provider/host/pacer";
+import { IotApi } from "../../provider/host/iot-api";
 import {
   IotApiError,
   RetriesExhaustedError,
   SendingStoppedError,
   UnknownOutcomeError,
 } from "../../provider/shared/errors";
-import { readSettings } from "../../provider/host/settings";
-import { configFor, context, emulator, fakeServer, TEST_KEY_ID, TEST_SECRET } from "./support";
+import { configFor, context, directApi, emulator, fakeServer } from "./support";
 
 const pair = { productKey: "a1DemoProduct", deviceName: "sensor-001" };
 const URL_TAIL = "POST"; // the SDK's transport appends "POST <url> failed." to Node's messages; the provider drops it
@@ -163,17 +160,7 @@ describe("unknown outcome: written, no usable answer, never resent", () => {
     // The SDK's connect timeout is a socket idle timer: shorter than the read timeout, it fires on a written request.
     const server = await fakeServer(() => undefined);
     try {
-      const settings = { ...readSettings(() => undefined), readTimeoutMs: 2000, connectTimeoutMs: 200 };
-      const credential = new Credential(
-        new CredentialConfig({ type: "access_key", accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }),
-      );
-      const api = new IotApi(
-        { region: "cn-shanghai", endpoint: server.endpoint.replace("http://", ""), protocol: "http" },
-        credential,
-        settings,
-        new SendGate(),
-        new Pacers(),
-      );
+      const api = directApi(server.endpoint, { settings: { readTimeoutMs: 2000, connectTimeoutMs: 200 } });
       const error = await api.resetThing(pair).catch((e) => e);
       expect(error).toBeInstanceOf(UnknownOutcomeError);
       expect(error.failure).toBe("RequestTimeoutError: ConnectTimeout (the SDK's socket idle timeout)");

@@ -1,14 +1,12 @@
 // The stop switch the host flips when the engine is gone or the update is cancelled: no attempt leaves after it,
 // the resets in flight finish and are recorded, and the devices not sent are left for the next update (not unknown).
-import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
-import { IotApi, SendGate } from "../../provider/host/iot-api";
+import { SendGate } from "../../provider/host/iot-api";
 import { Pacer, Pacers } from "../../provider/host/pacer";
-import { readSettings } from "../../provider/host/settings";
 import { PartialResetError, SendingStoppedError } from "../../provider/shared/errors";
 import { readJournal } from "../../provider/host/journal";
-import { configFor, context, journalPath, slowEmulatorWith, testFleet, TEST_KEY_ID, TEST_SECRET } from "./support";
+import { configFor, context, directApi, journalPath, slowEmulatorWith, testFleet } from "./support";
 
 const N = 120;
 const fleet = testFleet("a1Stop", N);
@@ -72,15 +70,7 @@ test("a call journaled and waiting to leave when sending stops does not leave, a
     }
   })();
   const gate = new SendGate();
-  const api = new IotApi(
-    { region: "cn-shanghai", endpoint: emu.endpoint.replace("http://", ""), protocol: "http" },
-    new Credential(
-      new CredentialConfig({ type: "access_key", accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }),
-    ),
-    readSettings(() => undefined),
-    gate,
-    pacers,
-  );
+  const api = directApi(emu.endpoint, { gate, pacers });
   const journaled: number[] = [];
   const call = api
     .resetThing(fleet[0] as { productKey: string; deviceName: string }, {

@@ -4,13 +4,36 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import Credential, { Config as CredentialConfig } from "@alicloud/credentials";
 import { Emulator, startEmulator, EmulatorOptions } from "../../emulator";
+import { IotApi, SendGate } from "../../provider/host/iot-api";
+import { Pacers } from "../../provider/host/pacer";
 import { ProviderContext } from "../../provider/host/provider-context";
+import { ProviderSettings, readSettings } from "../../provider/host/settings";
 
 export const TEST_SECRET = "TestSecret-7f3a9c1e5b2d4086";
 export const TEST_KEY_ID = "LTAIProviderTest0001";
 /** The project and stack the test provider contexts run for (what the serialized provider passes on). */
 export const TEST_STACK = { project: "iot-reset-test", stack: "test" };
+
+/**
+ * The provider's client for an `http://` endpoint with the test key, built directly rather than through a provider
+ * context, for tests that replace its settings, its stop switch or its pacers.
+ */
+export function directApi(
+  endpoint: string,
+  parts: { settings?: Partial<ProviderSettings>; gate?: SendGate; pacers?: Pacers } = {},
+): IotApi {
+  return new IotApi(
+    { region: "cn-shanghai", endpoint: endpoint.replace("http://", ""), protocol: "http" },
+    new Credential(
+      new CredentialConfig({ type: "access_key", accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }),
+    ),
+    { ...readSettings(() => undefined), ...parts.settings },
+    parts.gate ?? new SendGate(),
+    parts.pacers ?? new Pacers(),
+  );
+}
 
 /** Starts an emulator with known test credentials. */
 export function emulator(options: EmulatorOptions = {}): Promise<Emulator> {
