@@ -3,15 +3,8 @@
  * `npm start`: the main job on a fresh clone. Starts the bundled IoT emulator on 127.0.0.1 with the demo
  * fleet, and runs the main example (examples/staged-cohort) against it under the real Pulumi engine: the
  * Automation API drives the Pulumi CLI with the example as an inline program, on a local file backend in
- * `.pulumi/demo/` (git-ignored), so no login is needed. Then it shows what went over the wire.
- *
- *   npm start                          reset the promoted stage (state kept between runs)
- *   npm start -- --preview             plan only: lists the devices an update would reset, sends nothing
- *   npm start -- --stage 2             promote the next stage (only the newly selected devices are reset)
- *   npm start -- --campaign rot-2      a new campaign: every selected device is reset again
- *   npm start -- --destroy             remove the records from state (a reset cannot be undone; sends nothing)
- *   npm start -- --verbose             print every request the emulator received
- *   npm start -- --port N --dir DIR    another emulator port / state folder (tests use both)
+ * `.pulumi/demo/` (git-ignored), so no login is needed. Then it shows what went over the wire. The options are
+ * in USAGE below (`npm start -- --help` prints them).
  *
  * With no Pulumi CLI installed, the first run builds the pinned one from its Go modules (minutes, once).
  */
@@ -31,7 +24,26 @@ const PROJECT = "iot-reset-staged-cohort";
 /** A fixed port: the endpoint is a replace-triggering input, so it must be the same on every run. */
 const DEFAULT_PORT = 18127;
 
+const USAGE = `Usage: npm start [-- options]
+
+Runs examples/staged-cohort against the bundled IoT Platform emulator on 127.0.0.1, under the real Pulumi CLI,
+with its state in .pulumi/demo/ (kept between runs) and its reset journal in .pulumi/demo/work/.iot-reset/.
+
+  (no option)        reset the promoted stage
+  --preview          plan only: list the devices an update would reset; sends nothing
+  --stage N          promote stages up to N (only the newly selected devices are reset)
+  --campaign NAME    a new campaign: every selected device is reset again
+  --destroy          remove the records from state (a reset cannot be undone; sends nothing)
+  --verbose          print every request the emulator received
+  --parallel N       at most N resource operations at a time (pulumi up --parallel)
+  --port N           the emulator's port (default ${DEFAULT_PORT}; a new port resets every device once,
+                     as the endpoint is part of each reset's identity)
+  --dir DIR          the state folder (default .pulumi/demo)
+  -h, --help         print this help
+`;
+
 interface StartFlags {
+  readonly help: boolean;
   readonly preview: boolean;
   readonly destroy: boolean;
   readonly verbose: boolean;
@@ -46,6 +58,7 @@ function readFlags(argv: string[]): StartFlags {
   const { values } = parseArgs({
     args: argv,
     options: {
+      help: { type: "boolean", short: "h" },
       preview: { type: "boolean" },
       destroy: { type: "boolean" },
       verbose: { type: "boolean" },
@@ -66,6 +79,7 @@ function readFlags(argv: string[]): StartFlags {
     throw new Error(`--parallel must be a positive whole number, got "${values.parallel}"`);
   if (values.preview && values.destroy) throw new Error("--preview and --destroy cannot be given together");
   return {
+    help: values.help ?? false,
     preview: values.preview ?? false,
     destroy: values.destroy ?? false,
     verbose: values.verbose ?? false,
@@ -160,6 +174,10 @@ async function main(): Promise<number> {
   process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED ??= "true";
   process.env.ALIBABA_CLOUD_CLI_PROFILE_DISABLED ??= "true";
   const flags = readFlags(process.argv.slice(2));
+  if (flags.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const cli = await ensurePulumiCli((line) => console.log(line));
   let emu: Emulator;
   try {
@@ -225,8 +243,10 @@ main().then(
   (code) => {
     process.exitCode = code;
   },
-  (err: Error) => {
-    console.error(`npm start: ${err.message}`);
+  (err: Error & { code?: string }) => {
+    // parseArgs refuses an unknown or malformed option with a code of its own; the usage says what is accepted.
+    const hint = err.code?.startsWith("ERR_PARSE_ARGS") ? "\nRun `npm start -- --help` for the options." : "";
+    console.error(`npm start: ${err.message}${hint}`);
     process.exitCode = 1;
   },
 );

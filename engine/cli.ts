@@ -22,6 +22,13 @@ const CLI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi";
 /** `configure` with the stack config reached dynamic providers in 3.139. */
 const MINIMUM_VERSION: readonly [number, number, number] = [3, 139, 0];
 
+/**
+ * The engine's dynamic-provider host: a shell script at the root of `@pulumi/pulumi` that the official CLI ships
+ * beside its binary. The engine prefers a copy found on PATH, and warns ("using … from $PATH at …") on every
+ * operation unless that copy is the one beside the binary it runs.
+ */
+export const PROVIDER_HOST_SCRIPT = "pulumi-resource-pulumi-nodejs";
+
 /** A Pulumi CLI ready to run. */
 export interface PulumiCli {
   /** The folder holding `bin/pulumi`, as the Automation API's `PulumiCommand.get({ root })` wants it. */
@@ -151,6 +158,21 @@ async function buildPinned(root: string, version: string, log: (line: string) =>
 }
 
 /**
+ * Puts the dynamic-provider host script beside the pinned binary, as the official CLI ships it, so the engine
+ * takes it without a warning. The script resolves `@pulumi/pulumi` from the program's folder and NODE_PATH, not
+ * from where it lies, so one copy serves every clone that shares the cache.
+ */
+function placeProviderHost(binDir: string): void {
+  const script = fs.readFileSync(path.join(ROOT, "node_modules", "@pulumi", "pulumi", PROVIDER_HOST_SCRIPT));
+  const target = path.join(binDir, PROVIDER_HOST_SCRIPT);
+  if (fs.existsSync(target) && fs.readFileSync(target).equals(script)) return;
+  // Written aside and renamed, so a concurrent run never starts a half-written script.
+  const partial = `${target}.partial-${process.pid}`;
+  fs.writeFileSync(partial, script, { mode: 0o755 });
+  fs.renameSync(partial, target);
+}
+
+/**
  * Finds or builds the CLI. Order: `IOT_RESET_PULUMI_CLI` (a path, or `build`), then `pulumi` on PATH when it is
  * v3.139 or later, then the pinned build (built now when it is not cached yet).
  */
@@ -173,6 +195,7 @@ export async function ensurePulumiCli(log: (line: string) => void = (line) => co
   const root = pinnedRoot(version);
   const binary = path.join(root, "bin", "pulumi");
   if (!fs.existsSync(binary)) await buildPinned(root, version, log);
+  placeProviderHost(path.dirname(binary));
   const built = versionOf(binary);
   if (built !== version)
     throw new PulumiCliError(

@@ -20,9 +20,16 @@ import {
   Stack,
   StepEventMetadata,
 } from "@pulumi/pulumi/automation";
-import { PulumiCli } from "./cli";
+import { PROVIDER_HOST_SCRIPT, PulumiCli } from "./cli";
 
 import { ROOT } from "./root";
+
+/** The folder the engine should find the provider host script in: beside the CLI when it is there, else `@pulumi/pulumi`'s. */
+function providerHostDir(cli: PulumiCli, modulesDir: string): string {
+  const beside = path.dirname(cli.binary);
+  if (fs.existsSync(path.join(beside, PROVIDER_HOST_SCRIPT))) return beside;
+  return path.join(modulesDir, "@pulumi", "pulumi");
+}
 
 /** The program: a function that declares resources and returns the stack outputs. */
 export type InlineProgram = () => Promise<Record<string, unknown> | void>;
@@ -201,8 +208,9 @@ export class EngineStack {
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_HOME: pulumiHome,
       PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK: "true",
-      // The engine starts `pulumi-resource-pulumi-nodejs` from PATH; the script and the host resolve from NODE_PATH.
-      PATH: [path.join(modulesDir, "@pulumi", "pulumi"), process.env.PATH ?? ""].join(path.delimiter),
+      // The engine starts the provider host script from PATH, else from beside its binary; the script and the host
+      // resolve from NODE_PATH. The copy beside the binary goes first: any other copy makes the engine warn.
+      PATH: [providerHostDir(options.cli, modulesDir), process.env.PATH ?? ""].join(path.delimiter),
       NODE_PATH: modulesDir,
       ...options.env,
     };
