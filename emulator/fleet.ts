@@ -13,7 +13,6 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { Registry } from "./model";
 
 /** One device listed by name. */
 export interface FleetDevice {
@@ -233,38 +232,4 @@ export function generatedNames(spec: FleetGenerate): string[] {
   const names: string[] = [];
   for (let i = 0; i < spec.count; i++) names.push(`${spec.prefix}${String(start + i).padStart(spec.pad ?? 0, "0")}`);
   return names;
-}
-
-/** Loads a validated fleet into the registry; a duplicate device or IotId is a FleetError. */
-export function applyFleet(registry: Registry, fleet: FleetFile, source = "fleet"): void {
-  const instances: FleetInstance[] = [...(fleet.instances ?? [])];
-  if (fleet.products) instances.push({ products: fleet.products });
-  for (const inst of instances) {
-    const id = inst.iotInstanceId;
-    registry.ensureInstance(id);
-    for (const product of inst.products) {
-      registry.ensureProduct(id, product.productKey, {
-        ...(product.dynamicRegistration !== undefined ? { dynamicRegistration: product.dynamicRegistration } : {}),
-        ...(product.productName !== undefined ? { productName: product.productName } : {}),
-      });
-      try {
-        for (const device of product.devices ?? []) registry.addDevice(id, product.productKey, device);
-        const gens =
-          product.generate === undefined ? [] : Array.isArray(product.generate) ? product.generate : [product.generate];
-        for (const gen of gens) {
-          for (const deviceName of generatedNames(gen)) {
-            registry.addDevice(id, product.productKey, {
-              deviceName,
-              ...(gen.registered !== undefined ? { registered: gen.registered } : {}),
-              ...(gen.activated !== undefined ? { activated: gen.activated } : {}),
-              ...(gen.status !== undefined ? { status: gen.status } : {}),
-            });
-          }
-        }
-      } catch (err) {
-        if (err instanceof FleetError) throw err;
-        throw new FleetError(`${source}: ${(err as Error).message}`);
-      }
-    }
-  }
 }

@@ -16,9 +16,10 @@ import { randomBytes } from "node:crypto";
 import type { CredentialSpec } from "./auth";
 import { BUSINESS_MESSAGES, BusinessError } from "./errors";
 import type { FaultKind, FaultOptions } from "./faults";
-import { applyFleet, demoFleetPath, loadFleetFile, validateFleet, type FleetFile } from "./fleet";
+import { demoFleetPath, loadFleetFile, validateFleet, type FleetFile } from "./fleet";
 import { comeBackPlan, validateComeBack, type ComeBackOptions, type ComeBackOutcome } from "./comeback";
 import {
+  applyFleet,
   Registry,
   type ComeBackRecord,
   type DeviceRef,

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { comeBackPlan, type ComeBackOptions } from "./comeback";
 import * as errors from "./errors";
-import type { FleetDevice } from "./fleet";
+import { FleetError, generatedNames, type FleetDevice, type FleetFile, type FleetInstance } from "./fleet";
 
 /** Above this many sub-devices ResetThing deletes a gateway's topology through an asynchronous job. */
 export const SYNC_TOPOLOGY_LIMIT = 2000;
@@ -574,4 +574,38 @@ function describeRef(ref: DeviceRef): string {
   return "iotId" in ref
     ? `IotId ${ref.iotId}`
     : `${ref.productKey}/${ref.deviceName} in ${describeInstance(ref.iotInstanceId)}`;
+}
+
+/** Loads a validated fleet into the registry; a duplicate device or IotId is a FleetError. */
+export function applyFleet(registry: Registry, fleet: FleetFile, source = "fleet"): void {
+  const instances: FleetInstance[] = [...(fleet.instances ?? [])];
+  if (fleet.products) instances.push({ products: fleet.products });
+  for (const inst of instances) {
+    const id = inst.iotInstanceId;
+    registry.ensureInstance(id);
+    for (const product of inst.products) {
+      registry.ensureProduct(id, product.productKey, {
+        ...(product.dynamicRegistration !== undefined ? { dynamicRegistration: product.dynamicRegistration } : {}),
+        ...(product.productName !== undefined ? { productName: product.productName } : {}),
+      });
+      try {
+        for (const device of product.devices ?? []) registry.addDevice(id, product.productKey, device);
+        const gens =
+          product.generate === undefined ? [] : Array.isArray(product.generate) ? product.generate : [product.generate];
+        for (const gen of gens) {
+          for (const deviceName of generatedNames(gen)) {
+            registry.addDevice(id, product.productKey, {
+              deviceName,
+              ...(gen.registered !== undefined ? { registered: gen.registered } : {}),
+              ...(gen.activated !== undefined ? { activated: gen.activated } : {}),
+              ...(gen.status !== undefined ? { status: gen.status } : {}),
+            });
+          }
+        }
+      } catch (err) {
+        if (err instanceof FleetError) throw err;
+        throw new FleetError(`${source}: ${(err as Error).message}`);
+      }
+    }
+  }
 }

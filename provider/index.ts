@@ -18,8 +18,10 @@ export type { MaintenanceWindow, WeekDay } from "./shared/windows";
 export type { DeviceRecord, UnknownOutcomeRecord } from "./shared/records";
 export { loadFleet, FleetFileError } from "./program/fleet-file";
 export type { LoadFleetOptions } from "./program/fleet-file";
-export { deviceKey, planCohort, planStages } from "./shared/selection";
-export type { BucketDevices, FleetDevice, FleetEntry, CohortPlan, StagePlan } from "./shared/selection";
+export { planCohort, planStages } from "./shared/selection";
+export { deviceKey } from "./shared/device-key";
+export type { BucketDevices, CohortPlan, StagePlan } from "./shared/selection";
+export type { FleetDevice, FleetEntry } from "./shared/device-key";
 export type { DeviceRef } from "./shared/errors";
 export type { InputsOf, TargetArgs } from "./program/args";
 export {

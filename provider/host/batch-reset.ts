@@ -18,7 +18,8 @@ import {
 } from "../shared/errors";
 import { windowChecked } from "./update-guard";
 import { ROLLOUT_KEYS, RolloutControls, rolloutControlsOf } from "../shared/rollout-controls";
-import { CheckFailure, checkBatchArgs, containsUnknown, escapeText, identityForm, isUnknown } from "../shared/inputs";
+import { CheckFailure, containsUnknown, escapeText, isUnknown } from "../shared/inputs";
+import { checkBatchArgs } from "../shared/batch-args";
 import type { Journal } from "./journal";
 import * as log from "./log";
 import {
@@ -32,7 +33,7 @@ import {
   unknownOutcomeAdvice,
 } from "./exactly-once";
 import { DeviceRecord, pendingDevices, UnknownOutcomeRecord } from "../shared/records";
-import { deviceKey, FleetDevice, FleetEntry, fleetDevice } from "../shared/selection";
+import { deviceKey, FleetDevice, FleetEntry, fleetDevice, identityForm } from "../shared/device-key";
 
 /** Arguments whose change replaces the batch, resetting every device in it again. */
 export const BATCH_REPLACE_KEYS = ["campaign", "iotInstanceId", "region", "endpoint"] as const;
@@ -116,7 +117,7 @@ function updated(olds: Props, news: Props, key: (typeof BATCH_UPDATE_KEYS)[numbe
 function recordedForms(olds: Props): Set<"iotId" | "pair"> {
   if (olds.devices !== undefined) return new Set(devicesOf(olds).map((d) => identityForm(d)));
   const keys = [...Object.keys(recordsOf(olds)), ...Object.keys(unknownOutcomesOf(olds))];
-  return new Set(keys.map((k) => (k.startsWith("iotId:") ? "iotId" : "pair")));
+  return new Set(keys.map((k) => identityForm(k)));
 }
 
 /**

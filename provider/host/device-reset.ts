@@ -10,6 +10,7 @@ import { ProviderSettings, readSettings, resolvedTargetKey } from "./settings";
 import { assertNever, describeDevice, PartialResetError, UnknownOutcomeError } from "../shared/errors";
 import {
   CheckFailure,
+  canonicalJson,
   checkCommonSettings,
   checkIdentity,
   checkJson,
@@ -17,6 +18,7 @@ import {
   DEVICE_ARGUMENTS,
   isUnknown,
 } from "../shared/inputs";
+import { formatDeviceKey } from "../shared/device-key";
 import type { DeviceJournalState, Journal } from "./journal";
 import type { Lifecycle, Props } from "./lifecycle";
 import * as log from "./log";
@@ -38,18 +40,6 @@ const RECORD_KEYS = [
   "mayBeResetTwice",
   "acceptedUnknown",
 ] as const;
-
-/** Stable JSON with sorted keys, so that `{a,b}` and `{b,a}` compare equal. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.keys(value as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Props)[k])}`);
-    return `{${entries.join(",")}}`;
-  }
-  return value === undefined ? "null" : JSON.stringify(value);
-}
 
 /**
  * Of the changed `region`/`endpoint` arguments, those that move the calls elsewhere. Only a record whose own
@@ -113,11 +103,6 @@ function deviceOf(inputs: Props): { productKey?: string; deviceName?: string; io
     iotId: pick("iotId"),
     iotInstanceId: pick("iotInstanceId"),
   };
-}
-
-/** The device key of a resource (`productKey/deviceName`, or `iotId:<IotId>`, which the API gives precedence). */
-function keyOf(device: { productKey?: string; deviceName?: string; iotId?: string }): string {
-  return device.iotId !== undefined ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
 }
 
 /** The unknown outcome recorded in a resource's outputs, if any. */
@@ -201,7 +186,7 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
 /** What a create or an update that may send works with: the device, its client, and what the journal knows of it. */
 function sending(ctx: ProviderContext, inputs: Props) {
   const device = deviceOf(inputs);
-  const key = keyOf(device);
+  const key = formatDeviceKey(device);
   const journal = ctx.journal();
   const scope = outcomes.deviceScope(ctx, inputs);
   const api = ctx.api(inputs as { region?: string; endpoint?: string });
@@ -230,7 +215,7 @@ async function send(
   id: string | undefined,
 ): Promise<{ id: string; outs: Props }> {
   const device = deviceOf(inputs);
-  const key = keyOf(device);
+  const key = formatDeviceKey(device);
   const resetAt = new Date().toISOString();
   let result;
   try {
@@ -258,7 +243,7 @@ async function send(
 
 /** The error of a device whose outcome is unknown: it names the device and says how to decide. */
 function unknownError(inputs: Props, record: UnknownOutcomeRecord, id: string): PartialResetError {
-  const key = keyOf(deviceOf(inputs));
+  const key = formatDeviceKey(deviceOf(inputs));
   const reason =
     `The reset of ${describeDevice(deviceOf(inputs))} has an unknown outcome: ${outcomes.describeUnknown(key, record)}. ` +
     outcomes.unknownOutcomeAdvice([key]);
@@ -276,7 +261,7 @@ async function settleUnknown(
   record: UnknownOutcomeRecord,
   id: string | undefined,
 ): Promise<{ id: string; outs: Props }> {
-  const key = keyOf(deviceOf(inputs));
+  const key = formatDeviceKey(deviceOf(inputs));
   const decision = outcomes.decideUnknown(ctx.settings, key, record);
   switch (decision) {
     case "accept": {
@@ -360,7 +345,8 @@ export async function remove(ctx: ProviderContext | undefined, _id: string, prop
     `${describeDevice(deviceOf(props))}: the record of its reset (RequestId: ${props.requestId ?? "none"}) leaves ` +
       `state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
   );
-  if (ctx) await outcomes.releaseFromJournal(ctx, () => outcomes.deviceScope(ctx, props), [keyOf(deviceOf(props))]);
+  if (ctx)
+    await outcomes.releaseFromJournal(ctx, () => outcomes.deviceScope(ctx, props), [formatDeviceKey(deviceOf(props))]);
 }
 
 /** read (refresh): the recorded reset stands; a job that was still running gets its status refreshed. */

@@ -4,7 +4,7 @@
  */
 import type { IotApi, ResetResult } from "./iot-api";
 import type { ProviderContext } from "./provider-context";
-import { canonicalJson } from "./device-reset";
+import { canonicalJson } from "../shared/inputs";
 import { DeviceRef, IotApiError, UnknownOutcomeError } from "../shared/errors";
 import type { DeviceJournalState, Journal } from "./journal";
 import * as log from "./log";

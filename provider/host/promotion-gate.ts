@@ -8,6 +8,7 @@ import { DEVICE_STATE_BATCH, DeviceStateQuery, DeviceStatus, IotApi } from "./io
 import type { ProviderContext } from "./provider-context";
 import { changed, Props } from "./device-reset";
 import { PromotionGateError } from "../shared/errors";
+import { parseDeviceKey } from "../shared/device-key";
 import {
   CheckFailure,
   checkCommonSettings,
@@ -94,6 +95,9 @@ function opensNow(olds: Props, news: Props): boolean {
 }
 
 /** One device reset by an earlier stage: how to read it, and when it was reset. */
+/** The group of the devices read by IotId; the others are grouped by product, `pk:<ProductKey>`. */
+const BY_IOT_ID = "iotId";
+
 interface Watched {
   readonly key: string;
   readonly resetMs: number;
@@ -146,18 +150,22 @@ async function readRound(
 ): Promise<void> {
   const calls: Array<{ query: DeviceStateQuery; byAnswer: Map<string, Watched> }> = [];
   const groups = new Map<string, Watched[]>();
+  const names = new Map<Watched, string>();
   for (const w of pending) {
-    const group = w.key.startsWith("iotId:") ? "iotId:" : `pk:${w.key.slice(0, w.key.indexOf("/"))}`;
+    const device = parseDeviceKey(w.key);
+    const byIotId = device !== undefined && "iotId" in device;
+    const group = byIotId ? BY_IOT_ID : `pk:${device?.productKey ?? ""}`;
+    // Answers are matched by IotId, or by DeviceName within the call's product.
+    names.set(w, byIotId ? device.iotId : (device?.deviceName ?? w.key));
     let list = groups.get(group);
     if (!list) groups.set(group, (list = []));
     list.push(w);
   }
+  const name = (w: Watched) => names.get(w) as string;
   for (const [group, list] of groups) {
     for (let i = 0; i < list.length; i += DEVICE_STATE_BATCH) {
       const chunk = list.slice(i, i + DEVICE_STATE_BATCH);
-      const byIotId = group === "iotId:";
-      // Answers are matched by IotId, or by DeviceName within the call's product.
-      const name = (w: Watched) => (byIotId ? w.key.slice("iotId:".length) : w.key.slice(w.key.indexOf("/") + 1));
+      const byIotId = group === BY_IOT_ID;
       calls.push({
         query: byIotId
           ? { iotIds: chunk.map(name) }

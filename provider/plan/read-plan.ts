@@ -5,8 +5,9 @@
  */
 import { pendingDevices, unknownOutcomeDevices } from "../shared/records";
 import { IotResetError } from "../shared/errors";
-import { containsUnknown, describeValue, parseDeviceKey } from "../shared/inputs";
-import { deviceKey, FleetDevice, fleetDevice, rolloutPosition } from "../shared/selection";
+import { deviceKey, FleetDevice, fleetDevice, parseDeviceKey } from "../shared/device-key";
+import { containsUnknown, describeValue } from "../shared/inputs";
+import { rolloutPosition } from "../shared/selection";
 import { ROLLOUT_KEYS, RolloutControls } from "../shared/rollout-controls";
 import { RESOURCE_NAMES, typeToken } from "../shared/type-tokens";
 
@@ -80,7 +81,7 @@ function normalize(step: Record<string, unknown>): NormalizedStep {
 function plannedDevice(value: unknown): string | { problem: string } {
   if (typeof value === "string" && parseDeviceKey(value)) return value;
   if (isRecord(value)) {
-    if (typeof value.iotId === "string") return `iotId:${value.iotId}`;
+    if (typeof value.iotId === "string") return deviceKey({ iotId: value.iotId });
     if (value.iotId === undefined && typeof value.productKey === "string" && typeof value.deviceName === "string") {
       return deviceKey(value as FleetDevice);
     }

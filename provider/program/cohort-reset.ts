@@ -9,11 +9,12 @@ import { InputError } from "../shared/errors";
 import { ROLLOUT_KEYS, RolloutControls } from "../shared/rollout-controls";
 import type { InputsOf, TargetArgs } from "./args";
 import { originOf } from "./fleet-file";
-import { checkStages, deviceKey, FleetDevice, FleetEntry, planCohort, planStages } from "../shared/selection";
+import { checkStages, planCohort, planStages } from "../shared/selection";
+import { deviceKey, FleetDevice, FleetEntry } from "../shared/device-key";
+import { checkBatchArgs } from "../shared/batch-args";
 import { DevicePromotionGate, PromotionGateOptions } from "./promotion-gate";
 import {
   CheckFailure,
-  checkBatchArgs,
   describeRule,
   describeValue,
   MIN_ONLINE_RATIO_RULE,

@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parse } from "csv-parse/sync";
 import { IotResetError } from "../shared/errors";
-import { CheckFailure, checkFleetDevice, mixedForms, mixedFormsReason } from "../shared/inputs";
-import { deviceKey, FleetDevice } from "../shared/selection";
+import { CheckFailure, checkFleetDevice } from "../shared/inputs";
+import { deviceKey, FleetDevice, mixedForms, mixedFormsReason } from "../shared/device-key";
 
 /** A fleet file that could not be used; the message lists every bad row (up to 20). */
 export class FleetFileError extends IotResetError {}

@@ -3,8 +3,6 @@
  * functions, no network. Each failure names the property, states the rule and says what to do, as Pulumi shows
  * it next to the resource.
  */
-import { checkRolloutArgs } from "./rollout-controls";
-
 /** The value the engine sends for an input not yet known during preview. */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -179,6 +177,18 @@ export function isJsonValue(value: unknown, seen: Set<unknown> = new Set()): boo
     : Object.getPrototypeOf(value) === Object.prototype && Object.values(value).every((v) => isJsonValue(v, seen));
   seen.delete(value);
   return ok;
+}
+
+/** Stable JSON with sorted keys, so that `{a,b}` and `{b,a}` compare equal. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+    return `{${entries.join(",")}}`;
+  }
+  return value === undefined ? "null" : JSON.stringify(value);
 }
 
 /** The largest `triggers` accepted, as bytes of JSON: they are stored twice per resource and compared on every preview. */
@@ -366,69 +376,6 @@ export function checkFleetDevice(device: unknown, at: string, failures: CheckFai
   checkIdentity(device as Record<string, unknown>, `${at}.`, failures);
 }
 
-/**
- * The device a key names (`productKey/deviceName`, or `iotId:<IotId>`, as `deviceKey` writes it), or undefined when
- * the text is neither. Unambiguous: a ProductKey has no `:` or `/`, and a DeviceName no `/`.
- */
-export function parseDeviceKey(
-  key: string,
-): { productKey: string; deviceName: string } | { iotId: string } | undefined {
-  if (key.startsWith("iotId:")) return { iotId: key.slice(6) };
-  const slash = key.indexOf("/");
-  return slash < 0 ? undefined : { productKey: key.slice(0, slash), deviceName: key.slice(slash + 1) };
-}
-
-/**
- * The key of a device: `iotId:<IotId>` when it has an IotId (the API uses the IotId then), else
- * `productKey/deviceName`. `parseDeviceKey` reads it back.
- */
-export function formatDeviceKey(device: { productKey?: string; deviceName?: string; iotId?: string }): string {
-  return identityForm(device) === "iotId" ? `iotId:${device.iotId}` : `${device.productKey}/${device.deviceName}`;
-}
-
-/** Checks one device key of a batch's `devices` (what a cohort passes): its form, then the identity it names. */
-function checkDeviceKey(key: string, at: string, failures: CheckFailure[]): void {
-  const parsed = parseDeviceKey(key);
-  if (parsed) checkIdentity(parsed, `${at}.`, failures);
-  else
-    failures.push({
-      property: at,
-      reason: `is ${describeValue(key)}, not a device key (\`productKey/deviceName\` or \`iotId:<IotId>\`)`,
-    });
-}
-
-/** How a fleet entry names its device: by IotId (which the API prefers when both are given) or by the pair. */
-export function identityForm(device: object | string): "iotId" | "pair" {
-  if (typeof device === "string") return device.startsWith("iotId:") ? "iotId" : "pair";
-  return (device as { iotId?: unknown }).iotId !== undefined ? "iotId" : "pair";
-}
-
-/**
- * Where a fleet mixes the two identity forms: the first device of each, or undefined when it does not. IoT
- * Platform cannot tell that an IotId and a pair name the same device, so a mixed fleet could list one device
- * twice, and it would be reset twice.
- */
-export function mixedForms(devices: readonly unknown[]): { pair: number; iotId: number } | undefined {
-  let pair = -1;
-  let iotId = -1;
-  devices.forEach((d, i) => {
-    if (d === null || (typeof d !== "object" && typeof d !== "string") || isUnknown(d)) return;
-    const form = identityForm(d);
-    if (form === "pair" && pair < 0) pair = i;
-    if (form === "iotId" && iotId < 0) iotId = i;
-  });
-  return pair >= 0 && iotId >= 0 ? { pair, iotId } : undefined;
-}
-
-/** The rule a mixed fleet breaks, naming the first device of each form (`name(i)` renders `devices[i]`). */
-export function mixedFormsReason(first: { pair: number; iotId: number }, name: (i: number) => string): string {
-  return (
-    `mixes identity forms: ${name(first.pair)} is named by productKey/deviceName and ${name(first.iotId)} by iotId; ` +
-    `one device listed both ways would be reset twice, since the two forms cannot be matched without asking IoT ` +
-    `Platform: name every device of a fleet the same way`
-  );
-}
-
 /** The campaign: a non-empty name of at most 128 characters with no control characters (it is printed in logs). */
 export function checkCampaign(news: Record<string, unknown>, failures: CheckFailure[]): void {
   if (news.campaign === undefined) {
@@ -499,47 +446,4 @@ export function checkNumber(
   }
   const problem = numberProblem(value, rule);
   if (problem) failures.push({ property, reason: problem });
-}
-
-/**
- * The rules of a batch's arguments (`DeviceBatchReset`), shared by its `check` and by `DeviceCohortReset` in the
- * program: campaign, settings, every device valid and named one way, no device twice, guardrails in range. `keys`
- * also accepts devices given by key (`productKey/deviceName`, `iotId:<IotId>`), as a cohort passes them to a batch.
- */
-export function checkBatchArgs(news: Record<string, unknown>, failures: CheckFailure[], keys = false): void {
-  checkCampaign(news, failures);
-  checkCommonSettings(news, failures);
-  const devices = news.devices;
-  if (devices === undefined) {
-    failures.push({ property: "devices", reason: "is required: an array of { productKey, deviceName } or { iotId }" });
-  } else if (!isUnknown(devices)) {
-    if (!Array.isArray(devices)) {
-      failures.push({
-        property: "devices",
-        reason: `must be an array of { productKey, deviceName } or { iotId }, got ${describeValue(devices)}`,
-      });
-    } else {
-      const seen = new Map<string, number>();
-      devices.forEach((d: unknown, i: number) => {
-        const before = failures.length;
-        if (keys && typeof d === "string" && !isUnknown(d)) checkDeviceKey(d, `devices[${i}]`, failures);
-        else checkFleetDevice(d, `devices[${i}]`, failures);
-        if (failures.length > before || containsUnknown(d)) return;
-        const key = typeof d === "string" ? d : formatDeviceKey(d as Record<string, string>);
-        const first = seen.get(key);
-        if (first !== undefined)
-          failures.push({ property: `devices[${i}]`, reason: `repeats device ${escapeText(key)} (devices[${first}])` });
-        else seen.set(key, i);
-      });
-      const mixed = mixedForms(devices);
-      if (mixed) failures.push({ property: "devices", reason: mixedFormsReason(mixed, (i) => `devices[${i}]`) });
-    }
-  }
-  checkRolloutArgs(news, failures);
-  const stages = news.stages;
-  if (stages !== undefined && !isUnknown(stages)) {
-    if (!Array.isArray(stages) || stages.some((p) => typeof p !== "number" || !(p > 0 && p <= 100))) {
-      failures.push({ property: "stages", reason: "must be the cohort's cumulative percentages, each in (0, 100]" });
-    }
-  }
 }

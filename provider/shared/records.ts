@@ -2,7 +2,7 @@
  * What the state records of each device: the record of a reset, the record of a reset whose outcome is unknown,
  * and which listed devices have neither. Read by the provider host, the program's output types and the plan tool.
  */
-import { deviceKey, FleetDevice } from "./selection";
+import { deviceKey, FleetDevice } from "./device-key";
 
 /** The record of one device's reset, kept in the batch's outputs under the device key. */
 export interface DeviceRecord {

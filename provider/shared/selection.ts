@@ -4,21 +4,8 @@
  * only adds devices, and the share selected tracks the stage's percentage.
  */
 import { createHash } from "crypto";
-import { InputError } from "./errors";
-import { describeValue, formatDeviceKey, parseDeviceKey } from "./inputs";
-
-/** One device of a fleet: a ProductKey+DeviceName pair, or an IotId. */
-export type FleetDevice =
-  | {
-      /** The device's ProductKey. */
-      readonly productKey: string;
-      /** The device's DeviceName. */
-      readonly deviceName: string;
-    }
-  | {
-      /** The device's IotId. */
-      readonly iotId: string;
-    };
+import { deviceKey, type FleetDevice } from "./device-key";
+import { describeValue } from "./inputs";
 
 /** The devices of one batch resource: its hash bucket and the devices in it. */
 export interface BucketDevices {
@@ -26,30 +13,6 @@ export interface BucketDevices {
   readonly bucket: number;
   /** The devices hashed into the bucket, in fleet order. */
   readonly devices: FleetDevice[];
-}
-
-/**
- * A device as a batch lists it: the object, or its key (`deviceKey`), which is what a cohort passes: the engine
- * converts every input to protobuf Struct values several times per operation (the program's registration, Check's
- * old and new inputs and its answer, Diff), and one string per device converts about 50 times faster than an object.
- */
-export type FleetEntry = FleetDevice | string;
-
-/** The device of a fleet entry (a key is parsed; an object is returned as it is). */
-export function fleetDevice(entry: FleetEntry): FleetDevice {
-  if (typeof entry !== "string") return entry;
-  const device = parseDeviceKey(entry);
-  if (!device)
-    throw new InputError(`${describeValue(entry)} is not a device key (productKey/deviceName or iotId:<IotId>)`);
-  return device;
-}
-
-/**
- * A stable text key of a device: `productKey/deviceName`, or `iotId:<IotId>` when it has an IotId (which the API
- * prefers over the pair). A key present with the value `undefined` counts as absent, as the engine drops it.
- */
-export function deviceKey(device: FleetEntry): string {
-  return typeof device === "string" ? device : formatDeviceKey(device);
 }
 
 /** A uniform number in [0, 1) from a salted SHA-256 of the key: stable across runs, machines and versions. */

@@ -4,7 +4,8 @@
  */
 import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { deviceKey, planCohort } from "../../provider/shared/selection";
+import { planCohort } from "../../provider/shared/selection";
+import { deviceKey } from "../../provider/shared/device-key";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";

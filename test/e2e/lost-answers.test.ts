@@ -3,7 +3,7 @@
  * named in the error and in state, and sent exactly once more only when the operator asks.
  */
 import { Emulator, startEmulator } from "../../emulator";
-import { deviceKey } from "../../provider/shared/selection";
+import { deviceKey } from "../../provider/shared/device-key";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";

@@ -8,7 +8,8 @@ import { Emulator } from "../../emulator";
 import type { RunResult } from "../../engine/stack";
 import { loadFleet } from "../../provider/program/fleet-file";
 import { readPlan } from "../../provider/plan/read-plan";
-import { deviceKey, planStages } from "../../provider/shared/selection";
+import { planStages } from "../../provider/shared/selection";
+import { deviceKey } from "../../provider/shared/device-key";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { runInChild, testStack, TestStack } from "./engine";
 

@@ -5,7 +5,8 @@
  */
 import { Emulator, EmulatorOptions } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { deviceKey, FleetDevice, planCohort } from "../../provider/shared/selection";
+import { planCohort } from "../../provider/shared/selection";
+import { deviceKey, FleetDevice } from "../../provider/shared/device-key";
 import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet } from "./programs/cohort";

@@ -1,5 +1,6 @@
 import { plannedResets, PlanError, readPlan } from "../../provider/plan/read-plan";
-import { deviceKey, planCohort } from "../../provider/shared/selection";
+import { planCohort } from "../../provider/shared/selection";
+import { deviceKey } from "../../provider/shared/device-key";
 
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
 const DEVICE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";

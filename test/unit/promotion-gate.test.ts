@@ -6,7 +6,8 @@ import { mockRegistrations } from "./program-mocks";
 import { DeviceCohortReset } from "../../provider/program/cohort-reset";
 import { InputError } from "../../provider/shared/errors";
 import { cameBack, diff } from "../../provider/host/promotion-gate";
-import { deviceKey, planCohort, planStages, rolloutPosition } from "../../provider/shared/selection";
+import { planCohort, planStages, rolloutPosition } from "../../provider/shared/selection";
+import { deviceKey } from "../../provider/shared/device-key";
 
 const { registered, settle } = mockRegistrations();
 

@@ -1,5 +1,6 @@
 import fc from "fast-check";
-import { bucketCount, checkStages, deviceKey, FleetDevice, planCohort } from "../../provider/shared/selection";
+import { bucketCount, checkStages, planCohort } from "../../provider/shared/selection";
+import { deviceKey, FleetDevice } from "../../provider/shared/device-key";
 
 const fleet = (n: number, prefix = "dev-"): FleetDevice[] =>
   Array.from({ length: n }, (_, i) => ({
