@@ -34,7 +34,6 @@ const cameras = new DeviceCohortReset("cameras", {
 
 export const selectedCameras = cameras.selectedCount;
 export const camerasPerStage = cameras.stageCounts;
-export const camerasReset = pulumi
-  .all(cameras.batches.map((b) => b.resetCount))
-  .apply((counts) => counts.reduce((a, b) => a + b, 0));
+export const camerasReset = cameras.resetCount;
+export const camerasWithLostAnswers = cameras.unknownOutcomeCount;
 export const gates = cameras.gates.map((g) => ({ passed: g.passed, checked: g.checkedCount, online: g.onlineCount }));

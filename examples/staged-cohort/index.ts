@@ -31,9 +31,8 @@ const gateway = new DeviceRegistrationReset("gateway-01", {
 export const campaignName = cameras.campaign;
 export const selectedCameras = cameras.selectedCount;
 export const camerasPerStage = cameras.stageCounts;
-export const camerasReset = pulumi
-  .all(cameras.batches.map((b) => b.resetCount))
-  .apply((counts) => counts.reduce((a, b) => a + b, 0));
+export const camerasReset = cameras.resetCount;
+export const camerasWithLostAnswers = cameras.unknownOutcomeCount;
 export const gatewayReset = {
   requestId: gateway.requestId,
   jobId: gateway.jobId,

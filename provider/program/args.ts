@@ -3,7 +3,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 
-/** Where the resets go, and whether a returned device job is followed. */
+/** Where the resets go, and whether a returned device job is followed; each accepts an Output (`pulumi.Input`). */
 export interface TargetArgs {
   /** The IoT instance ID; required for instances that have one, absent for the public instance. A change resets again (replace). */
   readonly iotInstanceId?: pulumi.Input<string>;

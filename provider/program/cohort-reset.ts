@@ -9,7 +9,7 @@ import { InputError } from "../shared/errors";
 import { ROLLOUT_KEYS, RolloutControls } from "../shared/rollout-controls";
 import type { InputsOf, TargetArgs } from "./args";
 import { originOf } from "./fleet-file";
-import { checkStages, planCohort, planStages } from "../shared/selection";
+import { checkStages, CohortPlan, planCohort, planStages, StagePlan } from "../shared/selection";
 import { deviceKey, FleetDevice, FleetEntry } from "../shared/device-key";
 import { checkBatchArgs } from "../shared/batch-args";
 import { DevicePromotionGate, PromotionGateOptions } from "./promotion-gate";
@@ -70,21 +70,38 @@ export class DeviceBatchReset extends pulumi.dynamic.Resource {
   }
 }
 
-/** Arguments of a `DeviceCohortReset`. */
+/**
+ * Arguments of a `DeviceCohortReset`.
+ *
+ * Plain values, read while the program runs, since they decide which devices and batches the program declares:
+ * `devices`, `stages`, `stage`, `batchSize`, `batchCount`, `promotionGate`, `allowEmpty` and the rollout controls
+ * (`maxFailureRatio`, `maxResetsPerUpdate`, `abortCriteria`, `ramp`, `notBefore`, `notAfter`, `maintenanceWindows`).
+ * An Output or a promise there is refused by the constructor. Accept an Output (`pulumi.Input`): `campaign`,
+ * `iotInstanceId`, `region`, `endpoint` and `waitForJob`; the provider checks those once they are known.
+ *
+ * What the guardrails count: the update. `maxResetsPerUpdate`, `maxFailureRatio`, `abortCriteria` and `ramp` count
+ * every reset sent in one `pulumi up` by the batches of every cohort of the stack together (one provider process
+ * serves the update), each batch holding those shared counts against its own cohort's limits; resets of
+ * `DeviceRegistrationReset` resources are not counted. `notBefore`, `notAfter` and `maintenanceWindows` count
+ * nothing: each is checked against the clock before every reset.
+ */
 export interface DeviceCohortResetArgs extends TargetArgs, RolloutControls {
-  /** The fleet: `{ productKey, deviceName }` or `{ iotId }` objects (see `loadFleet` for CSV/JSON files). */
+  /** The fleet: `{ productKey, deviceName }` or `{ iotId }` objects (see `loadFleet` for CSV/JSON files); a plain value. */
   readonly devices: readonly FleetDevice[];
-  /** Names this reset campaign; a change resets every selected device again. */
+  /** Names this reset campaign; a change resets every selected device again; accepts an Output. */
   readonly campaign: pulumi.Input<string>;
-  /** Cumulative percentages of the fleet per stage, increasing, e.g. `[1, 10, 100]`; default `[100]`. */
+  /** Cumulative percentages of the fleet per stage, increasing, e.g. `[1, 10, 100]`; default `[100]`; a plain value. */
   readonly stages?: readonly number[];
-  /** How many stages are promoted, a whole number from 0 (selects nothing) to `stages.length`; default all. Promoting only adds devices. */
+  /**
+   * How many stages are promoted, a whole number from 0 (selects nothing) to `stages.length`; required when `stages`
+   * has more than one entry, else default 1; promoting only adds devices; a plain value.
+   */
   readonly stage?: number;
-  /** Target devices per batch resource (1 to 5,000), used to choose the batch count when `batchCount` is not set; default 500. */
+  /** Target devices per batch resource (1 to 5,000), used to choose the batch count when `batchCount` is not set; default 500; a plain value. */
   readonly batchSize?: number;
   /**
    * How many batch resources the fleet is hashed into (1 to 4096); default `2^ceil(log2(devices / batchSize))`. A change of
-   * the count re-forms every batch and resets its devices again: pin it when the fleet will grow.
+   * the count re-forms every batch and resets its devices again: pin it when the fleet will grow. A plain value.
    */
   readonly batchCount?: number;
   /**
@@ -92,9 +109,10 @@ export interface DeviceCohortResetArgs extends TargetArgs, RolloutControls {
    * of the campaign came back online, or fail the update; default: no gate. With a gate the batches are formed per
    * stage (`<name>-s<stage>-b<count>-<bucket>`), so set it when a campaign starts: turning it on or off within a
    * campaign re-forms the batches, whose devices are then recorded from the reset journal, or reset again without it.
+   * A plain value.
    */
   readonly promotionGate?: PromotionGateOptions;
-  /** Accept an empty `devices` list (nothing is reset); default false, since an empty fleet is usually a mistake. */
+  /** Accept an empty `devices` list (nothing is reset); default false, since an empty fleet is usually a mistake; a plain value. */
   readonly allowEmpty?: boolean;
 }
 
@@ -115,6 +133,13 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   public readonly stageCounts: pulumi.Output<number[]>;
   /** The campaign. */
   public readonly campaign: pulumi.Output<string>;
+  /** How many devices have a recorded reset in this campaign, over every batch (each batch's `resetCount` summed). */
+  public readonly resetCount: pulumi.Output<number>;
+  /**
+   * How many devices were sent a reset whose answer was lost, over every batch (each batch's `unknownOutcomes`
+   * counted): they are not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names them.
+   */
+  public readonly unknownOutcomeCount: pulumi.Output<number>;
   /** The batch resources. */
   public readonly batches: DeviceBatchReset[];
   /** The promotion gates, one per stage after the first, when `promotionGate` is set. */
@@ -135,17 +160,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     if (args.batchCount === undefined) {
       // Derived from the fleet size, the count changes when the fleet crosses a power of two times batchSize,
       // and a new count re-forms every batch: say so before it happens, where the operator reads the preview.
-      void pulumi.log.warn(
-        staged
-          ? `batchCount is not set, so each stage's batch count follows its share of the fleet ` +
-              `(${staged.map((s) => s.buckets).join(", ")} for stages 1..${staged.length} at batchSize ${batchSize}); a ` +
-              `stage whose share crosses a power of two times batchSize re-forms its batches and resets their devices ` +
-              `again. Pin \`batchCount\` to keep them.`
-          : `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${devices.length} devices at batchSize ` +
-              `${batchSize}); a fleet outside ${plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1}..${plan.buckets * batchSize} devices would re-form the batches ` +
-              `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`,
-        this,
-      );
+      void pulumi.log.warn(batchCountWarning(plan, staged, devices.length, batchSize), this);
     }
     const batchArgs = (devices: FleetDevice[]): DeviceBatchResetArgs => ({
       // Keys, not objects: a fraction of the engine's cost per device in every operation (see FleetEntry).
@@ -173,23 +188,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
         if (s.stage > 1) {
           // The stage's batches depend on its gate, and the gate on every earlier batch (through their records), so
           // the engine resets nothing of this stage before the earlier devices were reset and came back.
-          const resets = pulumi.all(this.batches.map((b) => b.results)).apply(resetTimes);
-          const stageGate = new DevicePromotionGate(
-            `${name}-gate-s${s.stage}`,
-            {
-              cohort: name,
-              campaign: args.campaign,
-              stage: s.stage,
-              promoted: s.promoted,
-              minOnlineRatio: gate.minOnlineRatio,
-              waitMinutes: gate.waitMinutes,
-              resets,
-              iotInstanceId: args.iotInstanceId,
-              region: args.region,
-              endpoint: args.endpoint,
-            },
-            { parent: this },
-          );
+          const stageGate = this.declareGate(name, args, gate, s);
           this.gates.push(stageGate);
           dependsOn.push(stageGate);
         }
@@ -206,8 +205,72 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     this.selectedCount = pulumi.output(plan.selected.length);
     this.stageCounts = pulumi.output(plan.stageCounts);
     this.campaign = pulumi.output(args.campaign);
-    this.registerOutputs({ selectedCount: this.selectedCount, stageCounts: this.stageCounts, campaign: this.campaign });
+    // Failed devices have no total: a batch with a failed device fails the update and records only what succeeded.
+    this.resetCount = sumOver(this.batches, (b) => b.resetCount);
+    this.unknownOutcomeCount = sumOver(this.batches, (b) =>
+      b.unknownOutcomes.apply((u) => Object.keys(u ?? {}).length),
+    );
+    this.registerOutputs({
+      selectedCount: this.selectedCount,
+      stageCounts: this.stageCounts,
+      campaign: this.campaign,
+      resetCount: this.resetCount,
+      unknownOutcomeCount: this.unknownOutcomeCount,
+    });
   }
+
+  /** The promotion gate of stage `s`: it reads the records of every batch declared so far (the earlier stages'). */
+  private declareGate(
+    name: string,
+    args: DeviceCohortResetArgs,
+    gate: PromotionGateOptions,
+    s: StagePlan,
+  ): DevicePromotionGate {
+    return new DevicePromotionGate(
+      `${name}-gate-s${s.stage}`,
+      {
+        cohort: name,
+        campaign: args.campaign,
+        stage: s.stage,
+        promoted: s.promoted,
+        minOnlineRatio: gate.minOnlineRatio,
+        waitMinutes: gate.waitMinutes,
+        resets: pulumi.all(this.batches.map((b) => b.results)).apply(resetTimes),
+        iotInstanceId: args.iotInstanceId,
+        region: args.region,
+        endpoint: args.endpoint,
+      },
+      { parent: this },
+    );
+  }
+}
+
+/** A count over every batch: the sum of `count` of each, a batch with no count yet as 0. */
+function sumOver(batches: readonly DeviceBatchReset[], count: (b: DeviceBatchReset) => pulumi.Output<number>) {
+  return pulumi.all(batches.map(count)).apply((counts) => counts.reduce((sum, n) => sum + (n ?? 0), 0));
+}
+
+/** Why the batches may re-form when `batchCount` is left out, and the count to pin. */
+function batchCountWarning(
+  plan: CohortPlan,
+  staged: readonly StagePlan[] | undefined,
+  fleetSize: number,
+  batchSize: number,
+): string {
+  if (staged) {
+    return (
+      `batchCount is not set, so each stage's batch count follows its share of the fleet ` +
+      `(${staged.map((s) => s.buckets).join(", ")} for stages 1..${staged.length} at batchSize ${batchSize}); a ` +
+      `stage whose share crosses a power of two times batchSize re-forms its batches and resets their devices ` +
+      `again. Pin \`batchCount\` to keep them.`
+    );
+  }
+  const low = plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1;
+  return (
+    `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${fleetSize} devices at batchSize ` +
+    `${batchSize}); a fleet outside ${low}..${plan.buckets * batchSize} devices would re-form the batches ` +
+    `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`
+  );
 }
 
 /**
@@ -255,7 +318,9 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
   const given = (args ?? {}) as unknown as Record<string, unknown>;
   const devices = given.devices;
   const stages = given.stages === undefined ? [100] : given.stages;
-  const stage = given.stage === undefined ? (Array.isArray(stages) ? stages.length : undefined) : given.stage;
+  // Left out, `stage` is the one stage there is; with more stages `checkStages` refuses the cohort, since any
+  // default would be a guess, and the old one (every stage) reset the whole fleet in one update.
+  const stage = given.stage === undefined ? 1 : given.stage;
   const batchSize = given.batchSize === undefined ? DEFAULT_BATCH_SIZE : given.batchSize;
   if (devices === null) {
     problems.push("`devices` is null; give an array of { productKey, deviceName } or { iotId } (see loadFleet)");
@@ -268,7 +333,7 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
   if (given.allowEmpty !== undefined && typeof given.allowEmpty !== "boolean") {
     problems.push(`\`allowEmpty\` must be a boolean, got ${describeValue(given.allowEmpty)}`);
   }
-  problems.push(...checkStages(stages, stage));
+  problems.push(...checkStages(stages, given.stage));
   problems.push(...checkPromotionGate(given.promotionGate));
   for (const [key, value, rule] of [
     ["batchSize", batchSize, { min: 1, max: MAX_BATCH_SIZE, integer: true }],

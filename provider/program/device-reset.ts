@@ -10,7 +10,14 @@ import { CheckFailure, checkJson, childPath, describeValue, DEVICE_ARGUMENTS, is
 import type { UnknownOutcomeRecord } from "../shared/records";
 import type { TargetArgs } from "./args";
 
-/** Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`. */
+/**
+ * Arguments of a `DeviceRegistrationReset`. Give either `iotId` or both `productKey` and `deviceName`.
+ *
+ * Every argument accepts an Output (`pulumi.Input`): a value known while the program runs is checked by the
+ * constructor, one known later by the provider before anything is sent. The guardrails of a cohort
+ * (`maxResetsPerUpdate`, `maxFailureRatio`, abort criteria, ramp, windows) do not apply to this resource and do not
+ * count its reset.
+ */
 export interface DeviceRegistrationResetArgs extends TargetArgs {
   /** The device's ProductKey, given with `deviceName`; a change resets the new device (replace). */
   readonly productKey?: pulumi.Input<string>;

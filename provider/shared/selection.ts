@@ -39,8 +39,10 @@ export function bucketOf(key: string, buckets: number): number {
 }
 
 /**
- * Validates `stages` and `stage` as the program gave them (after defaults: `null` is not "absent"); returns each
- * problem, naming the argument, the rule and what was given.
+ * Validates `stages` (after its default: `null` is not "absent") and `stage` as the program gave them (`undefined`
+ * when left out); returns each problem, naming the argument, the rule and what was given. `stage` may be left out
+ * only when there is one stage: with more, the default could only be a guess, and guessing "every stage" reset a
+ * whole fleet in one update.
  */
 export function checkStages(stages: unknown, stage: unknown): string[] {
   const problems: string[] = [];
@@ -67,14 +69,25 @@ export function checkStages(stages: unknown, stage: unknown): string[] {
     }
   }
   const range = `a whole number from 0 to ${count ?? "the number of stages"}`;
-  // Left out, `stage` defaults to every stage: nothing to check (the default comes from valid stages only).
-  if (stage === undefined) return problems;
+  // With broken stages there is nothing to say about a missing `stage` yet: the fix of `stages` comes first.
+  if (stage === undefined) {
+    if (count !== undefined && count > 1) problems.push(stageRequired(stages as number[]));
+    return problems;
+  }
   if (stage === null) {
-    problems.push(`\`stage\` is null; give ${range}, or leave it out to promote every stage`);
+    problems.push(`\`stage\` is null; give ${range}${count === 1 ? ", or leave it out for the one stage" : ""}`);
   } else if (!(typeof stage === "number" && Number.isInteger(stage) && stage >= 0 && stage <= (count ?? Infinity))) {
     problems.push(`\`stage\` must be ${range} (how many stages are promoted), got ${describeValue(stage)}`);
   }
   return problems;
+}
+
+/** The refusal of a cohort with several stages and no `stage`, saying what to write. */
+function stageRequired(stages: readonly number[]): string {
+  return (
+    `\`stage\` is required when \`stages\` has more than one entry ([${stages.join(", ")}]): set \`stage: 1\` to ` +
+    `reset the first stage (${stages[0]}% of the fleet), and raise it in later updates`
+  );
 }
 
 /** The rollout plan of a cohort. */

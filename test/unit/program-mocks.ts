@@ -9,13 +9,18 @@ export interface Registrations {
   settle(): Promise<void>;
 }
 
-/** Mocks the runtime for this test file and records each resource registered. */
-export function mockRegistrations(): Registrations {
+/**
+ * Mocks the runtime for this test file and records each resource registered. A resource's outputs are its inputs,
+ * plus what `outputs` returns for it (what its provider would have recorded, e.g. a batch's `resetCount`).
+ */
+export function mockRegistrations(
+  outputs: (args: pulumi.runtime.MockResourceArgs) => Record<string, unknown> = () => ({}),
+): Registrations {
   const registered: pulumi.runtime.MockResourceArgs[] = [];
   void pulumi.runtime.setMocks({
     newResource: (args) => {
       registered.push(args);
-      return { id: `${args.name}-id`, state: args.inputs };
+      return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs(args) } };
     },
     call: () => ({}),
   });

@@ -100,7 +100,14 @@ describe("the gate's diff", () => {
 
 describe("DeviceCohortReset with promotionGate, in the program", () => {
   const cohort = (args: Record<string, unknown>) => () =>
-    new DeviceCohortReset("cams", { devices: fleet, campaign: "c1", stages, batchSize: 50, ...args } as never);
+    new DeviceCohortReset("cams", {
+      devices: fleet,
+      campaign: "c1",
+      stages,
+      stage: 1,
+      batchSize: 50,
+      ...args,
+    } as never);
 
   test("batches are formed per stage, each stage after the first waits for its gate", async () => {
     const made = cohort({ stage: 2, promotionGate: { minOnlineRatio: 0.95, waitMinutes: 10 } })();

@@ -110,6 +110,9 @@ describe("stage selection", () => {
       "`stage` must be a whole number from 0 to 2 (how many stages are promoted), got the number 3",
     ]);
     expect(checkStages([10, 100], 2)).toEqual([]);
-    expect(checkStages([10, 100], undefined)).toEqual([]);
+    expect(checkStages([100], undefined)).toEqual([]);
+    expect(checkStages([10, 100], undefined)).toEqual([
+      "`stage` is required when `stages` has more than one entry ([10, 100]): set `stage: 1` to reset the first stage (10% of the fleet), and raise it in later updates",
+    ]);
   });
 });

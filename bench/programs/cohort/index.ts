@@ -1,10 +1,10 @@
 /**
  * Benchmark program: one `DeviceCohortReset` over a generated fleet of `devices` devices named
  * `<prefix><zero-padded index>` in product `productKey`, `batchSize` devices per batch, in one stage unless
- * `stages` (a JSON array of cumulative percentages) and `stage` (how many are promoted) are set.
+ * `stages` (a JSON array of cumulative percentages) and `stage` (how many are promoted, required with several
+ * stages) are set.
  * Every argument comes from stack config, so the benchmark points it at a fresh emulator per scenario.
  */
-import * as pulumi from "@pulumi/pulumi";
 // Typed against the package's sources but loaded by its name, as a user's program loads it. (The root
 // tsconfig compiles bench/**; a type import of "pulumi-alicloud-iot-reset" would make tsc read the lib/
 // declarations it also writes, TS5055.)
@@ -29,6 +29,4 @@ const cohort = new DeviceCohortReset("bench", {
 
 export const selected = cohort.selectedCount;
 export const batches = cohort.batches.length;
-export const resetCount = pulumi
-  .all(cohort.batches.map((b) => b.resetCount))
-  .apply((counts) => counts.reduce((a, b) => a + b, 0));
+export const resetCount = cohort.resetCount;
