@@ -1,12 +1,18 @@
 /**
  * pulumi-alicloud-iot-reset: Alibaba Cloud IoT Platform's `ResetThing` as declared Pulumi resources.
+ *
+ * This entry holds what a program uses, and semver covers it: the two resources and their arguments, the types a
+ * program writes (devices, rollout controls, records), `loadFleet`, the stack config keys, and the errors thrown in
+ * the program's own process, which it can catch. The parts a cohort is made of (batches, promotion gates, the
+ * selection) and the errors raised only inside the provider host are in `pulumi-alicloud-iot-reset/internals`.
+ * @module
  */
 export { DeviceRegistrationReset } from "./program/device-reset";
 export type { DeviceRegistrationResetArgs } from "./program/device-reset";
-export { DeviceCohortReset, DeviceBatchReset, DEFAULT_BATCH_SIZE } from "./program/cohort-reset";
-export type { DeviceCohortResetArgs, DeviceBatchResetArgs } from "./program/cohort-reset";
-export { DevicePromotionGate } from "./program/promotion-gate";
-export type { DevicePromotionGateArgs, PromotionGateOptions } from "./program/promotion-gate";
+export { DeviceCohortReset } from "./program/cohort-reset";
+export type { DeviceCohortResetArgs } from "./program/cohort-reset";
+export type { PromotionGateOptions } from "./program/promotion-gate";
+export type { TargetArgs } from "./program/args";
 export type {
   AbortCriterion,
   CriterionFailureType,
@@ -14,27 +20,11 @@ export type {
   Ramp,
   RolloutControls,
 } from "./shared/rollout-controls";
-export type { MaintenanceWindow, WeekDay } from "./shared/windows";
+export type { MaintenanceWindow, RolloutWindows, WeekDay } from "./shared/windows";
 export type { DeviceRecord, UnknownOutcomeRecord } from "./shared/records";
+export type { FleetDevice } from "./shared/device-key";
 export { loadFleet, FleetFileError } from "./program/fleet-file";
 export type { LoadFleetOptions } from "./program/fleet-file";
-export { planCohort, planStages } from "./shared/selection";
-export { deviceKey } from "./shared/device-key";
-export type { BucketDevices, CohortPlan, StagePlan } from "./shared/selection";
-export type { FleetDevice, FleetEntry } from "./shared/device-key";
-export type { DeviceRef } from "./shared/errors";
-export type { InputsOf, TargetArgs } from "./program/args";
-export {
-  IotResetError,
-  IotApiError,
-  RequestFailedError,
-  RetriesExhaustedError,
-  ConfigurationError,
-  GuardrailError,
-  InputError,
-  PartialResetError,
-  UnknownOutcomeError,
-  JournalError,
-  PromotionGateError,
-} from "./shared/errors";
 export { CONFIG_KEYS } from "./shared/config";
+// Thrown in the program's process (a constructor's checks, loadFleet, a plaintext secret), so a program can catch them.
+export { IotResetError, ConfigurationError, InputError } from "./shared/errors";

@@ -1,21 +1,30 @@
 /** The package's errors: one base class, a subclass per failure kind, each named for itself. */
 import * as api from "../../provider";
+import * as internals from "../../provider/internals";
 import { assertNever, IotResetError } from "../../provider/shared/errors";
 import { PlanError } from "../../provider/plan/read-plan";
 
 describe("errors", () => {
-  const classes = Object.entries(api).filter(([name]) => name.endsWith("Error")) as Array<
-    [string, new (...args: never[]) => Error]
-  >;
+  const errorsOf = (entry: object) =>
+    Object.entries(entry).filter(([name]) => name.endsWith("Error")) as Array<
+      [string, new (...args: never[]) => Error]
+    >;
+  const classes = [...errorsOf(api), ...errorsOf(internals)];
 
   test("every error class the package exports extends IotResetError and is named for itself", () => {
-    expect(classes.map(([name]) => name).sort()).toEqual([
-      "ConfigurationError",
-      "FleetFileError",
+    // The main entry has the errors a program can catch (thrown in its own process); the host's are internals.
+    expect(
+      errorsOf(api)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual(["ConfigurationError", "FleetFileError", "InputError", "IotResetError"]);
+    expect(
+      errorsOf(internals)
+        .map(([name]) => name)
+        .sort(),
+    ).toEqual([
       "GuardrailError",
-      "InputError",
       "IotApiError",
-      "IotResetError",
       "JournalError",
       "PartialResetError",
       "PromotionGateError",

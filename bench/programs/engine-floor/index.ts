@@ -7,9 +7,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 // Typed against the sources, loaded by name: see ../cohort/index.ts for why.
-import type * as iotReset from "../../../provider";
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { deviceKey, planCohort, DEFAULT_BATCH_SIZE } = require("pulumi-alicloud-iot-reset") as typeof iotReset;
+import type * as internals from "../../../provider/internals";
+const { deviceKey, planCohort, DEFAULT_BATCH_SIZE } =
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require("pulumi-alicloud-iot-reset/internals") as typeof internals;
 import { benchFleet } from "../fleet";
 
 const { config, devices, campaign } = benchFleet();
