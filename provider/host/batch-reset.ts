@@ -167,9 +167,12 @@ export async function update(
  */
 export async function remove(ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
   const n = Object.keys(recordsOf(props)).length;
-  log.info(
-    `batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
-  );
+  // A cohort's destroy deletes every batch, most of them empty in an early stage: only records are worth a line.
+  if (n > 0) {
+    log.info(
+      `batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
+    );
+  }
   if (!ctx) return;
   const keys = new Set([
     ...devicesOf(props).map(deviceKey),
@@ -183,6 +186,57 @@ export async function remove(ctx: ProviderContext | undefined, _id: string, prop
 type Task =
   | { readonly kind: "send"; readonly device: FleetDevice; readonly resend: boolean }
   | { readonly kind: "journal"; readonly device: FleetDevice; readonly record: DeviceRecord };
+
+/** What every reset of a batch shares in one update: where it goes, how it is journaled, what limits it. */
+interface BatchSend {
+  readonly ctx: ProviderContext;
+  /** The client; absent when nothing is sent and no job is followed. */
+  readonly api: IotApi | undefined;
+  readonly journal: Journal | undefined;
+  /** The batch's scope in the journal (`batchScope`). */
+  readonly scope: string;
+  readonly iotInstanceId: string | undefined;
+  readonly waitForJob: boolean;
+  readonly limits: RolloutControls;
+  /** The batch's rank at the shared pacers (see `ProviderContext.nextBatchOrder`). */
+  readonly order: number;
+}
+
+/** What an update has settled of a batch's devices: the records and unknown outcomes, and what went wrong. */
+class Settled {
+  readonly records: Record<string, DeviceRecord>;
+  readonly unknown: Record<string, UnknownOutcomeRecord>;
+  readonly failures: string[] = [];
+  /** Devices whose outcome is unknown after this update, in the order met. */
+  readonly held: string[] = [];
+  /** Devices a guardrail (or the stop switch, or the journal) kept from being sent share one reason, reported once. */
+  stopped = 0;
+  stopReason: string | undefined;
+  /** Devices recorded from the journal, reset by an earlier update that did not finish. */
+  fromJournal = 0;
+
+  /** Earlier records are kept, so a device removed and added back is not reset twice in one campaign. */
+  constructor(previous: Record<string, DeviceRecord>, previousUnknown: Record<string, UnknownOutcomeRecord>) {
+    this.records = { ...previous };
+    this.unknown = { ...previousUnknown };
+  }
+
+  /** The device is reset (or accepted as reset): recorded, and its unknown outcome, if any, is settled. */
+  record(key: string, record: DeviceRecord): void {
+    this.records[key] = record;
+    delete this.unknown[key];
+  }
+
+  /** The device's outcome is unknown after this update; it is not sent again until the operator decides. */
+  hold(key: string, record: UnknownOutcomeRecord): void {
+    this.unknown[key] = record;
+    this.held.push(key);
+  }
+
+  get failed(): boolean {
+    return this.failures.length + this.stopped + this.held.length > 0;
+  }
+}
 
 /**
  * Settles the listed devices that have no record: a reset the journal shows in this campaign is recorded without
@@ -198,153 +252,174 @@ async function resetPending(
   previous: Record<string, DeviceRecord>,
   previousUnknown: Record<string, UnknownOutcomeRecord>,
 ): Promise<Props> {
-  const records: Record<string, DeviceRecord> = { ...previous };
-  const unknown: Record<string, UnknownOutcomeRecord> = { ...previousUnknown };
-  const pending = pendingDevices(devicesOf(inputs), records);
-  const failures: string[] = [];
-  /** Devices whose outcome is unknown after this update, in the order met. */
-  const held: string[] = [];
-  // Devices a guardrail (or the stop switch, or the journal) kept from being sent share one reason, reported once.
-  let stopped = 0;
-  let stopReason: string | undefined;
-  let fromJournal = 0;
+  const settled = new Settled(previous, previousUnknown);
+  const pending = pendingDevices(devicesOf(inputs), settled.records);
   if (pending.length > 0) {
     const journal = ctx.journal();
     const scope = batchScope(ctx, inputs);
-    const tasks: Task[] = [];
-    const at = new Date().toISOString();
-    for (const device of pending) {
-      const key = deviceKey(device);
-      const state = journal?.lookup(scope, key);
-      if (state?.status === "reset" || state?.status === "accepted") {
-        const record: DeviceRecord = {
-          ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
-          resetAt: state.sentAt ?? at,
-          ...(state.jobId !== undefined ? { jobId: state.jobId } : {}),
-          ...(state.hadUnknown || unknown[key] ? { mayBeResetTwice: true } : {}),
-          ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
-        };
-        tasks.push({ kind: "journal", device, record });
-        continue;
-      }
-      const known = unknown[key] ?? (journalUnknown(state) && state ? unknownFromJournal(state) : undefined);
-      if (!known) {
-        tasks.push({ kind: "send", device, resend: false });
-        continue;
-      }
-      const decision = decideUnknown(ctx.settings, key, known);
-      switch (decision) {
-        case "accept":
-          records[key] = { resetAt: known.sentAt, acceptedUnknown: true };
-          delete unknown[key];
-          if (journal) journal.append({ ev: "accepted", at, scope, device: key }).catch(() => undefined);
-          log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
-          break;
-        case "resend":
-          tasks.push({ kind: "send", device, resend: true });
-          break;
-        case "hold":
-          unknown[key] = known;
-          held.push(key);
-          break;
-        default:
-          assertNever(decision, "unknown-outcome decision");
-      }
-    }
+    const tasks = planTasks(ctx, journal, scope, pending, settled);
     const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)
       ? ctx.api(inputs as { region?: string; endpoint?: string })
       : undefined;
-    const limits = rolloutControlsOf(inputs) ?? {};
-    const iotInstanceId = typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined;
-    const waitForJob = inputs.waitForJob === true;
-    const order = ctx.nextBatchOrder();
-    let next = 0;
-    const worker = async () => {
-      while (next < tasks.length) {
-        const task = tasks[next++] as Task;
-        const device = { ...task.device, iotInstanceId };
-        const key = deviceKey(task.device);
-        try {
-          let record: DeviceRecord;
-          if (task.kind === "journal") {
-            record = await followJob(ctx, api, device, task.record, waitForJob);
-            fromJournal++;
-          } else {
-            record = await resetOne(ctx, api as IotApi, journal, scope, device, waitForJob, limits, task.resend, order);
-          }
-          records[key] = record;
-          delete unknown[key];
-          // The reset happened and stays recorded (it is not sent again); its job's failure fails the batch.
-          if (record.jobStatus !== undefined && record.jobStatus !== "COMPLETED") {
-            failures.push(
-              `the reset of ${describeDevice(device)} was sent (RequestId: ${record.requestId}), but its device job ` +
-                `${record.jobId} ${jobOutcome(record.jobStatus, ctx.settings.jobTimeoutMs)}; inspect the job in the IoT console`,
-            );
-          }
-        } catch (err) {
-          if (err instanceof UnknownOutcomeError) {
-            unknown[key] = {
-              sentAt: err.sentAt,
-              attempt: err.attempt,
-              error: err.failure,
-              ...(task.kind === "send" && task.resend ? { resent: true } : {}),
-            };
-            held.push(key);
-          } else if (
-            err instanceof GuardrailError ||
-            err instanceof SendingStoppedError ||
-            err instanceof JournalError
-          ) {
-            stopped++;
-            stopReason ??= err.message;
-          } else {
-            failures.push((err as Error).message);
-          }
-        }
-      }
+    const send: BatchSend = {
+      ctx,
+      api,
+      journal,
+      scope,
+      iotInstanceId: typeof inputs.iotInstanceId === "string" ? inputs.iotInstanceId : undefined,
+      waitForJob: inputs.waitForJob === true,
+      limits: rolloutControlsOf(inputs) ?? {},
+      order: ctx.nextBatchOrder(),
     };
-    try {
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, tasks.length) }, worker));
-    } finally {
-      await journal?.flush().catch((err: Error) => {
-        failures.push(err.message);
-      });
-    }
+    await runTasks(send, tasks, settled);
   }
-  if (fromJournal > 0) {
+  if (settled.fromJournal > 0) {
     log.info(
-      `batch of campaign "${inputs.campaign}": ${fromJournal} device(s) were already reset in this campaign by an update ` +
+      `batch of campaign "${inputs.campaign}": ${settled.fromJournal} device(s) were already reset in this campaign by an update ` +
         `that did not finish; recorded from the reset journal, not sent again.`,
     );
   }
   const outs: Props = {};
   for (const key of ECHOED) if (inputs[key] !== undefined) outs[key] = inputs[key];
-  outs.results = records;
-  outs.resetCount = Object.keys(records).length;
-  if (Object.keys(unknown).length > 0) outs.unknownOutcomes = unknown;
-  if (failures.length + stopped + held.length > 0) {
-    const heldSet = new Set(held);
-    const left = pending.filter((d) => {
-      const key = deviceKey(d);
-      return !Object.prototype.hasOwnProperty.call(records, key) && !heldSet.has(key);
-    }).length;
-    const shown = failures.slice(0, 10);
-    if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
-    if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
-    for (const key of held)
-      shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);
-    if (held.length > 0) shown.push(unknownOutcomeAdvice(held));
-    const done = pending.length - left - held.length;
-    throw new PartialResetError(
-      `${done} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next update` +
-        (held.length > 0 ? `; ${held.length} with an unknown outcome, not sent again until you decide` : "") +
-        `:\n  ${shown.join("\n  ")}`,
-      id,
-      partialOutputs(outs, inputs),
-      shown,
-    );
-  }
+  outs.results = settled.records;
+  outs.resetCount = Object.keys(settled.records).length;
+  if (Object.keys(settled.unknown).length > 0) outs.unknownOutcomes = settled.unknown;
+  if (settled.failed) throw partialReset(id, inputs, outs, pending, settled);
   return outs;
+}
+
+/**
+ * How each pending device is settled: recorded from the journal (reset or accepted in this campaign), sent, or,
+ * with an unknown outcome, as the operator decided (accepted at once, sent once more, or held).
+ */
+function planTasks(
+  ctx: ProviderContext,
+  journal: Journal | undefined,
+  scope: string,
+  pending: readonly FleetDevice[],
+  settled: Settled,
+): Task[] {
+  const tasks: Task[] = [];
+  const at = new Date().toISOString();
+  for (const device of pending) {
+    const key = deviceKey(device);
+    const state = journal?.lookup(scope, key);
+    if (state?.status === "reset" || state?.status === "accepted") {
+      const record: DeviceRecord = {
+        ...(state.requestId !== undefined ? { requestId: state.requestId } : {}),
+        resetAt: state.sentAt ?? at,
+        ...(state.jobId !== undefined ? { jobId: state.jobId } : {}),
+        ...(state.hadUnknown || settled.unknown[key] ? { mayBeResetTwice: true } : {}),
+        ...(state.status === "accepted" ? { acceptedUnknown: true } : {}),
+      };
+      tasks.push({ kind: "journal", device, record });
+      continue;
+    }
+    const known = settled.unknown[key] ?? (journalUnknown(state) && state ? unknownFromJournal(state) : undefined);
+    if (!known) {
+      tasks.push({ kind: "send", device, resend: false });
+      continue;
+    }
+    const decision = decideUnknown(ctx.settings, key, known);
+    switch (decision) {
+      case "accept":
+        settled.record(key, { resetAt: known.sentAt, acceptedUnknown: true });
+        if (journal) journal.append({ ev: "accepted", at, scope, device: key }).catch(() => undefined);
+        log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
+        break;
+      case "resend":
+        tasks.push({ kind: "send", device, resend: true });
+        break;
+      case "hold":
+        settled.hold(key, known);
+        break;
+      default:
+        assertNever(decision, "unknown-outcome decision");
+    }
+  }
+  return tasks;
+}
+
+/** Runs the tasks, up to `CONCURRENCY_PER_BATCH` at a time; the journal is on disk before this returns. */
+async function runTasks(send: BatchSend, tasks: readonly Task[], settled: Settled): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length) await runTask(send, tasks[next++] as Task, settled);
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, tasks.length) }, worker));
+  } finally {
+    await send.journal?.flush().catch((err: Error) => {
+      settled.failures.push(err.message);
+    });
+  }
+}
+
+/** One task: its record, its unknown outcome, or why it failed or was not sent, into `settled`. */
+async function runTask(send: BatchSend, task: Task, settled: Settled): Promise<void> {
+  const device = { ...task.device, iotInstanceId: send.iotInstanceId };
+  const key = deviceKey(task.device);
+  try {
+    let record: DeviceRecord;
+    if (task.kind === "journal") {
+      record = await followJob(send.ctx, send.api, device, task.record, send.waitForJob);
+      settled.fromJournal++;
+    } else {
+      record = await resetOne(send, device, task.resend);
+    }
+    settled.record(key, record);
+    // The reset happened and stays recorded (it is not sent again); its job's failure fails the batch.
+    if (record.jobStatus !== undefined && record.jobStatus !== "COMPLETED") {
+      settled.failures.push(
+        `the reset of ${describeDevice(device)} was sent (RequestId: ${record.requestId}), but its device job ` +
+          `${record.jobId} ${jobOutcome(record.jobStatus, send.ctx.settings.jobTimeoutMs)}; inspect the job in the IoT console`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof UnknownOutcomeError) {
+      settled.hold(key, {
+        sentAt: err.sentAt,
+        attempt: err.attempt,
+        error: err.failure,
+        ...(task.kind === "send" && task.resend ? { resent: true } : {}),
+      });
+    } else if (err instanceof GuardrailError || err instanceof SendingStoppedError || err instanceof JournalError) {
+      settled.stopped++;
+      settled.stopReason ??= err.message;
+    } else {
+      settled.failures.push((err as Error).message);
+    }
+  }
+}
+
+/** The batch's failure: how many devices were reset, left and held, and why, carrying the outputs so far. */
+function partialReset(
+  id: string,
+  inputs: Props,
+  outs: Props,
+  pending: readonly FleetDevice[],
+  settled: Settled,
+): PartialResetError {
+  const { records, unknown, failures, held, stopped, stopReason } = settled;
+  const heldSet = new Set(held);
+  const left = pending.filter((d) => {
+    const key = deviceKey(d);
+    return !Object.prototype.hasOwnProperty.call(records, key) && !heldSet.has(key);
+  }).length;
+  const shown = failures.slice(0, 10);
+  if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
+  if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
+  for (const key of held) shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);
+  if (held.length > 0) shown.push(unknownOutcomeAdvice(held));
+  const done = pending.length - left - held.length;
+  return new PartialResetError(
+    `${done} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next update` +
+      (held.length > 0 ? `; ${held.length} with an unknown outcome, not sent again until you decide` : "") +
+      `:\n  ${shown.join("\n  ")}`,
+    id,
+    partialOutputs(outs, inputs),
+    shown,
+  );
 }
 
 /** A reset recorded from the journal: with `waitForJob`, its device job is followed (QueryJob only reads). */
@@ -365,16 +440,12 @@ async function followJob(
 
 /** One device: the guardrails admit it, then one journaled ResetThing (and its job, with `waitForJob`). */
 async function resetOne(
-  ctx: ProviderContext,
-  api: IotApi,
-  journal: Journal | undefined,
-  scope: string,
+  send: BatchSend,
   device: FleetDevice & { iotInstanceId?: string },
-  waitForJob: boolean,
-  limits: RolloutControls,
   resend: boolean,
-  order: number,
 ): Promise<DeviceRecord> {
+  const { ctx, journal, scope, limits, waitForJob } = send;
+  const api = send.api as IotApi;
   const guard = ctx.guard;
   await guard.admit(limits);
   const resetAt = new Date().toISOString();
@@ -382,7 +453,7 @@ async function resetOne(
   try {
     // With rollout windows, the window is checked again after the pacer's wait, right before the request leaves.
     const sender = limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, guard, limits) : api;
-    result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend, order);
+    result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend, send.order);
   } catch (err) {
     // A reset the window stopped before the wire was not executed; one with a lost answer counts as unknown.
     guard.settle(

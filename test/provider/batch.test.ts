@@ -202,3 +202,33 @@ describe("DeviceBatchReset against the emulator", () => {
     );
   });
 });
+
+describe("DeviceBatchReset delete", () => {
+  /** The provider's stderr lines while `run` runs. */
+  async function stderrOf(run: () => Promise<void>): Promise<string[]> {
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      await run();
+    } finally {
+      write.mockRestore();
+    }
+    return lines;
+  }
+
+  test("says how many records leave state, and says nothing for a batch that has none", async () => {
+    const ctx = context(configFor(emu));
+    const created = await batch.create(ctx, { campaign: "c", devices: range(0, 3), endpoint: emu.endpoint });
+    // An empty batch of a cohort: its bucket holds no device of the stages so far.
+    const empty = { campaign: "c", devices: [], endpoint: emu.endpoint, results: {}, resetCount: 0 };
+    expect(await stderrOf(() => batch.remove(ctx, "empty", empty))).toEqual([]);
+    expect(await stderrOf(() => batch.remove(ctx, created.id, { ...created.outs, devices: range(0, 3) }))).toEqual([
+      'iot-reset: batch of campaign "c": the records of 3 device resets leave state; a reset cannot be undone, so ' +
+        "nothing is sent to IoT Platform.\n",
+    ]);
+    expect(emu.requests({ action: "ResetThing" })).toHaveLength(3);
+  });
+});
