@@ -7,17 +7,18 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Emulator } from "../../emulator";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack } from "./engine";
-import { loadInstalled, packCommit, packCurrent, scratchDir, scratchModules } from "./packages";
+import { loadInstalled, packCurrent, releasedTarball, scratchDir, scratchModules } from "./packages";
 
-/** The last released tree (0.1.0): state written by it must survive an upgrade to this one. */
-const PREVIOUS_RELEASE = "d5be0bc";
+/** The last release: state written by it must survive an upgrade to this one. */
+const PREVIOUS_RELEASE = "0.1.0";
 
 let emu: Emulator;
 let work: string;
 beforeEach(async () => {
-  emu = await emulator();
+  emu = await threadEmulator();
   emu.addDevices(
     "a1Cohort",
     Array.from({ length: 40 }, (_, i) => ({ deviceName: `dev-${String(i).padStart(5, "0")}` })),
@@ -81,7 +82,7 @@ test("installed from the tarball: resets once, then nothing; __provider under 4 
 
 test("state written by the previous release, then this version installed: nothing replaced, nothing sent", async () => {
   const project = path.join(work, "project");
-  const previous = scratchModules(packCommit(PREVIOUS_RELEASE, work), project);
+  const previous = scratchModules(releasedTarball(PREVIOUS_RELEASE), project);
   const before = await testStack(programUsing(previous), { dir: project, modulesDir: previous });
   await before.stack.setConfig(config(emu), secrets);
   expect((await before.stack.up()).errors).toEqual([]);

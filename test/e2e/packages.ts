@@ -1,5 +1,5 @@
 /**
- * The package as users install it: `npm pack` of this tree, or of an earlier commit built the same way, and a
+ * The package as users install it: `npm pack` of this tree, or the packed tarball of an earlier release, and a
  * scratch project whose `node_modules` holds the tarball's contents (a real folder, not a link) beside links
  * to this repository's dependencies, so that no registry is needed and `@pulumi/pulumi` stays one copy.
  */
@@ -25,19 +25,14 @@ export function packCurrent(into: string): string {
   return pack(ROOT, into);
 }
 
-/** Checks out `commit` of this repository into a folder of `into`, builds it with this tree's tools, and packs it. */
-export function packCommit(commit: string, into: string): string {
-  const tree = path.join(into, `tree-${commit}`);
-  fs.mkdirSync(tree, { recursive: true });
-  const archive = path.join(into, `${commit}.tar`);
-  run("git", ["archive", "--format=tar", "-o", archive, commit], ROOT);
-  run("tar", ["-xf", archive, "-C", tree], into);
-  fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(tree, "node_modules"));
-  run(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], tree);
-  fs.rmSync(path.join(tree, "node_modules"));
-  const packed = path.join(into, `packed-${commit}`);
-  fs.mkdirSync(packed);
-  return pack(tree, packed);
+/**
+ * The tarball of an earlier release, packed once and kept in `test/fixtures` (see its README): a test of an upgrade
+ * runs on a shallow clone too, which lacks the release's commit.
+ */
+export function releasedTarball(version: string): string {
+  const tarball = path.join(ROOT, "test", "fixtures", `${PACKAGE}-${version}.tgz`);
+  if (!fs.existsSync(tarball)) throw new Error(`no packed release ${version}: ${tarball} is missing`);
+  return tarball;
 }
 
 /** A scratch project's `node_modules` with `tarball` installed as the package; returns its path. */
