@@ -431,11 +431,20 @@ async function followJob(
   waitForJob: boolean,
 ): Promise<DeviceRecord> {
   if (!waitForJob || !record.jobId || !api) return record;
-  const jobStatus = await api.waitForJob(record.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
-    log.warn(`${describeDevice(device)}: could not follow device job ${record.jobId}: ${err.message}`);
+  return { ...record, jobStatus: await jobStatusOf(ctx, api, record.jobId, device) };
+}
+
+/** How a reset's device job ended; `UNKNOWN`, with a warning, when it could not be followed. */
+function jobStatusOf(
+  ctx: ProviderContext,
+  api: IotApi,
+  jobId: string,
+  device: FleetDevice & { iotInstanceId?: string },
+): Promise<string> {
+  return api.waitForJob(jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
+    log.warn(`${describeDevice(device)}: could not follow device job ${jobId}: ${err.message}`);
     return "UNKNOWN";
   });
-  return { ...record, jobStatus };
 }
 
 /** One device: the guardrails admit it, then one journaled ResetThing (and its job, with `waitForJob`). */
@@ -468,10 +477,7 @@ async function resetOne(
   }
   // The reset itself succeeded: a job that fails is recorded with its status, not retried. It stays in flight for
   // the guardrails until the job ends, since a failed job counts for `jobFailed` abort criteria.
-  const jobStatus = await api.waitForJob(result.jobId, device, ctx.settings.jobTimeoutMs).catch((err: Error) => {
-    log.warn(`${describeDevice(device)}: could not follow device job ${result.jobId}: ${err.message}`);
-    return "UNKNOWN";
-  });
+  const jobStatus = await jobStatusOf(ctx, api, result.jobId, device);
   guard.settle(jobStatus === "COMPLETED" ? true : "jobFailed");
   return { requestId: result.requestId, resetAt, jobId: result.jobId, jobStatus, ...twice };
 }

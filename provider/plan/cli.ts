@@ -92,11 +92,8 @@ function lines(reading: PlanReading, count: number): string {
   return `${out.join("\n")}\n`;
 }
 
-function markdown(reading: PlanReading, count: number, first: number, max: number | undefined): string {
-  const { resets } = reading;
-  const out = [`### iot-reset-plan: ${count} device reset(s) in ${resets.length} resource(s)`, ""];
-  const gates = describeGates(reading.gates, (c) => `\`${md(c)}\``);
-  if (gates.length > 0) out.push(...gates.map((g) => `> **Gate:** ${g}`), "");
+/** The markdown table of devices reset per stage, and per cohort's stage; no lines when nothing is known. */
+function stageTable(resets: readonly PlannedReset[]): string[] {
   // Per stage: batches of one cohort (named <cohort>-b<count>-<bucket>, or <cohort>-s<stage>-b<count>-<bucket> with a
   // promotion gate) share its stages.
   const stageRows = new Map<string, { label: string; share: string; devices: number }>();
@@ -119,11 +116,21 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
       stageRows.set("", row);
     }
   }
-  if (stageRows.size > 0) {
-    out.push("| stage | cumulative share | devices reset |", "| --- | --- | --- |");
-    for (const row of stageRows.values()) out.push(`| ${row.label} | ${row.share} | ${row.devices} |`);
-    out.push("");
-  }
+  if (stageRows.size === 0) return [];
+  return [
+    "| stage | cumulative share | devices reset |",
+    "| --- | --- | --- |",
+    ...[...stageRows.values()].map((row) => `| ${row.label} | ${row.share} | ${row.devices} |`),
+    "",
+  ];
+}
+
+function markdown(reading: PlanReading, count: number, first: number, max: number | undefined): string {
+  const { resets } = reading;
+  const out = [`### iot-reset-plan: ${count} device reset(s) in ${resets.length} resource(s)`, ""];
+  const gates = describeGates(reading.gates, (c) => `\`${md(c)}\``);
+  if (gates.length > 0) out.push(...gates.map((g) => `> **Gate:** ${g}`), "");
+  out.push(...stageTable(resets));
   if (resets.length > 0) {
     out.push("| resource | operation | devices reset |", "| --- | --- | --- |");
     for (const r of resets) {

@@ -126,6 +126,28 @@ export interface PlanReading {
   readonly stepsWithoutUrn: number;
 }
 
+/** What one reset step would reset. */
+interface StepDevices {
+  /** Devices the step resets. */
+  readonly keys: readonly string[];
+  /** Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision. */
+  readonly held: readonly string[];
+  /** Whether the devices are unknown until apply. */
+  readonly unknown: boolean;
+  readonly stages?: number[];
+}
+
+/** The resets of one resource: the union of its steps. */
+interface PlannedResource {
+  op: string;
+  devices: Set<string>;
+  held: Set<string>;
+  unknown: boolean;
+  step: number;
+  stages?: number[];
+  rollout?: RolloutControls;
+}
+
 /**
  * The resets a plan would send. Creates and replaces reset every device of the resource; an update of a
  * batch resets the devices without a record yet. Steps that share a URN (the CLI lists a replace as several)
@@ -137,18 +159,7 @@ export function readPlan(plan: unknown): PlanReading {
   if (!steps) {
     throw new PlanError("not a plan: expected a JSON object with a `steps` array (`pulumi preview --json`)");
   }
-  const byUrn = new Map<
-    string,
-    {
-      op: string;
-      devices: Set<string>;
-      held: Set<string>;
-      unknown: boolean;
-      step: number;
-      stages?: number[];
-      rollout?: RolloutControls;
-    }
-  >();
+  const byUrn = new Map<string, PlannedResource>();
   let stepsWithoutUrn = 0;
   const gates: PlannedGate[] = [];
   steps.forEach((raw, i) => {
@@ -164,75 +175,94 @@ export function readPlan(plan: unknown): PlanReading {
     if (!isRecord(step.inputs)) throw new PlanError(`${where} has no inputs`);
     const inputs = step.inputs;
     if (step.type === GATE_TYPE) {
-      // A gate checks when its stage is promoted and it is not open yet (a replace is a new campaign's gate).
-      if (inputs.promoted === true && (op !== "update" || step.oldOutputs.passed !== true)) {
-        gates.push({
-          urn: step.urn,
-          cohort: text(inputs.cohort),
-          stage: Number(inputs.stage),
-          minOnlineRatio: Number(inputs.minOnlineRatio),
-          waitMinutes: Number(inputs.waitMinutes),
-          ...(isRecord(inputs.resets) && !containsUnknown(inputs.resets)
-            ? { devices: Object.keys(inputs.resets).length }
-            : {}),
-        });
-      }
+      const gate = plannedGate(step, op, inputs);
+      if (gate) gates.push(gate);
       return;
     }
-    let keys: string[] = [];
-    // Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision.
-    let held: string[] = [];
-    if (step.type === DEVICE_TYPE && op === "update") {
-      // An update of one device sends nothing, except the one resend of an unknown outcome the operator asks for.
-      const lost = step.oldOutputs.unknownOutcome;
-      const key = plannedDevice(inputs);
-      if (lost === null || typeof lost !== "object" || typeof key !== "string") return;
-      held = [key];
-    }
-    let unknown = false;
-    let stages: number[] | undefined;
     const rollout = step.type === BATCH_TYPE ? rolloutOf(inputs) : undefined;
-    if (step.type === DEVICE_TYPE) {
-      if (op === "update") {
-        // held above
-      } else if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) unknown = true;
-      else {
-        const key = plannedDevice(inputs);
-        if (typeof key !== "string") throw new PlanError(`${where}: the device has no iotId or productKey/deviceName`);
-        keys = [key];
-      }
-    } else if (containsUnknown(inputs.devices)) {
-      unknown = true;
-    } else {
-      if (!Array.isArray(inputs.devices)) {
-        throw new PlanError(`${where}: \`devices\` is ${describeValue(inputs.devices)}, not a list of devices`);
-      }
-      const all = inputs.devices.map((d: unknown, j: number) => {
-        const key = plannedDevice(d);
-        if (typeof key !== "string") throw new PlanError(`${where}: devices[${j}] ${key.problem}`);
-        return { key, device: typeof d === "string" ? fleetDevice(d) : (d as FleetDevice) };
-      });
-      const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
-      const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};
-      const listed = all.map((a) => a.device);
-      const pending = new Set(pendingDevices(listed, results, lost).map(deviceKey));
-      const waiting = new Set(unknownOutcomeDevices(listed, results, lost).map(deviceKey));
-      keys = all.map((a) => a.key).filter((k) => pending.has(k));
-      held = all.map((a) => a.key).filter((k) => waiting.has(k));
-      const s = inputs.stages;
-      if (Array.isArray(s) && s.length > 0 && s.every((p) => typeof p === "number")) stages = s as number[];
-    }
+    const planned =
+      step.type === DEVICE_TYPE ? deviceStep(step, op, inputs, where) : batchStep(step, op, inputs, where);
+    if (!planned) return;
     const id = step.urn || `#${i}`;
     if (!step.urn) stepsWithoutUrn++;
     const entry = byUrn.get(id) ?? { op, devices: new Set<string>(), held: new Set<string>(), unknown: false, step: i };
     if (op === "replace") entry.op = "replace";
-    for (const k of keys) entry.devices.add(k);
-    for (const k of held) entry.held.add(k);
-    entry.unknown ||= unknown;
-    entry.stages ??= stages;
+    for (const k of planned.keys) entry.devices.add(k);
+    for (const k of planned.held) entry.held.add(k);
+    entry.unknown ||= planned.unknown;
+    entry.stages ??= planned.stages;
     entry.rollout ??= rollout;
     byUrn.set(id, entry);
   });
+  return { resets: resetsOf(byUrn), gates, stepsWithoutUrn };
+}
+
+/** The gate a step would check: when its stage is promoted and it is not open yet (a replace is a new campaign's). */
+function plannedGate(step: NormalizedStep, op: string, inputs: Record<string, unknown>): PlannedGate | undefined {
+  if (inputs.promoted !== true || (op === "update" && step.oldOutputs.passed === true)) return undefined;
+  return {
+    urn: step.urn,
+    cohort: text(inputs.cohort),
+    stage: Number(inputs.stage),
+    minOnlineRatio: Number(inputs.minOnlineRatio),
+    waitMinutes: Number(inputs.waitMinutes),
+    ...(isRecord(inputs.resets) && !containsUnknown(inputs.resets)
+      ? { devices: Object.keys(inputs.resets).length }
+      : {}),
+  };
+}
+
+/** What a step of one device would reset; undefined when it sends nothing. */
+function deviceStep(
+  step: NormalizedStep,
+  op: string,
+  inputs: Record<string, unknown>,
+  where: string,
+): StepDevices | undefined {
+  if (op === "update") {
+    // An update of one device sends nothing, except the one resend of an unknown outcome the operator asks for.
+    const lost = step.oldOutputs.unknownOutcome;
+    const key = plannedDevice(inputs);
+    if (lost === null || typeof lost !== "object" || typeof key !== "string") return undefined;
+    return { keys: [], held: [key], unknown: false };
+  }
+  if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) {
+    return { keys: [], held: [], unknown: true };
+  }
+  const key = plannedDevice(inputs);
+  if (typeof key !== "string") throw new PlanError(`${where}: the device has no iotId or productKey/deviceName`);
+  return { keys: [key], held: [], unknown: false };
+}
+
+/** What a step of a batch would reset: its devices without a record, and those with an unknown outcome apart. */
+function batchStep(step: NormalizedStep, op: string, inputs: Record<string, unknown>, where: string): StepDevices {
+  if (containsUnknown(inputs.devices)) return { keys: [], held: [], unknown: true };
+  if (!Array.isArray(inputs.devices)) {
+    throw new PlanError(`${where}: \`devices\` is ${describeValue(inputs.devices)}, not a list of devices`);
+  }
+  const all = inputs.devices.map((d: unknown, j: number) => {
+    const key = plannedDevice(d);
+    if (typeof key !== "string") throw new PlanError(`${where}: devices[${j}] ${key.problem}`);
+    return { key, device: typeof d === "string" ? fleetDevice(d) : (d as FleetDevice) };
+  });
+  const results = op === "update" ? asRecord(step.oldOutputs.results) : {};
+  const lost = op === "update" ? asRecord(step.oldOutputs.unknownOutcomes) : {};
+  const listed = all.map((a) => a.device);
+  const pending = new Set(pendingDevices(listed, results, lost).map(deviceKey));
+  const waiting = new Set(unknownOutcomeDevices(listed, results, lost).map(deviceKey));
+  const s = inputs.stages;
+  const stages =
+    Array.isArray(s) && s.length > 0 && s.every((p) => typeof p === "number") ? (s as number[]) : undefined;
+  return {
+    keys: all.map((a) => a.key).filter((k) => pending.has(k)),
+    held: all.map((a) => a.key).filter((k) => waiting.has(k)),
+    unknown: false,
+    ...(stages ? { stages } : {}),
+  };
+}
+
+/** One entry per resource that would reset a device (or might: unknown until apply), in plan order. */
+function resetsOf(byUrn: ReadonlyMap<string, PlannedResource>): PlannedReset[] {
   const resets: PlannedReset[] = [];
   for (const [id, e] of byUrn) {
     if (e.devices.size === 0 && e.held.size === 0 && !e.unknown) continue;
@@ -248,7 +278,7 @@ export function readPlan(plan: unknown): PlanReading {
       ...(e.rollout ? { rollout: e.rollout } : {}),
     });
   }
-  return { resets, gates, stepsWithoutUrn };
+  return resets;
 }
 
 /** The resets a plan would send (see `readPlan`). */
