@@ -6,7 +6,8 @@ import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
 import { planCohort } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";
 
@@ -17,7 +18,7 @@ const selectedAt = (stage: number) => new Set(planCohort(fleet, [10, 50, 100], s
 let emu: Emulator;
 let t: TestStack;
 beforeEach(async () => {
-  emu = await emulator();
+  emu = await threadEmulator();
   emu.addDevices(
     "a1Cohort",
     fleet.map((d) => ({ deviceName: d.deviceName })),

@@ -6,14 +6,15 @@
 import * as fs from "fs";
 import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { deviceProgram } from "./programs/device";
 
 let emu: Emulator;
 let t: TestStack;
 beforeEach(async () => {
-  emu = await emulator({ jobDurationMs: 300 });
+  emu = await threadEmulator({ jobDurationMs: 300 });
   t = await testStack(deviceProgram);
 });
 afterEach(async () => {

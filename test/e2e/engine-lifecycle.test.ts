@@ -8,7 +8,8 @@ import * as path from "path";
 import { Emulator } from "../../emulator";
 import { planCohort } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { runInChild, testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";
 import { deviceProgram } from "./programs/device";
@@ -19,7 +20,7 @@ const PLAN_CLI = path.join(ROOT, "lib", "provider", "plan", "cli.js");
 let emu: Emulator;
 let t: TestStack | undefined;
 beforeEach(async () => {
-  emu = await emulator({ jobDurationMs: 300 });
+  emu = await threadEmulator({ jobDurationMs: 300 });
 });
 afterEach(async () => {
   await emu.stop();
@@ -130,8 +131,8 @@ test("5,000 devices with 1% failing: every failure named; the next update resets
   expect(second.errors).toEqual([]);
   const left = fleet.map(deviceKey).filter((k) => !reset.has(k));
   expect(sentKeys("success").sort()).toEqual(left.sort());
-  // Any other request was refused by the quota and retried: a pause of the emulator's own process (it runs in the
-  // test's) can bunch paced calls at its one-second window. A refusal resets nothing, so each device is reset once.
+  // Any other request was refused by the quota and retried: the pacer fills the server's window to its 2% headroom,
+  // and a pause of the provider host can bunch paced calls there. A refusal resets nothing: each device is reset once.
   const refused = emu.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
   expect(refused.filter((r) => r.outcome !== "throttled" || r.code !== "Throttling.User")).toEqual([]);
   for (const d of fleet) expect(emu.resetCount(d)).toBe(1);

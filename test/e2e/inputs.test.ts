@@ -5,14 +5,15 @@
 import * as path from "path";
 import { Emulator } from "../../emulator";
 import { NO_REGION } from "../../provider/host/settings";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { runInChild, testStack, TestStack } from "./engine";
 import { deviceProgram } from "./programs/device";
 
 let emu: Emulator;
 let t: TestStack;
 beforeEach(async () => {
-  emu = await emulator();
+  emu = await threadEmulator();
   t = await testStack(deviceProgram);
 });
 afterEach(async () => {

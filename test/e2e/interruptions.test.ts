@@ -10,7 +10,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { alive, providerHosts, pulumiCli, waitFor } from "./processes";
 import { cohortFleet, cohortProgram } from "./programs/cohort";
@@ -22,7 +23,7 @@ const SEED = 20261127;
 let emu: Emulator;
 let t: TestStack;
 beforeEach(async () => {
-  emu = await emulator({ latency: { fixedMs: 20, jitterMs: 10 } });
+  emu = await threadEmulator({ latency: { fixedMs: 20, jitterMs: 10 } });
   emu.addDevices(
     "a1Cohort",
     cohortFleet(DEVICES).map((d) => ({ deviceName: d.deviceName })),
@@ -140,6 +141,9 @@ test("one Ctrl-C mid-update: the steps under way finish and are recorded, the CL
   process.kill(cli?.pid as number, "SIGINT");
   const interrupted = await running;
   expect(interrupted.exitCode).not.toBe(0);
+  // Read what was sent only once the provider host is gone: a call it sent while the CLI exited would land after a
+  // read made earlier, then be cleared from the log unseen, and the next update would rightly not send it again.
+  expect(await waitFor(() => hosts.every((h) => !alive(h.pid)), 15_000)).toBe(true);
   const sentBefore = new Set(executedResets());
   expect(sentBefore.size).toBeLessThan(DEVICES);
   emu.clearRequests();

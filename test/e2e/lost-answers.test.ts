@@ -2,9 +2,10 @@
  * Resets applied by IoT Platform whose answers are lost, under the real Pulumi CLI: never resent silently,
  * named in the error and in state, and sent exactly once more only when the operator asks.
  */
-import { Emulator, startEmulator } from "../../emulator";
+import { Emulator } from "../../emulator";
 import { deviceKey } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet, cohortProgram } from "./programs/cohort";
 import { deviceProgram } from "./programs/device";
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 /** A second emulator on the same port (the endpoint is part of every reset's identity), without faults. */
 async function cleanEmulatorAt(port: number, devices: number): Promise<Emulator> {
-  const emu = await startEmulator({ port, credentials: [{ accessKeyId: TEST_KEY_ID, accessKeySecret: TEST_SECRET }] });
+  const emu = await threadEmulator({ port });
   emu.addDevices(
     "a1Cohort",
     cohortFleet(devices).map((d) => ({ deviceName: d.deviceName })),
@@ -32,7 +33,7 @@ async function cleanEmulatorAt(port: number, devices: number): Promise<Emulator>
 test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, every unknown named; kept unsent until the resend setting, then sent exactly once more and marked", async () => {
   const N = 5000;
   const fleet = cohortFleet(N);
-  const faulty = await emulator({
+  const faulty = await threadEmulator({
     faults: { seed: 11, applyThenDrop: 0.02, applyThenHang: 0.01, actions: ["ResetThing"] },
   });
   emulators.push(faulty);
@@ -91,7 +92,7 @@ test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, ev
   expect(third.errors).toEqual([]);
   const neverSent = fleet.map(deviceKey).filter((k) => !sentBefore.has(k));
   expect(keysOf(clean, "success").sort()).toEqual([...lost, ...neverSent].sort());
-  // Besides, only quota refusals, retried: a pause of the emulator's process (the test's) can bunch paced calls.
+  // Besides, only quota refusals, retried: a pause of the provider host can bunch paced calls in the server's window.
   const refused = clean.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
   expect(refused.filter((r) => r.outcome !== "throttled")).toEqual([]);
   const marked = new Set<string>();
@@ -109,7 +110,7 @@ test("5,000 devices, 2% applyThenDrop and 1% applyThenHang: none reset twice, ev
 }, 600_000);
 
 test("a gateway whose answer is lost never gets a second topology job by default", async () => {
-  const emu = await emulator({ jobDurationMs: 200 });
+  const emu = await threadEmulator({ jobDurationMs: 200 });
   emulators.push(emu);
   t = await testStack(deviceProgram);
   await t.stack.setConfig(

@@ -6,7 +6,8 @@ import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
 import { planStages } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet } from "./programs/cohort";
 import { GATED_STAGES, gatedCohortProgram } from "./programs/gated-cohort";
@@ -26,7 +27,7 @@ afterEach(async () => {
 
 /** Starts the emulator with the fleet, devices coming back within 1.5 s of their reset except `neverRatio` of them. */
 async function start(neverRatio: number): Promise<void> {
-  emu = await emulator({ comeBack: { neverRatio, delayMs: { minMs: 0, maxMs: 1500 }, seed: 7 } });
+  emu = await threadEmulator({ comeBack: { neverRatio, delayMs: { minMs: 0, maxMs: 1500 }, seed: 7 } });
   emu.addDevices(
     "a1Cohort",
     fleet.map((d) => ({ deviceName: d.deviceName })),

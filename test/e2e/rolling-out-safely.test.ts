@@ -10,7 +10,8 @@ import { loadFleet } from "../../provider/program/fleet-file";
 import { readPlan } from "../../provider/plan/read-plan";
 import { planStages } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator } from "./emulator-thread";
 import { runInChild, testStack, TestStack } from "./engine";
 
 const EXAMPLE = path.resolve(__dirname, "..", "..", "examples", "rolling-out-safely");
@@ -22,7 +23,7 @@ const [canary, quarter, rest] = planStages(fleet, [2, 25, 100], 3, 500, 4).map((
 let emu: Emulator;
 let t: TestStack;
 beforeEach(async () => {
-  emu = await emulator({ comeBack: { neverRatio: 0, delayMs: { minMs: 0, maxMs: 1000 }, seed: 3 } });
+  emu = await threadEmulator({ comeBack: { neverRatio: 0, delayMs: { minMs: 0, maxMs: 1000 }, seed: 3 } });
   emu.addDevices(
     "a1RollDemo",
     fleet.map((d) => ({ deviceName: (d as { deviceName: string }).deviceName })),

@@ -3,11 +3,12 @@
  * windows keep requests inside them (checked right before a request leaves), and a ramp spaces the resets along its
  * curve until the quota caps them. Requests are counted, and timed, at the emulator.
  */
-import { Emulator, EmulatorOptions } from "../../emulator";
+import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
 import { planCohort } from "../../provider/shared/selection";
 import { deviceKey, FleetDevice } from "../../provider/shared/device-key";
-import { emulator, TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
+import { threadEmulator, ThreadEmulatorOptions } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
 import { cohortFleet } from "./programs/cohort";
 import { rolloutProgram } from "./programs/rollout";
@@ -30,8 +31,8 @@ afterEach(async () => {
 });
 
 /** An emulator holding `n` devices of the generated fleet (gateways with a topology job when `gateways`). */
-async function fleetEmulator(n: number, options: EmulatorOptions = {}, gateways = false): Promise<Emulator> {
-  emu = await emulator(options);
+async function fleetEmulator(n: number, options: ThreadEmulatorOptions = {}, gateways = false): Promise<Emulator> {
+  emu = await threadEmulator(options);
   emu.addDevices(
     "a1Cohort",
     cohortFleet(n).map((d) => ({
