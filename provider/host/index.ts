@@ -62,17 +62,6 @@ if (engine) {
   });
 }
 
-/** Resource operations this host is running: an interrupted host exits once none is left. */
-let operations = 0;
-let interrupted = false;
-
-/** Once interrupted and idle: the attempts underway answered or kept from leaving, the journal on disk, then exit. */
-function exitWhenIdle(): void {
-  if (!interrupted || operations > 0) return;
-  interrupted = false;
-  void context.settle().finally(() => process.exit(0));
-}
-
 /**
  * SIGINT: the engine sends it when it is done with this host (`pulumi up`, `preview` and the rest close every
  * provider that way, and kill it 5 s later if it is still there), and a supervisor may send one mid-update (the
@@ -80,25 +69,16 @@ function exitWhenIdle(): void {
  * stop sending at once, let the operations under way end with what was sent recorded, and exit as soon as none is
  * left, so that no operation waits out the engine's 5 s. A second SIGINT exits at once.
  */
-let interrupts = 0;
 process.on("SIGINT", () => {
-  if (++interrupts > 1) process.exit(130);
-  context.stopSending("the update was interrupted (SIGINT); run `pulumi up` again to send the rest");
-  interrupted = true;
-  exitWhenIdle();
+  const reason = "the update was interrupted (SIGINT); run `pulumi up` again to send the rest";
+  // Once idle: the attempts underway answered or kept from leaving, the journal on disk, then exit.
+  const interrupts = context.interrupt(reason, () => void context.settle().finally(() => process.exit(0)));
+  if (interrupts > 1) process.exit(130);
 });
 
 /** An operation counted while it runs, so that an interrupted host waits for it before exiting. */
 function counted<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-  return async (...args) => {
-    operations++;
-    try {
-      return await operation(...args);
-    } finally {
-      operations--;
-      exitWhenIdle();
-    }
-  };
+  return (...args) => context.operation(() => operation(...args));
 }
 
 /** The dynamic-provider handlers of one resource kind. */

@@ -1,7 +1,8 @@
 /**
  * What one provider process holds across resources: the stack's settings, the credential built from them,
- * one API client per target, the switch that stops sending, and the reset journal. Created once per process
- * by the host entry point.
+ * one API client per target, the switch that stops sending, the reset journal, the guardrails' counts, and the
+ * resource operations under way. The engine starts a provider process for each update, so this is the update's
+ * state, all of it: the host entry point creates one and keeps nothing else.
  */
 import * as path from "node:path";
 import type Credential from "@alicloud/credentials";
@@ -50,6 +51,12 @@ export class ProviderContext {
    * way end one after another instead of together (see `Pacer`).
    */
   private batchesStarted = 0;
+  /** Resource operations under way: an interrupted process ends once none is left. */
+  private operations = 0;
+  /** Interruptions received (the engine's SIGINT, or a supervisor's). */
+  private interrupts = 0;
+  /** What runs once no operation is under way, after an interruption; cleared when it has run. */
+  private whenIdle: (() => void) | undefined;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -121,6 +128,37 @@ export class ProviderContext {
   /** Stops every further call before it is sent; calls already sent finish and are recorded. */
   stopSending(reason: string): void {
     this.gate.stop(reason);
+  }
+
+  /** Runs one resource operation, counted while it runs, so that an interrupted process waits for it. */
+  async operation<R>(run: () => Promise<R>): Promise<R> {
+    this.operations++;
+    try {
+      return await run();
+    } finally {
+      this.operations--;
+      this.runWhenIdle();
+    }
+  }
+
+  /**
+   * An interruption: the first stops sending at once and runs `whenIdle` as soon as no operation is under way (now,
+   * if none is). Returns how many interruptions there have been, this one included.
+   */
+  interrupt(reason: string, whenIdle: () => void): number {
+    if (++this.interrupts === 1) {
+      this.stopSending(reason);
+      this.whenIdle = whenIdle;
+      this.runWhenIdle();
+    }
+    return this.interrupts;
+  }
+
+  private runWhenIdle(): void {
+    const then = this.whenIdle;
+    if (!then || this.operations > 0) return;
+    this.whenIdle = undefined;
+    then();
   }
 
   /**
