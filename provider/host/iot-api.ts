@@ -24,6 +24,7 @@ import {
 import { backoffDelay, classifyFailure, RetryPolicy } from "./retry";
 import { credentialError, ProviderSettings, Target } from "./settings";
 import { tracked, WireProgress } from "./wire-progress";
+import { Underway } from "./underway";
 
 /** What a successful ResetThing returned. */
 export interface ResetResult {
@@ -39,8 +40,7 @@ export interface ResetResult {
  */
 export class SendGate {
   private reason: string | undefined;
-  private inFlight = 0;
-  private idleWaiters: Array<() => void> = [];
+  private readonly attempts = new Underway();
 
   /** Why sending stopped, or undefined while it may go on. */
   get stopped(): string | undefined {
@@ -62,19 +62,13 @@ export class SendGate {
    * settles, so that a shutdown waits for it: an attempt journaled as sending and still waiting in the pacer when
    * sending stops ends as not sent, instead of being cut off by the exit and read back as an unknown outcome.
    */
-  async underway<T>(attempt: () => Promise<T>): Promise<T> {
-    this.inFlight++;
-    try {
-      return await attempt();
-    } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    }
+  underway<T>(attempt: () => Promise<T>): Promise<T> {
+    return this.attempts.run(attempt);
   }
 
   /** Resolves once no attempt is underway. */
   idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.attempts.idle();
   }
 }
 

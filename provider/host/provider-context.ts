@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import type Credential from "@alicloud/credentials";
 import { IotApi, SendGate } from "./iot-api";
+import { Underway } from "./underway";
 import { Pacers } from "./pacer";
 import { GuardClock, systemClock, UpdateGuard } from "./update-guard";
 import { ConfigurationError } from "../shared/errors";
@@ -52,11 +53,9 @@ export class ProviderContext {
    */
   private batchesStarted = 0;
   /** Resource operations under way: an interrupted process ends once none is left. */
-  private operations = 0;
+  private readonly operations = new Underway();
   /** Interruptions received (the engine's SIGINT, or a supervisor's). */
   private interrupts = 0;
-  /** What runs once no operation is under way, after an interruption; cleared when it has run. */
-  private whenIdle: (() => void) | undefined;
 
   constructor(
     private readonly env: NodeJS.ProcessEnv = process.env,
@@ -131,14 +130,8 @@ export class ProviderContext {
   }
 
   /** Runs one resource operation, counted while it runs, so that an interrupted process waits for it. */
-  async operation<R>(run: () => Promise<R>): Promise<R> {
-    this.operations++;
-    try {
-      return await run();
-    } finally {
-      this.operations--;
-      this.runWhenIdle();
-    }
+  operation<R>(run: () => Promise<R>): Promise<R> {
+    return this.operations.run(run);
   }
 
   /**
@@ -148,17 +141,9 @@ export class ProviderContext {
   interrupt(reason: string, whenIdle: () => void): number {
     if (++this.interrupts === 1) {
       this.stopSending(reason);
-      this.whenIdle = whenIdle;
-      this.runWhenIdle();
+      void this.operations.idle().then(whenIdle);
     }
     return this.interrupts;
-  }
-
-  private runWhenIdle(): void {
-    const then = this.whenIdle;
-    if (!then || this.operations > 0) return;
-    this.whenIdle = undefined;
-    then();
   }
 
   /**
