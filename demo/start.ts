@@ -170,6 +170,12 @@ function deviceSummary(emu: Emulator): string {
   return `Devices: ${ok.size} reset, ${failed.size} failed in this run (every other selected device unchanged).`;
 }
 
+/** A folder as the user can find it: relative to the clone when inside it, else absolute. */
+function shown(dir: string): string {
+  const relative = path.relative(ROOT, dir);
+  return relative.startsWith("..") || path.isAbsolute(relative) ? dir : relative;
+}
+
 async function main(): Promise<number> {
   process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED ??= "true";
   process.env.ALIBABA_CLOUD_CLI_PROFILE_DISABLED ??= "true";
@@ -191,7 +197,7 @@ async function main(): Promise<number> {
     `IoT Platform emulator on ${emu.endpoint} (demo fleet: emulator/fleets/demo.json; test AccessKey ${emu.credentials.accessKeyId})`,
   );
   console.log(
-    `Pulumi CLI v${cli.version} (${cli.source}), stack ${STACK}, state in ${path.relative(ROOT, flags.dir)}/`,
+    `Pulumi CLI v${cli.version} (${cli.source}), stack ${STACK}, state in ${shown(flags.dir)}/, journal in ${shown(path.join(flags.dir, "work", ".iot-reset"))}/`,
   );
   const stop = watchProgress(emu);
   try {
