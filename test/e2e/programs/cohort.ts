@@ -23,3 +23,26 @@ export async function cohortProgram(): Promise<Record<string, unknown>> {
   });
   return { selected: cohort.selectedCount, perStage: cohort.stageCounts, batches: cohort.batches.length };
 }
+
+/**
+ * A cohort of `devices` generated devices with `stages` (JSON) and `stage` from stack config, each passed only when
+ * set, as a program that leaves them out; it shows the cohort's totals over its batches.
+ */
+export async function stagesProgram(): Promise<Record<string, unknown>> {
+  const config = new pulumi.Config();
+  const stages = config.getObject<number[]>("stages");
+  const stage = config.getNumber("stage");
+  const cohort = new DeviceCohortReset("fleet", {
+    devices: cohortFleet(config.requireNumber("devices")),
+    campaign: config.require("campaign"),
+    ...(stages ? { stages } : {}),
+    ...(stage !== undefined ? { stage } : {}),
+    batchCount: 2,
+    endpoint: config.require("endpoint"),
+  });
+  return {
+    selected: cohort.selectedCount,
+    resetCount: cohort.resetCount,
+    unknownOutcomeCount: cohort.unknownOutcomeCount,
+  };
+}
