@@ -4,7 +4,17 @@ import tseslint from "typescript-eslint";
 import { createNodeResolver, importX } from "eslint-plugin-import-x";
 
 export default tseslint.config(
-  { ignores: ["lib/**", "docs/api/**", "node_modules/**", "examples/*/node_modules/**", "coverage/**", "**/*.js", "**/*.mjs"] },
+  {
+    ignores: [
+      "lib/**",
+      "docs/api/**",
+      "node_modules/**",
+      "examples/*/node_modules/**",
+      "coverage/**",
+      "**/*.js",
+      "**/*.mjs",
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
