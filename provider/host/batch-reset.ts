@@ -170,7 +170,7 @@ export async function remove(ctx: ProviderContext | undefined, _id: string, prop
   // A cohort's destroy deletes every batch, most of them empty in an early stage: only records are worth a line.
   if (n > 0) {
     log.info(
-      `batch of campaign "${props.campaign}": the records of ${n} device resets leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
+      `batch of campaign "${props.campaign}": the records of ${n === 1 ? "1 device reset" : `${n} device resets`} leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
     );
   }
   if (!ctx) return;

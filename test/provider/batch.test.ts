@@ -230,5 +230,10 @@ describe("DeviceBatchReset delete", () => {
         "nothing is sent to IoT Platform.\n",
     ]);
     expect(emu.requests({ action: "ResetThing" })).toHaveLength(3);
+    const one = await batch.create(ctx, { campaign: "c", devices: range(3, 4), endpoint: emu.endpoint });
+    expect(await stderrOf(() => batch.remove(ctx, one.id, { ...one.outs, devices: range(3, 4) }))).toEqual([
+      'iot-reset: batch of campaign "c": the records of 1 device reset leave state; a reset cannot be undone, so ' +
+        "nothing is sent to IoT Platform.\n",
+    ]);
   });
 });
