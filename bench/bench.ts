@@ -92,7 +92,7 @@ const OPT_IN = [
   "per-device-no-checkpoints",
 ];
 const DEFAULT_SCENARIOS = SCENARIOS.filter((s) => !OPT_IN.includes(s));
-/** Per-device resources by default: the file backend rewrites the whole checkpoint after every step (see README). */
+/** Per-device resources by default: the file backend rewrites the whole checkpoint after every step (docs/performance.md). */
 const DEFAULT_PER_DEVICE = 500;
 
 const USAGE = `usage: node lib/bench/bench.js [flags]

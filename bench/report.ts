@@ -327,19 +327,20 @@ export function targetTable(results: readonly ScenarioResult[], overhead: Overhe
       verdict: verdict(t ? ok(s) && t.qps / QUOTA >= share : false),
     });
   };
-  for (const s of runs("cohort-clean")) quotaRow("cohort, clean", s, 0.97);
+  // The design's targets (shared DESIGN.md, "Performance targets"): ≥ 95% of the quota, N/500 + 15 s.
+  for (const s of runs("cohort-clean")) quotaRow("cohort, clean", s, 0.95);
   for (const s of runs("cohort-faults")) quotaRow("cohort, 5% transient faults", s, 0.95);
   for (const s of runs("cohort-faults-no-throttle"))
     quotaRow("(diagnostic) cohort, 5% faults without injected Throttling", s, 0.95);
   for (const s of runs("per-device"))
-    quotaRow("one resource per device, clean", s, 0.97, " (DESIGN states the targets for a cohort)");
+    quotaRow("one resource per device, clean", s, 0.95, " (DESIGN states the targets for a cohort)");
 
   const wholeRow = (label: string, s: ScenarioResult, st: MeasuredStep | undefined, note = "") => {
     const ms = cliMs(st);
-    const budget = (s.devices / QUOTA) * 1000 + 10_000;
+    const budget = (s.devices / QUOTA) * 1000 + 15_000;
     const first = st === rolloutOf(s) ? s.phases : undefined;
     rows.push({
-      target: `whole \`pulumi up --skip-preview\` ≤ N/500 + 10 s — ${label}, ${int(s.devices)}${note}`,
+      target: `whole \`pulumi up --skip-preview\` ≤ N/500 + 15 s — ${label}, ${int(s.devices)}${note}`,
       measured:
         ms === undefined
           ? (s.failure ?? "–")

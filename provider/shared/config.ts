@@ -15,7 +15,7 @@ interface ApiAction {
   readonly maxQps: number;
   /**
    * Whether a call changes nothing at the service. A read-only call whose answer was lost is simply sent again; any
-   * other is an unknown outcome that is never resent without the operator (see "Exactly once" in the README).
+   * other is an unknown outcome that is never resent without the operator (docs/exactly-once.md).
    */
   readonly readOnly: boolean;
 }

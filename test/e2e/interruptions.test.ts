@@ -4,7 +4,7 @@
  * exactly once, and nothing may leave the provider host more than a second after its engine died.
  *
  * The fleet size and the number of kills default to what fits `npm test`; IOT_RESET_E2E_KILL_DEVICES and
- * IOT_RESET_E2E_KILLS raise them (the figures in the README come from 20,000 devices and 5 kills).
+ * IOT_RESET_E2E_KILLS raise them (e.g. 20,000 devices and 5 kills; CONTRIBUTING.md, "Larger runs").
  */
 import * as fs from "fs";
 import * as path from "path";
