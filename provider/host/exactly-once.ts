@@ -96,11 +96,14 @@ export async function journaledReset(
   if (!journal) return api.resetThing(device, undefined, order);
   const mark = resend ? { resend: true as const } : {};
   let sent = false;
+  // From the first "sending" line to the outcome's, a shutdown waits: the outcome line must reach the journal.
+  let release: (() => void) | undefined;
   try {
     const result = await api.resetThing(
       device,
       {
         beforeAttempt: async (attempt, sentAt) => {
+          release ??= api.holdShutdown();
           await journal.append({ ev: "sending", at: sentAt, scope, device: key, attempt, ...mark });
           sent = true;
         },
@@ -131,6 +134,8 @@ export async function journaledReset(
       }
     }
     throw err;
+  } finally {
+    release?.();
   }
 }
 

@@ -41,6 +41,7 @@ export interface ResetResult {
 export class SendGate {
   private reason: string | undefined;
   private readonly attempts = new Underway();
+  private readonly wakers = new Set<() => void>();
 
   /** Why sending stopped, or undefined while it may go on. */
   get stopped(): string | undefined {
@@ -50,6 +51,47 @@ export class SendGate {
   /** Stops every call not yet sent; the first reason given is kept. */
   stop(reason: string): void {
     this.reason ??= reason;
+    for (const wake of [...this.wakers]) wake();
+    this.wakers.clear();
+  }
+
+  /**
+   * Waits for `wait` (a pacer slot, a backoff) unless sending stops first: a call that can no longer leave must not
+   * hold a shutdown up for its slot or its backoff.
+   */
+  async unlessStopped(wait: Promise<void>): Promise<void> {
+    if (this.reason !== undefined) return;
+    let wake!: () => void;
+    const stopped = new Promise<void>((resolve) => this.wakers.add((wake = resolve)));
+    try {
+      await Promise.race([wait, stopped]);
+    } finally {
+      this.wakers.delete(wake);
+    }
+  }
+
+  /** Waits `ms` (a backoff), or less when sending stops meanwhile: a call that can no longer leave waits for nothing. */
+  sleep(ms: number): Promise<void> {
+    if (this.reason !== undefined) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  /**
+   * Counts a journaled reset from its first "sending" line until its outcome line is appended, so that a shutdown
+   * waits for that line, which the journal's next flush then writes: between attempts (a backoff after a
+   * throttled answer) the journal holds "sending" alone, which a later update would read as an unknown outcome.
+   * Returns the function that ends the count.
+   */
+  hold(): () => void {
+    return this.attempts.begin();
   }
 
   /** Throws SendingStoppedError once stopped. */
@@ -193,6 +235,11 @@ export class IotApi {
    * got no usable answer, and SendingStoppedError when the gate closed before an attempt was sent. `order` ranks
    * the call at the shared pacer (lower first; a cohort batch passes the order it started in).
    */
+  /** Holds the process's shutdown until the returned function is called: see `SendGate.hold`. */
+  holdShutdown(): () => void {
+    return this.gate.hold();
+  }
+
   async resetThing(
     device: DeviceRef & { iotInstanceId?: string },
     hooks?: SendHooks,
@@ -308,7 +355,7 @@ export class IotApi {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       this.gate.check();
-      await pacer.acquire(order);
+      await this.gate.unlessStopped(pacer.acquire(order));
       this.gate.check();
       const sentAt = new Date().toISOString();
       const wire: WireProgress = { started: false, written: false };
@@ -336,7 +383,8 @@ export class IotApi {
         if (attempt >= policy.maxAttempts || elapsed + delay >= policy.maxElapsedMs) {
           throw new RetriesExhaustedError(action, device, attempt, elapsed, describeFailure(err));
         }
-        await sleep(delay);
+        // Sending stopped during the backoff: the next turn's check ends the call at once.
+        await this.gate.sleep(delay);
         continue;
       }
       const body = answer.body;

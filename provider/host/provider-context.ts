@@ -152,9 +152,8 @@ export class ProviderContext {
    * without the line that says how it ended.
    */
   async settle(): Promise<void> {
+    // Idle once every journaled reset has appended its outcome line (SendGate.hold); the flush writes those lines.
     await this.gate.idle();
-    // The answers' handlers append to the journal in the turns right after the calls settle.
-    await new Promise((resolve) => setTimeout(resolve, 50));
     await this.opened?.flush();
   }
 

@@ -5,7 +5,11 @@ import * as batch from "../../provider/host/batch-reset";
 import { SendGate } from "../../provider/host/iot-api";
 import { Pacer, Pacers } from "../../provider/host/pacer";
 import { PartialResetError, SendingStoppedError } from "../../provider/shared/errors";
-import { readJournal } from "../../provider/host/journal";
+import { openJournal, readJournal } from "../../provider/host/journal";
+import { journaledReset } from "../../provider/host/exactly-once";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { configFor, context, directApi, journalPath, slowEmulatorWith, testFleet } from "./support";
 
 const N = 120;
@@ -91,4 +95,37 @@ test("a call journaled and waiting to leave when sending stops does not leave, a
   expect(error.message).toBe("sending stopped: interrupted");
   expect(journaled).toEqual([1]);
   expect(emu.requests({ action: "ResetThing" })).toEqual([]);
+});
+
+test("a journaled reset stopped in its backoff after a throttled answer: the shutdown waits for its outcome line, not for the backoff", async () => {
+  // Full jitter at 0.5 of a 60 s cap: a 30 s backoff after the throttled first attempt.
+  const random = jest.spyOn(Math, "random").mockReturnValue(0.5);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stop-backoff-"));
+  try {
+    emu.scriptFaults("ResetThing", "throttle", 1);
+    const gate = new SendGate();
+    const retry = { maxAttempts: 8, maxElapsedMs: 120_000, baseDelayMs: 60_000, maxDelayMs: 60_000 };
+    const api = directApi(emu.endpoint, { gate, settings: { retry } });
+    const file = path.join(dir, "journal.jsonl");
+    const journal = openJournal(file, { project: "p", stack: "s" });
+    const call = journaledReset(api, journal, "c", "a1Stop/dev-0000", fleet[0]!, false).catch((e) => e);
+    while (emu.requests({ action: "ResetThing" }).length === 0) await new Promise((r) => setTimeout(r, 5));
+    // The throttled answer is in; the call now waits out its backoff with only "sending" in the journal.
+    await new Promise((r) => setTimeout(r, 50));
+    const stoppedAt = Date.now();
+    gate.stop("the engine is gone");
+    // What the host does before it exits (ProviderContext.settle): wait for the gate, then flush the journal.
+    await gate.idle();
+    await journal.flush();
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    expect(readJournal(file).entries.map((e) => e.ev)).toEqual(["sending", "failed"]);
+    const error = await call;
+    expect(error).toBeInstanceOf(SendingStoppedError);
+    // The emulator logs a scripted fault as "fault"; its answer was the gateway's Throttling error.
+    expect(emu.requests({ action: "ResetThing" }).map((r) => r.outcome)).toEqual(["fault"]);
+    await journal.close();
+  } finally {
+    random.mockRestore();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
