@@ -297,6 +297,31 @@ interface CheckedCohort {
   readonly batchSize: number;
 }
 
+/** The arguments that decide what the program declares, so they must be known while it runs. */
+const PLAIN_KEYS = [
+  "devices",
+  "stages",
+  "stage",
+  "batchSize",
+  "batchCount",
+  "promotionGate",
+  "allowEmpty",
+  ...ROLLOUT_KEYS,
+];
+
+/** The cohort's refusal; when a plain-value argument was given an Output or a promise, it also says what to give. */
+function refusal(name: string, given: Record<string, unknown>, problems: readonly string[]): InputError {
+  const listed = InputError.listing(`DeviceCohortReset "${name}"`, problems);
+  const deferred = PLAIN_KEYS.filter((key) => known(given[key]) === UNKNOWN);
+  if (deferred.length === 0) return listed;
+  return new InputError(
+    `${listed.message}\n${deferred.map((key) => `\`${key}\``).join(", ")} decide${deferred.length === 1 ? "s" : ""} which ` +
+      `devices and batches the program declares, so ${deferred.length === 1 ? "it is" : "they are"} read while the ` +
+      `program runs: give a plain value (from stack config, e.g. \`new pulumi.Config().requireNumber("stage")\`), ` +
+      `not an Output or a promise.`,
+  );
+}
+
 /** An Input that is not known yet in the program (an Output or a Promise) is checked by the provider instead. */
 function known(value: unknown): unknown {
   if (pulumi.Output.isInstance(value) || value instanceof Promise) return UNKNOWN;
@@ -366,7 +391,7 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
     const where = origin ? originOf(list[Number(origin[1])]) : undefined;
     problems.push(`\`${f.property}\`${where ? ` (${where})` : ""} ${withOrigin(f.reason)}`);
   }
-  if (problems.length > 0) throw InputError.listing(`DeviceCohortReset "${name}"`, problems);
+  if (problems.length > 0) throw refusal(name, given, problems);
   // Only the identity keys go to the batches (a key present as `undefined` is absent, as the engine drops it).
   const clean = list.map((d) => {
     const { productKey, deviceName, iotId } = d as { productKey?: string; deviceName?: string; iotId?: string };

@@ -80,12 +80,17 @@ describe("DeviceCohortReset `stage`", () => {
 
   test("`stage`, `batchSize` and the rollout controls are plain values: an Output or a promise is refused", async () => {
     expect(await refusal({ stages: [10, 100], stage: pulumi.output(1) })).toBe(
-      'DeviceCohortReset "cams": `stage` must be a whole number from 0 to 2 (how many stages are promoted), got an Output.',
+      'DeviceCohortReset "cams": `stage` must be a whole number from 0 to 2 (how many stages are promoted), got an Output.\n' +
+        "`stage` decides which devices and batches the program declares, so it is read while the program runs: give a " +
+        'plain value (from stack config, e.g. `new pulumi.Config().requireNumber("stage")`), not an Output or a promise.',
     );
     expect(await refusal({ maxFailureRatio: pulumi.output(0.1), batchSize: Promise.resolve(50), stage: 1 })).toBe(
       'DeviceCohortReset "cams" has 2 problems:\n' +
         "  `batchSize` must be a whole number from 1 to 5000, got a Promise\n" +
-        "  `maxFailureRatio` must be a number from 0 to 1, got an Output",
+        "  `maxFailureRatio` must be a number from 0 to 1, got an Output\n" +
+        "`batchSize`, `maxFailureRatio` decide which devices and batches the program declares, so they are read while " +
+        'the program runs: give a plain value (from stack config, e.g. `new pulumi.Config().requireNumber("stage")`), ' +
+        "not an Output or a promise.",
     );
   });
 
