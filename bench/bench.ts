@@ -7,9 +7,11 @@
  * `pulumi preview`, `pulumi up --skip-preview`, a no-op preview and a one-device change — clean and with 5%
  * injected transient faults, and side by side: one DeviceRegistrationReset per device, a sequential bare-SDK
  * loop, an unbounded `Promise.all` over the bare SDK, and the reference measurements for the provider's
- * overhead. Everything is measured at its source (the emulator's request log, /proc, the checkpoint file);
- * nothing is assumed. Progress goes to stderr, the markdown tables to stdout, the full results to
- * bench/results/latest.json.
+ * overhead. With `--journal s3` the engine scenarios keep the reset journal in an S3 bucket (SeaweedFS on 127.0.0.1,
+ * every request counted), with `--backend s3` their state; `--skip-checkpoints` keeps the engine from writing the
+ * checkpoint after every step, and `--charts-dir` draws the run as SVG (bench/charts.ts). Everything is measured at its
+ * source (the emulator's request log, /proc, the checkpoint file or object); nothing is assumed. Progress goes to
+ * stderr, the markdown tables to stdout, the full results to bench/results/latest.json.
  */
 import { OFFLINE_ENV } from "./env";
 import { ChildProcess, execFileSync, fork } from "child_process";
@@ -18,13 +20,17 @@ import * as os from "os";
 import * as path from "path";
 import { startEmulator, type Emulator } from "../emulator";
 import { ensurePulumiCli } from "../engine/cli";
+import { startS3Server, type S3Server } from "../engine/seaweedfs";
+import { writeCharts } from "./charts";
 import { devices, fleetOf, padFor } from "./devices";
 import type { EngineStep } from "./engine-job";
+import { startJournalBucket, type JournalBucket } from "./journal-bucket";
 import { coverage, MemorySampler, resetTraffic } from "./metrics";
 import { killSession, sessionMembers } from "./session";
 import {
   changesTable,
   cpuTable,
+  journalTable,
   operationsTable,
   Overhead,
   PACED_SHARE,
@@ -63,6 +69,14 @@ interface Options {
   jitterMs: number;
   seed: number;
   deadlineMinutes: number;
+  /** Where the engine scenarios keep the reset journal: the provider's default local file, or an S3 bucket. */
+  journal: "file" | "s3";
+  /** Where the engine scenarios keep their state: a file backend, or a bucket of the scenario's SeaweedFS. */
+  backend: "file" | "s3";
+  /** `PULUMI_SKIP_CHECKPOINTS=true` for every engine operation: the checkpoint is written once, at the end. */
+  skipCheckpoints: boolean;
+  /** Where the run's charts go; undefined for none. */
+  chartsDir: string | undefined;
   scenarios: string[];
   out: string;
 }
@@ -108,10 +122,18 @@ const USAGE = `usage: node lib/bench/bench.js [flags]
   --jitter-ms N            emulator uniform extra latency 0..N (default 10)
   --seed N                 fault and latency seed (default 7)
   --deadline-minutes N     global deadline; scenarios past it are skipped (default 15)
+  --journal file|s3        the engine scenarios' reset journal: a local file (default), or an S3 bucket of a
+                           SeaweedFS started for each scenario on 127.0.0.1, its requests counted
+  --backend file|s3        the engine scenarios' state: a file backend in a temporary folder (default), or a
+                           bucket of a SeaweedFS started for each scenario on 127.0.0.1 (the journal's, with
+                           --journal s3)
+  --skip-checkpoints       every engine operation with PULUMI_SKIP_CHECKPOINTS=true: no intermediate checkpoints,
+                           the state written once at the end of each operation
   --scenarios a,b          only these (${SCENARIOS.join(", ")});
                            default all but ${OPT_IN.join(" and ")}
   --with a,b               these as well (e.g. --with ${OPT_IN.join(",")})
-  --out FILE               JSON results (default bench/results/latest.json)`;
+  --out FILE               JSON results (default bench/results/latest.json)
+  --charts-dir DIR         the run's charts as SVG in DIR (bench/charts.ts; default: none)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -125,6 +147,10 @@ function parseArgs(argv: string[]): Options {
     jitterMs: 10,
     seed: 7,
     deadlineMinutes: 15,
+    journal: "file",
+    backend: "file",
+    skipCheckpoints: false,
+    chartsDir: undefined,
     scenarios: DEFAULT_SCENARIOS,
     out: path.join(REPO, "bench", "results", "latest.json"),
   };
@@ -163,6 +189,10 @@ function parseArgs(argv: string[]): Options {
       process.stdout.write(USAGE + "\n");
       process.exit(0);
     }
+    if (flag === "--skip-checkpoints") {
+      o.skipCheckpoints = true;
+      continue;
+    }
     const value = argv[i + 1];
     if (value === undefined) fail(`\`${flag}\` needs a value`);
     i++;
@@ -189,8 +219,16 @@ function parseArgs(argv: string[]): Options {
       const unknown = list.filter((s) => !SCENARIOS.includes(s));
       if (unknown.length) fail(`\`--scenarios\`: unknown ${unknown.join(", ")}; known: ${SCENARIOS.join(", ")}`);
       o.scenarios = list;
+    } else if (flag === "--journal") {
+      if (value !== "file" && value !== "s3") fail(`\`--journal\` must be file or s3, got "${value}"`);
+      o.journal = value as "file" | "s3";
+    } else if (flag === "--backend") {
+      if (value !== "file" && value !== "s3") fail(`\`--backend\` must be file or s3, got "${value}"`);
+      o.backend = value as "file" | "s3";
     } else if (flag === "--out") {
       o.out = path.resolve(value ?? "");
+    } else if (flag === "--charts-dir") {
+      o.chartsDir = path.resolve(value ?? "");
     } else {
       fail(`unknown flag \`${flag}\``);
     }
@@ -216,12 +254,15 @@ function log(line: string): void {
 
 const liveChildren = new Set<ChildProcess>();
 const liveEmulators = new Set<Emulator>();
+/** SeaweedFS servers and the journal's counting proxies. */
+const liveStores = new Set<{ stop(): Promise<void> }>();
 
 async function cleanupAll(): Promise<void> {
   for (const c of liveChildren) killSession(c.pid);
   liveChildren.clear();
-  await Promise.allSettled([...liveEmulators].map((e) => e.stop()));
+  await Promise.allSettled([...liveEmulators, ...liveStores].map((e) => e.stop()));
   liveEmulators.clear();
+  liveStores.clear();
 }
 
 // ---- one scenario ----------------------------------------------------------------------------------------
@@ -302,6 +343,41 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
   liveEmulators.add(emu);
   const target: Target = { endpoint: emu.endpoint, ...emu.credentials };
   const dir = fs.mkdtempSync(path.join(tmp, `${spec.id}-${spec.devices}-`));
+  let job = spec.job(target, dir);
+  let server: S3Server | undefined;
+  let bucket: JournalBucket | undefined;
+  if ((o.journal === "s3" || o.backend === "s3") && job.kind === "engine") {
+    // A server of the scenario's own, so that what is counted and listed afterwards is this scenario's alone.
+    server = await startS3Server({ dir: path.join(dir, "s3"), log: (line) => log(`${label}: ${line}`) });
+    liveStores.add(server);
+    if (o.backend === "s3") {
+      // Straight to the server, not through the journal's counting proxy: the state's requests are not the journal's.
+      await server.createBucket(STATE_BUCKET);
+      const { endpoint, region } = server;
+      job = {
+        ...job,
+        bucketBackend: { url: server.backendUrl(STATE_BUCKET), endpoint, region, bucket: STATE_BUCKET },
+        env: { ...job.env, ...server.env() },
+      };
+    }
+    if (o.journal === "s3") {
+      bucket = await startJournalBucket(server);
+      liveStores.add(bucket);
+      job = {
+        ...job,
+        config: { ...job.config, "iotReset:journal": bucket.setting },
+        env: { ...job.env, ...bucket.env },
+      };
+    }
+  }
+  const notes =
+    job.kind === "engine"
+      ? [
+          ...(o.backend === "s3" ? ["state in S3"] : []),
+          ...(bucket ? ["journal in S3"] : []),
+          ...(o.skipCheckpoints ? ["no intermediate checkpoints"] : []),
+        ]
+      : [];
   const loadBefore = os.loadavg()[0] ?? 0;
   let sampler: MemorySampler | undefined;
   let sid: number | undefined;
@@ -319,7 +395,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
     );
   }, 2000);
   try {
-    const result = await runWorkload(spec.job(target, dir), timeoutMs, label, (pid) => {
+    const result = await runWorkload(job, timeoutMs, label, (pid) => {
       sid = pid;
       sampler = new MemorySampler(pid, 200);
       sampler.start();
@@ -337,6 +413,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
     // The rollout is the first `up`; its ResetThing calls are those answered while it ran.
     const rollout = engine?.steps.find((st) => st.op === "up");
     const traffic = resetTraffic(emu, rollout ? { from: rollout.startedAt, to: rollout.endedAt } : undefined);
+    const journal = await bucket?.measure(rollout ? { from: rollout.startedAt, to: rollout.endedAt } : undefined);
     const steps = engine?.steps.map((st) => {
       const t = resetTraffic(emu, { from: st.startedAt, to: st.endedAt });
       // Each operation starts its own CLI and provider host: the processes first seen while it ran are its.
@@ -359,6 +436,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
     });
     const common = {
       ...base,
+      title: [spec.title, ...notes].join(", "),
       timeoutMs,
       emulator: { latency, ...(spec.faults ? { faults: spec.faults } : {}), resetQuota: QUOTA },
       loadavg: { before: loadBefore, after: os.loadavg()[0] ?? 0 },
@@ -366,6 +444,7 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
       coverage: cov,
       ...(memory ? { memory } : {}),
       leftoverProcesses: leftovers.length,
+      ...(journal ? { journal } : {}),
     };
     if (!result.ok) {
       log(`${label}: FAILED: ${result.error.split("\n")[0]}`);
@@ -404,6 +483,11 @@ async function runScenario(spec: ScenarioSpec, o: Options, deadlineAt: number, t
     sampler?.stop();
     await emu.stop();
     liveEmulators.delete(emu);
+    for (const store of [bucket, server]) {
+      if (!store) continue;
+      await store.stop();
+      liveStores.delete(store);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -477,15 +561,19 @@ async function runOverheadScenario(o: Options, deadlineAt: number): Promise<Scen
 
 type Program = "cohort" | "per-device" | "engine-floor";
 
+/** The bucket of the state with `--backend s3`. */
+const STATE_BUCKET = "iot-reset-state";
+
 /** A cohort scenario's title, naming the batch size when `--batch-size` gave one. */
 function sized(title: string, o: Options): string {
   return o.batchSize === undefined ? title : `${title}, batchSize ${o.batchSize}`;
 }
 
 /**
- * A bench program under the real CLI against the scenario's emulator: a fresh file backend, plain config
- * for everything but the AccessKey, which reaches the provider host through the environment only (as
- * `npm start` does), then the given operations.
+ * A bench program under the real CLI against the scenario's emulator: a fresh file backend (runScenario moves it to
+ * a bucket with `--backend s3`), plain config for everything but the AccessKey, which reaches the provider host through
+ * the environment only (as `npm start` does), then the given operations; with `--skip-checkpoints`, each operation
+ * writes the checkpoint once, at its end.
  */
 function engineJob(
   o: Options,
@@ -516,6 +604,7 @@ function engineJob(
       ALICLOUD_ACCESS_KEY: target.accessKeyId,
       ALICLOUD_SECRET_KEY: target.accessKeySecret,
       ALICLOUD_SECURITY_TOKEN: "",
+      ...(o.skipCheckpoints ? { PULUMI_SKIP_CHECKPOINTS: "true" } : {}),
       ...env,
     },
     steps,
@@ -818,9 +907,18 @@ async function main(): Promise<void> {
     `## pulumi-alicloud-iot-reset benchmark — N = ${fmtList(o.devices)} devices, Pulumi CLI v${cli.version}`,
     "",
     `Emulator: ResetThing quota ${QUOTA} QPS (sliding 1-s window), latency ${o.latencyMs} ms fixed + uniform 0..${o.jitterMs} ms jitter ` +
-      `(seed ${o.seed}); a fresh emulator and a fresh file backend per scenario. Faulty scenario: ${Object.entries(
-        FAULT_MIX,
-      )
+      `(seed ${o.seed}); a fresh emulator and ` +
+      (o.backend === "s3"
+        ? "the state in a bucket of a fresh SeaweedFS on 127.0.0.1 (`--backend s3`) per scenario"
+        : "a fresh file backend per scenario") +
+      (o.skipCheckpoints
+        ? ", every operation with `PULUMI_SKIP_CHECKPOINTS=true` (the checkpoint written once, at its end)"
+        : "") +
+      (o.journal === "s3"
+        ? `, and the reset journal in ${o.backend === "s3" ? "another bucket of that server" : "the bucket of a fresh SeaweedFS on 127.0.0.1"}` +
+          " (`--journal s3`), behind a counting proxy"
+        : ", the reset journal in the provider's default local file") +
+      `. Faulty scenario: ${Object.entries(FAULT_MIX)
         .map(([k, v]) => `${k} ${v * 100}%`)
         .join(", ")} of ResetThing calls (no read timeouts), seeded; the diagnostic variant: ${Object.entries(
         FAULT_MIX_WITHOUT_THROTTLE,
@@ -844,6 +942,7 @@ async function main(): Promise<void> {
     "",
     cpuTable(shown),
     "",
+    ...(o.journal === "s3" ? [journalTable(shown), ""] : []),
     targetTable(shown, overhead),
     "",
     "Overhead methods. (1) Throughput: the span from the first to the last ResetThing at the emulator for the cohort's rollout (the whole " +
@@ -888,8 +987,18 @@ async function main(): Promise<void> {
     `results written to ${path.relative(process.cwd(), o.out) || o.out}; total ${((Date.now() - benchStart) / 1000).toFixed(0)} s`,
   );
   clearTimeout(watchdog);
+  let chartsFailed = false;
+  if (o.chartsDir) {
+    try {
+      const files = await writeCharts([json], o.chartsDir);
+      log(`${files.length} chart(s) written to ${path.relative(process.cwd(), o.chartsDir) || o.chartsDir}`);
+    } catch (e) {
+      chartsFailed = true;
+      log(`charts: ${e instanceof Error ? e.message : String(e)}; the JSON results are written`);
+    }
+  }
   const failed = shown.filter((r) => r.status !== "ok").length;
-  process.exitCode = failed > 0 ? 1 : 0;
+  process.exitCode = failed > 0 || chartsFailed ? 1 : 0;
 }
 
 main().catch(async (e: unknown) => {

@@ -1,16 +1,17 @@
 /**
  * The engine side of a benchmark scenario, run inside the workload process: a bench program under the real
- * Pulumi CLI (Automation API, inline program, file backend in a fresh folder), one operation after the other,
- * each timed twice: the whole Automation API call, and the `pulumi` process of the operation alone (what an
+ * Pulumi CLI (Automation API, inline program, file backend in a fresh folder or a bucket), one operation after the
+ * other, each timed twice: the whole Automation API call, and the `pulumi` process of the operation alone (what an
  * operator's `pulumi up --skip-preview` or `pulumi preview` costs; the Automation API adds `stack select`,
  * `stack output` and `stack history` around it).
  */
 import * as fs from "fs";
 import * as path from "path";
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { ensurePulumiCli } from "../engine/cli";
 import { programFromFile } from "../engine/program";
 import { EngineStack, RunResult } from "../engine/stack";
-import { stateSizes, type StateSizes } from "./metrics";
+import { stateSizes, stateSizesOf, type StateSizes } from "./metrics";
 
 /** One operation of an engine scenario. */
 export interface EngineStep {
@@ -29,8 +30,10 @@ export interface EngineJob {
   readonly programFile: string;
   /** The Pulumi project name (stack config without a namespace is the project's). */
   readonly project: string;
-  /** A fresh folder for the work folder and the file backend. */
+  /** A fresh folder for the work folder and the file backend (or, with `bucketBackend`, the CLI's PULUMI_HOME). */
   readonly dir: string;
+  /** The state in a bucket of an S3 server instead of the file backend; its keys are in `env`. */
+  readonly bucketBackend?: BucketBackend;
   /** Plain stack config. */
   readonly config: Readonly<Record<string, string>>;
   /** Environment of the CLI and the provider host (the emulator's AccessKey goes here, never into config). */
@@ -40,6 +43,16 @@ export interface EngineJob {
   /** `--parallel` of every operation; default the CLI's (4 × CPUs). */
   readonly parallel?: number;
   readonly steps: readonly EngineStep[];
+}
+
+/** A DIY backend in a bucket of an S3 server (`--backend s3`). */
+export interface BucketBackend {
+  /** The backend URL, as `S3Server.backendUrl` gives it. */
+  readonly url: string;
+  /** The server's endpoint (`http://127.0.0.1:PORT`), region and bucket, to read the checkpoint back. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly bucket: string;
 }
 
 /** One operation, measured. */
@@ -102,6 +115,36 @@ function opCounts(result: RunResult): Record<string, number> {
   return counts;
 }
 
+/**
+ * Measures the stack's checkpoint: the file backend's file, or the bucket's object at the same key under the bucket's
+ * root (`.pulumi/stacks/<project>/<stack>.json`), read with the keys the CLI has. Undefined when there is none.
+ */
+function checkpointReader(job: EngineJob, file: string): () => Promise<StateSizes | undefined> {
+  const backend = job.bucketBackend;
+  if (!backend) return async () => (fs.existsSync(file) ? stateSizes(file, job.devices) : undefined);
+  const key = `.pulumi/stacks/${job.project}/${path.basename(file)}`;
+  return async () => {
+    const client = new S3Client({
+      endpoint: backend.endpoint,
+      region: backend.region,
+      forcePathStyle: true,
+      credentials: {
+        accessKeyId: job.env.AWS_ACCESS_KEY_ID ?? "",
+        secretAccessKey: job.env.AWS_SECRET_ACCESS_KEY ?? "",
+      },
+    });
+    try {
+      const object = await client.send(new GetObjectCommand({ Bucket: backend.bucket, Key: key }));
+      return stateSizesOf((await object.Body?.transformToString("utf8")) ?? "", job.devices);
+    } catch (err) {
+      if ((err as { name?: string }).name === "NoSuchKey") return undefined;
+      throw err;
+    } finally {
+      client.destroy();
+    }
+  };
+}
+
 /** Runs the steps in order; stops after the first that fails. */
 export async function runEngine(job: EngineJob, progress: (line: string) => void): Promise<EngineOutcome> {
   const cli = await ensurePulumiCli(progress);
@@ -112,8 +155,10 @@ export async function runEngine(job: EngineJob, progress: (line: string) => void
     program: programFromFile(job.programFile),
     workDir: path.join(job.dir, "work"),
     backendDir: path.join(job.dir, "backend"),
+    ...(job.bucketBackend ? { backendUrl: job.bucketBackend.url } : {}),
     env: job.env,
   });
+  const readCheckpoint = checkpointReader(job, stack.checkpointPath);
   const cliRuns = recordCliRuns(stack);
   await stack.setConfig(job.config);
   const steps: EngineStepOutcome[] = [];
@@ -126,10 +171,7 @@ export async function runEngine(job: EngineJob, progress: (line: string) => void
     const result = step.op === "up" ? await stack.up(options) : await stack.preview(options);
     const endedAt = Date.now();
     const cliRun = cliRuns.slice(from).find((r) => r.command === step.op);
-    const checkpoint =
-      step.measureCheckpoint && fs.existsSync(stack.checkpointPath)
-        ? stateSizes(stack.checkpointPath, job.devices)
-        : undefined;
+    const checkpoint = step.measureCheckpoint ? await readCheckpoint() : undefined;
     const outcome: EngineStepOutcome = {
       id: step.id,
       op: step.op,

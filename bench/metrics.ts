@@ -243,9 +243,9 @@ export class MemorySampler {
   }
 }
 
-/** Sizes of a Pulumi checkpoint (the file backend's `.pulumi/stacks/<project>/<stack>.json`). */
+/** Sizes of a Pulumi checkpoint: `.pulumi/stacks/<project>/<stack>.json` in the file backend's folder or the bucket. */
 export interface StateSizes {
-  /** The file as the CLI wrote it. */
+  /** The file (or object) as the CLI wrote it. */
   readonly fileBytes: number;
   /** Resources of the package (custom resources other than providers). */
   readonly customResources: number;
@@ -272,9 +272,13 @@ interface CheckpointResource {
   outputs?: Record<string, unknown>;
 }
 
-/** Measures a checkpoint, dividing by `devices`. */
+/** Measures a checkpoint file, dividing by `devices`. */
 export function stateSizes(file: string, devices: number): StateSizes {
-  const text = fs.readFileSync(file, "utf8");
+  return stateSizesOf(fs.readFileSync(file, "utf8"), devices);
+}
+
+/** Measures a checkpoint's text (the file backend's file, or a bucket backend's object), dividing by `devices`. */
+export function stateSizesOf(text: string, devices: number): StateSizes {
   const state = JSON.parse(text) as { checkpoint?: { latest?: { resources?: CheckpointResource[] } } };
   const resources = state.checkpoint?.latest?.resources ?? [];
   const custom = resources.filter((r) => r.custom && !r.type.startsWith("pulumi:providers:"));

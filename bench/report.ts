@@ -3,6 +3,7 @@
  * design's performance targets with what was measured and whether each was met.
  */
 import type { EngineStepOutcome } from "./engine-job";
+import type { JournalMeasure, RequestCount } from "./journal-bucket";
 import type { DeviceCoverage, MemoryPeaks, ResetTraffic, StateSizes } from "./metrics";
 import type { JobResult } from "./workload";
 
@@ -64,6 +65,8 @@ export interface ScenarioResult {
   readonly overhead?: Extract<JobResult, { ok: true }>["overhead"];
   /** Processes of the scenario's process group still alive after the workload process exited (then killed). */
   readonly leftoverProcesses?: number;
+  /** With `--journal s3`: the journal bucket's requests and objects. */
+  readonly journal?: JournalMeasure;
 }
 
 /** The overhead figures derived from several scenarios. */
@@ -286,6 +289,38 @@ export function cpuTable(results: readonly ScenarioResult[]): string {
         `| ${s.title} | ${int(s.devices)} | ${st.id} | ${sec(cliMs(st))} | ${st.cpuSeconds.cli.toFixed(1)} | ${st.cpuSeconds.provider.toFixed(1)} | ${perReset} |`,
       );
     }
+  }
+  return rows.length > 2 ? rows.join("\n") : "";
+}
+
+const countOf = (by: Record<string, RequestCount>, ...kinds: string[]) =>
+  kinds.reduce((a, k) => a + (by[k]?.count ?? 0), 0);
+
+/**
+ * With the journal in S3: the requests of the rollout's `pulumi up` as the counting proxy saw them (SDK retries
+ * included), PUTs per 1,000 resets, the segment PUT's latency, and the journal's folder at the end of the scenario.
+ */
+export function journalTable(results: readonly ScenarioResult[]): string {
+  const rows = [
+    "| scenario | devices | resets in the rollout | PUTs (segment + probe + other) | PUTs per 1,000 resets | GETs | LISTs | DELETEs | segment PUT ms (mean / p50 / p99 / max) | segment PUTs created, whole scenario | segments at the end | lines per segment (mean / max) | segment bytes | snapshots |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const s of results) {
+    const j = s.journal;
+    if (!j) continue;
+    const r = j.rollout;
+    const resets = s.traffic?.succeeded ?? 0;
+    const puts = countOf(r, "PUT segment", "PUT probe", "PUT other");
+    const seg = r["PUT segment"];
+    const o = j.objects;
+    rows.push(
+      `| ${s.title} | ${int(s.devices)} | ${int(resets)} | ${int(puts)} (${int(seg?.count ?? 0)} + ${int(countOf(r, "PUT probe"))} + ${int(countOf(r, "PUT other"))}) | ` +
+        `${resets > 0 ? ((puts * 1000) / resets).toFixed(2) : "–"} | ${int(countOf(r, "GET"))} | ${int(countOf(r, "LIST"))} | ${int(countOf(r, "DELETE"))} | ` +
+        (seg
+          ? `${seg.meanMs.toFixed(1)} / ${seg.p50Ms.toFixed(1)} / ${seg.p99Ms.toFixed(1)} / ${seg.maxMs.toFixed(0)}`
+          : "–") +
+        ` | ${int(j.total["PUT segment"]?.ok ?? 0)} | ${int(o.segments)} | ${o.segments ? (o.lines / o.segments).toFixed(1) : "–"} / ${int(o.maxLines)} | ${int(o.bytes)} | ${o.snapshots} |`,
+    );
   }
   return rows.length > 2 ? rows.join("\n") : "";
 }

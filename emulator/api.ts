@@ -241,10 +241,172 @@ const registerDevice: Handler = (params, { registry }) => {
   };
 };
 
+// ---- Listings -----------------------------------------------------------------------------------------
+
+/** The largest PageSize of the listing APIs (QueryDevice reference: "the maximum value is 50"). */
+export const LISTING_MAX_PAGE_SIZE = 50;
+/** Without NextToken, QueryDevice serves only pages with CurrentPage × PageSize up to this (QueryDevice reference). */
+export const QUERY_DEVICE_OFFSET_LIMIT = 10_000;
+/** With NextToken, CurrentPage × PageSize must stay under this (QueryDevice reference). */
+export const QUERY_DEVICE_TOKEN_LIMIT = 1_000_000;
+/** From this CurrentPage × PageSize on, QueryDevice calls count against the deep-page quota. */
+export const QUERY_DEVICE_DEEP_PAGE_FROM = 100_000;
+/** The name of QueryDevice's deep-page quota (`quotas`, `--qps`, `setQuota`). */
+export const QUERY_DEVICE_DEEP_PAGE = "QueryDeviceDeepPage";
+
+/** CurrentPage (default 1) and PageSize (default 10, at most 50); iot.common.InvalidPageParams when out of range. */
+function paging(params: Readonly<Record<string, string>>): { page: number; size: number } {
+  const page = Number(opt(params["CurrentPage"]) ?? 1);
+  const size = Number(opt(params["PageSize"]) ?? 10);
+  if (!Number.isInteger(page) || page < 1 || !Number.isInteger(size) || size < 1 || size > LISTING_MAX_PAGE_SIZE)
+    throw errors.invalidPageParams();
+  return { page, size };
+}
+
+/** CurrentPage × PageSize as asked (0 when either is not a number: paging() refuses the call anyway). */
+function pageEnd(params: Readonly<Record<string, string>>): number {
+  const end = Number(opt(params["CurrentPage"]) ?? 1) * Number(opt(params["PageSize"]) ?? 10);
+  return Number.isFinite(end) ? end : 0;
+}
+
+/** A NextToken: where the next page starts, bound to the instance and product it lists (opaque to clients). */
+function nextToken(iotInstanceId: string | undefined, productKey: string, from: number): string {
+  return Buffer.from(JSON.stringify([iotInstanceId ?? "", productKey, from])).toString("base64url");
+}
+
+/** The position a NextToken carries; iot.common.InvalidFormattedParameter for a token of another listing. */
+function tokenPosition(token: string, iotInstanceId: string | undefined, productKey: string): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw errors.invalidFormattedParameter();
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed[0] !== (iotInstanceId ?? "") ||
+    parsed[1] !== productKey ||
+    !Number.isInteger(parsed[2]) ||
+    (parsed[2] as number) < 0
+  )
+    throw errors.invalidFormattedParameter();
+  return parsed[2] as number;
+}
+
+/** The page fields every listing answers besides its devices. */
+function pageFields(total: number, page: number, size: number): Record<string, number> {
+  return { Total: total, PageSize: size, Page: page, PageCount: Math.ceil(total / size) };
+}
+
+type DeviceView = NonNullable<ReturnType<Registry["view"]>>;
+
+function viewOf(registry: Registry, iotId: string, now: number): DeviceView {
+  const d = registry.view(iotId, now);
+  if (!d) throw errors.invalidIotId();
+  return d;
+}
+
+/** The fields QueryDevice's DeviceInfo and QueryDeviceByStatus's SimpleDeviceInfo share. */
+function listedFields(d: DeviceView): Record<string, unknown> {
+  return {
+    IotId: d.iotId,
+    ProductKey: d.productKey,
+    DeviceName: d.deviceName,
+    DeviceSecret: deviceSecret(d.iotId),
+    GmtCreate: gmt(d.createdAt),
+    UtcCreate: utc(d.createdAt),
+    GmtModified: gmt(d.statusChangedAt),
+    UtcModified: utc(d.statusChangedAt),
+  };
+}
+
+/**
+ * QueryDevice: a product's devices, newest first, PageSize up to 50. Pages with CurrentPage × PageSize over 10,000
+ * need the NextToken of the page before (the reference says no data is returned otherwise; the emulator answers
+ * iot.common.InvalidPageParams, so a client that skips the token fails instead of ending its listing early), and
+ * with a NextToken the product must stay under 1,000,000. Every page that has a next one carries its NextToken.
+ */
+const queryDevice: Handler = (params, { registry, now }) => {
+  const productKey = opt(params["ProductKey"]);
+  if (productKey === undefined) throw errors.invalidFormattedParameter();
+  const iotInstanceId = opt(params["IotInstanceId"]);
+  const { page, size } = paging(params);
+  const token = opt(params["NextToken"]);
+  if (page * size > (token === undefined ? QUERY_DEVICE_OFFSET_LIMIT : QUERY_DEVICE_TOKEN_LIMIT - 1))
+    throw errors.invalidPageParams();
+  const at =
+    token === undefined ? { offset: (page - 1) * size } : { from: tokenPosition(token, iotInstanceId, productKey) };
+  const listed = registry.productPage(iotInstanceId, productKey, at, size);
+  return {
+    Data: {
+      DeviceInfo: listed.iotIds.map((id) => {
+        const d = viewOf(registry, id, now);
+        return {
+          ...listedFields(d),
+          // DeviceId is the legacy ID (the IotId without its suffix); DeviceType the product's category.
+          DeviceId: d.iotId.slice(0, -5),
+          DeviceStatus: d.status,
+          DeviceType: d.productName,
+        };
+      }),
+    },
+    ...pageFields(listed.total, page, size),
+    ...(listed.next !== undefined ? { NextToken: nextToken(iotInstanceId, productKey, listed.next) } : {}),
+  };
+};
+
+/** QueryDeviceByStatus's `Status`: 0 inactive, 1 online, 3 offline, 8 disabled (the reference). */
+const STATUS_CODES: Readonly<Record<string, string>> = {
+  "0": "UNACTIVE",
+  "1": "ONLINE",
+  "3": "OFFLINE",
+  "8": "DISABLE",
+};
+
+/** QueryDeviceByStatus: the devices of an instance (one product, with ProductKey) in one status, newest first. */
+const queryDeviceByStatus: Handler = (params, { registry, now }) => {
+  const status = STATUS_CODES[params["Status"] ?? ""];
+  if (status === undefined) throw errors.invalidFormattedParameter();
+  const { page, size } = paging(params);
+  const all = registry.devicesOf(opt(params["IotInstanceId"]), opt(params["ProductKey"]));
+  const matching: DeviceView[] = [];
+  for (let i = all.length - 1; i >= 0; i--) {
+    const d = viewOf(registry, (all[i] as { iotId: string }).iotId, now);
+    if (d.status === status) matching.push(d);
+  }
+  return {
+    Data: {
+      SimpleDeviceInfo: matching
+        .slice((page - 1) * size, page * size)
+        .map((d) => ({ ...listedFields(d), Status: d.status })),
+    },
+    ...pageFields(matching.length, page, size),
+  };
+};
+
+/** QueryDeviceListByDeviceGroup: the members of a device group, in the order they joined. */
+const queryDeviceListByDeviceGroup: Handler = (params, { registry, now }) => {
+  const groupId = opt(params["GroupId"]);
+  if (groupId === undefined) throw errors.invalidFormattedParameter();
+  const { page, size } = paging(params);
+  const members = registry.groupMembers(opt(params["IotInstanceId"]), groupId);
+  return {
+    Data: {
+      SimpleDeviceInfo: members.slice((page - 1) * size, page * size).map(({ iotId }) => {
+        const d = viewOf(registry, iotId, now);
+        return { IotId: d.iotId, ProductKey: d.productKey, ProductName: d.productName, DeviceName: d.deviceName };
+      }),
+    },
+    ...pageFields(members.length, page, size),
+  };
+};
+
 /** An action the emulator serves: what it does, and its documented QPS quota per Alibaba Cloud account. */
 interface Operation {
   readonly handle: Handler;
   readonly qps: number;
+  /** The quota a call counts against when it is not the action's own (QueryDevice's deep pages have their own). */
+  readonly quotaOf?: (params: Readonly<Record<string, string>>) => string;
 }
 
 /** The operations by Action name, with the quotas of IoT Platform 2018-01-20 (shared by an account's RAM users). */
@@ -256,4 +418,17 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
   QueryJob: { handle: queryJob, qps: 5 },
   QueryJobStatistics: { handle: queryJobStatistics, qps: 5 },
   RegisterDevice: { handle: registerDevice, qps: 50 },
+  QueryDevice: {
+    handle: queryDevice,
+    qps: 50,
+    quotaOf: (p) => (pageEnd(p) >= QUERY_DEVICE_DEEP_PAGE_FROM ? QUERY_DEVICE_DEEP_PAGE : "QueryDevice"),
+  },
+  QueryDeviceByStatus: { handle: queryDeviceByStatus, qps: 50 },
+  QueryDeviceListByDeviceGroup: { handle: queryDeviceListByDeviceGroup, qps: 5 },
 };
+
+/**
+ * Quotas that are not an action's own: QueryDevice calls whose CurrentPage × PageSize is at least 100,000 count
+ * against 2 QPS instead of 50 (the QueryDevice reference, "QPS limits").
+ */
+export const EXTRA_QUOTAS: Readonly<Record<string, number>> = { [QUERY_DEVICE_DEEP_PAGE]: 2 };

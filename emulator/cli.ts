@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import type { ComeBackOptions, ComeBackRule, DelayRange } from "./comeback";
 import { FAULT_KINDS, FAULTS, type FaultKind } from "./faults";
-import { startEmulator, type EmulatorOptions } from "./index";
+import { startEmulator, type EmulatorOptions, type RecordedRequest } from "./index";
 
 /** The default port: fixed, so a developer's endpoint stays the same across restarts (0 picks a free one). */
 export const DEFAULT_PORT = 8127;
@@ -24,14 +24,16 @@ const RATE_FLAGS_HELP = FAULT_KINDS.map(
 const USAGE = `Usage: iot-emulator [options]
 
 Serves Alibaba Cloud IoT Platform OpenAPI 2018-01-20 (ResetThing, QueryJob, QueryJobStatistics,
-QueryDeviceDetail, BatchGetDeviceState, BatchQueryDeviceDetail, RegisterDevice) on 127.0.0.1 for tests
-and demos.
+QueryDeviceDetail, BatchGetDeviceState, BatchQueryDeviceDetail, RegisterDevice, QueryDevice,
+QueryDeviceByStatus, QueryDeviceListByDeviceGroup) on 127.0.0.1 for tests and demos.
 
   --port N                 port to listen on (default ${DEFAULT_PORT}; 0 picks a free port)
   --host ADDR              interface to bind (default 127.0.0.1). DANGEROUS: any other address exposes
                            the emulator, its test credentials and its state to the network
   --fleet FILE             fleet JSON file (default: the bundled demo fleet)
   --json                   print one JSON line {"endpoint","accessKeyId","accessKeySecret"} when ready
+  --verbose                print each request on stderr as it is answered: time, method, action,
+                           signature kind, HTTP status, Code (or outcome), RequestId
   --access-key-id ID       AccessKey ID to accept (default LTAIEmulatorTestKey01)
   --access-key-secret S    AccessKey secret to accept (default: random per start)
   --qps ACTION=N           QPS quota per account for an action, repeatable (e.g. --qps ResetThing=500)
@@ -78,7 +80,7 @@ function num(
 }
 
 /** Turns argv into emulator options; throws UsageError naming the bad flag. */
-export function parseCli(argv: string[]): { options: EmulatorOptions; json: boolean; help: boolean } {
+export function parseCli(argv: string[]): { options: EmulatorOptions; json: boolean; verbose: boolean; help: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
@@ -90,6 +92,7 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
         host: { type: "string" },
         fleet: { type: "string" },
         json: { type: "boolean" },
+        verbose: { type: "boolean" },
         "access-key-id": { type: "string" },
         "access-key-secret": { type: "string" },
         qps: { type: "string", multiple: true },
@@ -162,7 +165,7 @@ export function parseCli(argv: string[]): { options: EmulatorOptions; json: bool
       },
     ];
   }
-  return { options, json: values.json ?? false, help: values.help ?? false };
+  return { options, json: values.json ?? false, verbose: values.verbose ?? false, help: values.help ?? false };
 }
 
 /** A delay range flag: `A..B` (both ends included) or a single `N`. */
@@ -204,6 +207,16 @@ function parseComeBack(values: Record<string, string | boolean | string[] | unde
   };
 }
 
+/**
+ * One request of the log as `--verbose` prints it, e.g.
+ * `2026-12-07T07:30:00.000Z POST QueryDevice HMAC-SHA1 -> 200 success RequestId=…`; a refused call shows `-` for
+ * the signature kind (never verified) and its Code. Parameters are left out: they can be many, and the log has them.
+ */
+export function formatRequestLine(r: RecordedRequest): string {
+  const action = r.action === "" ? "(no action)" : r.action;
+  return `${new Date(r.time).toISOString()} ${r.method} ${action} ${r.signature ?? "-"} -> ${r.httpStatus} ${r.code ?? r.outcome} RequestId=${r.requestId}`;
+}
+
 function randomSecretForCli(): string {
   // Same shape as the library's default secret; the library generates one only when no credentials are given.
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -228,6 +241,10 @@ async function main(): Promise<void> {
     emulator = await startEmulator({
       ...parsed.options,
       onWarning: (message) => process.stderr.write(`iot-emulator: WARNING: ${message}\n`),
+      // On stderr, so that stdout keeps the one JSON line of --json.
+      ...(parsed.verbose
+        ? { onRequest: (r: RecordedRequest) => process.stderr.write(`${formatRequestLine(r)}\n`) }
+        : {}),
     });
   } catch (err) {
     process.stderr.write(`iot-emulator: cannot start: ${(err as Error).message}\n`);

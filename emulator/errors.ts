@@ -14,7 +14,9 @@
  *   SignatureDoesNotMatch 400, IncompleteSignature 400, InvalidTimeStamp.Expired 400,
  *   SignatureNonceUsed 400, Throttling / Throttling.User 400, InternalError 500, ServiceUnavailable 503.
  * - The V3 signature failure message, "Specified signature does not match our calculation. server
- *   StringToSign is [...]", as reported by users of ACS3-HMAC-SHA256 (developer.aliyun.com/ask/678646).
+ *   StringToSign is [...]", as reported by users of ACS3-HMAC-SHA256 (developer.aliyun.com/ask/678646); the RPC
+ *   one, "Specified signature is not matched with our calculation. server string to sign is:...", as reported by
+ *   users of HMAC-SHA1 clients (github.com/NewFuture/DDNS/issues/57).
  * - IoT Platform "Error codes" (help.aliyun.com/document_detail/87387): iot.system.*, iot.common.*,
  *   iot.prod.*, iot.device.* with their descriptions.
  */
@@ -156,6 +158,19 @@ export function signatureDoesNotMatch(serverStringToSign: string): GatewayError 
   );
 }
 
+/**
+ * An RPC-signed (HMAC-SHA1) call whose signature does not match: the gateway's wording for that signature differs
+ * from the V3 one and ends with `:` and its string to sign, which Alibaba's Python SDK compares with its own to
+ * report a wrong secret as `InvalidAccessKeySecret` (aliyunsdkcore/client.py, `_get_server_exception`).
+ */
+export function rpcSignatureDoesNotMatch(serverStringToSign: string): GatewayError {
+  return new GatewayError(
+    400,
+    "SignatureDoesNotMatch",
+    `Specified signature is not matched with our calculation. server string to sign is:${serverStringToSign}`,
+  );
+}
+
 /** The HTML page a load balancer in front of the service answers when the upstream is gone: not JSON. */
 export const BAD_GATEWAY_HTML =
   "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>Tengine</center>\r\n</body>\r\n</html>\r\n";
@@ -174,6 +189,8 @@ export const BUSINESS_MESSAGES = {
   "iot.system.SystemException": "A system exception occurred.",
   "iot.device.InactiveDevice": "The device is inactive.",
   "iot.device.RemoveTopoRelationFailed": "Failed to delete the topological relationship.",
+  "iot.common.InvalidPageParams": "The page size or page number is invalid.",
+  "iot.group.NotExistedGroup": "The group does not exist.",
   "iot.common.RamActionPermissionDeny": "You do not have the RAM permission to access the resource.",
   "iot.common.AuthActionPermissionDeny": "Authentication failed.",
 } as const satisfies Record<string, string>;
@@ -203,6 +220,12 @@ export const alreadyExistedDeviceName = business("iot.device.AlreadyExistedDevic
 
 /** The request parameters are invalid for the operation, e.g. a JobId the instance never issued. */
 export const illegalRequest = business("iot.system.IllegalRequest");
+
+/** PageSize or CurrentPage out of range (IoT Platform error codes: "the page size or page number is invalid"). */
+export const invalidPageParams = business("iot.common.InvalidPageParams");
+
+/** `GroupId` names no device group of the addressed instance. */
+export const notExistedGroup = business("iot.group.NotExistedGroup");
 
 /** A system exception; the default wording for a scripted device failure without a known Code. */
 export const systemException = business("iot.system.SystemException");

@@ -30,6 +30,8 @@ export interface FleetDevice {
   subDeviceCount?: number;
   /** The connection status at start; default ONLINE (a device not activated is reported UNACTIVE unless DISABLE). */
   status?: "ONLINE" | "OFFLINE" | "DISABLE";
+  /** The IDs of the device groups it belongs to (QueryDeviceListByDeviceGroup lists them); default none. */
+  groups?: string[];
 }
 
 /** Devices generated from a name pattern: `prefix` + the zero-padded index, `count` of them. */
@@ -48,6 +50,8 @@ export interface FleetGenerate {
   activated?: boolean;
   /** The generated devices' connection status at start; default as for listed devices. */
   status?: "ONLINE" | "OFFLINE" | "DISABLE";
+  /** The IDs of the device groups every generated device belongs to; default none. */
+  groups?: string[];
 }
 
 /** A product and its devices. */
@@ -183,6 +187,7 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
           if (dev[flag] !== undefined && typeof dev[flag] !== "boolean") fail(`${dAt}.${flag}`, "must be a boolean");
         }
         checkStatus(dev["status"], `${dAt}.status`, fail);
+        checkGroups(dev["groups"], `${dAt}.groups`, fail);
         const subs = dev["subDeviceCount"];
         if (subs !== undefined && (!Number.isInteger(subs) || (subs as number) < 0)) {
           fail(`${dAt}.subDeviceCount`, "must be a non-negative integer");
@@ -205,6 +210,7 @@ function checkProducts(value: unknown, where: string, fail: (where: string, rule
           fail(`${gAt}.count`, `must be an integer from 1 to ${MAX_GENERATED}`);
         }
         checkStatus(spec["status"], `${gAt}.status`, fail);
+        checkGroups(spec["groups"], `${gAt}.groups`, fail);
         for (const n of ["pad", "start"]) {
           if (spec[n] !== undefined && (!Number.isInteger(spec[n]) || (spec[n] as number) < 0)) {
             fail(`${gAt}.${n}`, "must be a non-negative integer");
@@ -220,6 +226,12 @@ const FLEET_STATUSES: readonly unknown[] = ["ONLINE", "OFFLINE", "DISABLE"];
 
 function checkStatus(value: unknown, where: string, fail: (where: string, rule: string) => never): void {
   if (value !== undefined && !FLEET_STATUSES.includes(value)) fail(where, 'must be "ONLINE", "OFFLINE" or "DISABLE"');
+}
+
+function checkGroups(value: unknown, where: string, fail: (where: string, rule: string) => never): void {
+  if (value === undefined) return;
+  if (!Array.isArray(value) || value.some((g) => typeof g !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(g)))
+    fail(where, "must be an array of group IDs, each 1-64 letters, digits, `_` or `-`");
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

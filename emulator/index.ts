@@ -28,6 +28,7 @@ import {
   type SettableStatus,
 } from "./model";
 import { EmulatorServer, type Outcome, type RecordedRequest } from "./server";
+import { startOssEmulator, type OssEmulator, type OssEmulatorOptions } from "./oss";
 
 export { iotIdFor, SYNC_TOPOLOGY_LIMIT } from "./model";
 export type {
@@ -51,6 +52,10 @@ export { DEFAULT_QUOTAS } from "./quota";
 export { DEFAULT_ACCOUNT_ID } from "./auth";
 export type { CredentialSpec } from "./auth";
 export * as signature from "./signature";
+export { startOssEmulator } from "./oss";
+export type { OssEmulator, OssEmulatorOptions, OssFault, OssOperation, OssRecordedRequest, OssVersioning } from "./oss";
+export { OSS_ERRORS } from "./oss-errors";
+export * as ossSignature from "./oss-signature";
 
 /** The AccessKey ID of the default credentials. */
 export const DEFAULT_ACCESS_KEY_ID = "LTAIEmulatorTestKey01";
@@ -65,7 +70,7 @@ export interface EmulatorOptions {
   fleet?: FleetFile | string;
   /** The accepted AccessKeys (STS ones with `securityToken`); default one pair, ID "LTAIEmulatorTestKey01" with a random secret per start. */
   credentials?: CredentialSpec[];
-  /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, BatchGetDeviceState 50, BatchQueryDeviceDetail 5, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50). */
+  /** Per-action QPS per account, replacing the documented defaults (ResetThing 500, QueryDeviceDetail 50, BatchGetDeviceState 50, BatchQueryDeviceDetail 5, QueryJob 5, QueryJobStatistics 5, RegisterDevice 50, QueryDevice 50 and QueryDeviceDeepPage 2 for its pages from the 100,000th device, QueryDeviceByStatus 50, QueryDeviceListByDeviceGroup 5). */
   quotas?: Partial<Record<string, number>>;
   /** Latency added to every answer: `fixedMs` plus a seeded uniform `0..jitterMs`; default none. */
   latency?: {
@@ -98,8 +103,15 @@ export interface EmulatorOptions {
   nonceTtlMs?: number;
   /** The request log keeps at most this many entries (the oldest half is dropped when full); default 1,000,000. */
   maxRecordedRequests?: number;
+  /** Receives each request as it is logged (the same entry `requests()` returns), e.g. to print it; default none. */
+  onRequest?: (request: RecordedRequest) => void;
   /** Receives each warning (binding an address other than loopback); default `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /**
+   * Also start the OSS side (the reset journal's bucket) on its own port, with the credentials, host, clock and
+   * skew: `true`, or `{ maxKeys }` to cap ListObjects pages; default off. See `emulator.oss`.
+   */
+  oss?: boolean | Pick<OssEmulatorOptions, "maxKeys">;
 }
 
 /** A running emulator. */
@@ -108,6 +120,8 @@ export interface Emulator {
   readonly endpoint: string;
   /** The port it listens on. */
   readonly port: number;
+  /** The OSS side, when `oss` was asked for: its endpoint, buckets, request log and faults. */
+  readonly oss?: OssEmulator;
   /** The first configured AccessKey pair. */
   readonly credentials: {
     /** The AccessKey ID. */
@@ -153,6 +167,7 @@ export interface Emulator {
       registered?: boolean;
       activated?: boolean;
       status?: SettableStatus;
+      groups?: string[];
     }>,
     opts?: { iotInstanceId?: string; dynamicRegistration?: boolean },
   ): void;
@@ -224,13 +239,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     clock,
     nonceTtlMs,
     maxRecordedRequests: options.maxRecordedRequests ?? 1_000_000,
+    ...(options.onRequest ? { onRequest: options.onRequest } : {}),
   });
   const boundPort = await server.listen();
+  const oss = options.oss
+    ? await startOssEmulator({
+        ...(typeof options.oss === "object" ? options.oss : {}),
+        host,
+        credentials,
+        clock,
+        clockSkewMs,
+      })
+    : undefined;
   const endpointHost = host.includes(":") ? `[${host}]` : host;
 
   return {
     endpoint: `http://${endpointHost}:${boundPort}`,
     port: boundPort,
+    ...(oss ? { oss } : {}),
     credentials: { accessKeyId: first.accessKeyId, accessKeySecret: first.accessKeySecret },
     requests: (filter) => server.requests(filter),
     countOf: (action, outcome) => server.countOf(action, outcome),
@@ -271,7 +297,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     healDevice: (ref) => registry.healDevice(ref),
     setQuota: (action, qps) => server.setQuota(action, qps),
     quota: (action) => server.quotaOf(action),
-    stop: () => server.stop(),
+    stop: async () => {
+      await Promise.all([server.stop(), oss?.stop()]);
+    },
   };
 }
 

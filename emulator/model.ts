@@ -42,6 +42,8 @@ export interface DeviceState {
   readonly statusChangedAt: number;
   /** Epoch ms when the device was last ONLINE (went online); absent for a device never online. */
   readonly lastOnlineAt?: number;
+  /** The IDs of the device groups it belongs to; absent when none. */
+  readonly groups?: readonly string[];
 }
 
 /** A device's connection status, as the status APIs report it. */
@@ -125,6 +127,8 @@ interface Device {
   lastOnlineAt: number;
   /** The last reset that took the device OFFLINE and its return; undefined (one empty slot) for a device never reset. */
   back: ComeBackTrace | undefined;
+  /** The device groups it belongs to (one shared empty array for most devices). */
+  groups: readonly string[];
 }
 
 /** Kept only for devices a reset took OFFLINE, so that a fleet of 100,000 that was never reset stays small. */
@@ -144,11 +148,15 @@ interface Product {
   productName: string;
   dynamicRegistration: boolean;
   devices: Map<string, Device>;
+  /** The devices in creation order: the listing APIs page through it from the newest. */
+  order: Device[];
 }
 
 interface Instance {
   id: string | undefined;
   products: Map<string, Product>;
+  /** The members of each device group, in the order they joined. */
+  groups: Map<string, Device[]>;
 }
 
 interface Job {
@@ -193,6 +201,19 @@ export function iotIdFor(productKey: string, deviceName: string, iotInstanceId?:
 
 const instanceKey = (id: string | undefined): string => id ?? "";
 
+/** The groups of a device that belongs to none: shared, so 100,000 such devices cost no array each. */
+const NO_GROUPS: readonly string[] = Object.freeze([]);
+
+/** A page of a listing: the IotIds, newest first, and where the next page starts (undefined: none). */
+export interface ListingPage {
+  /** The devices of the page, by IotId. */
+  readonly iotIds: string[];
+  /** How many devices the whole listing has. */
+  readonly total: number;
+  /** The position (in creation order, counting down) of the first device of the next page; undefined at the end. */
+  readonly next: number | undefined;
+}
+
 /** The whole account: instances, their products and devices, device jobs and scripted device failures. */
 export class Registry {
   private readonly instances = new Map<string, Instance>();
@@ -220,7 +241,8 @@ export class Registry {
   /** Creates the instance if missing (undefined: the public instance). */
   ensureInstance(iotInstanceId: string | undefined): void {
     const key = instanceKey(iotInstanceId);
-    if (!this.instances.has(key)) this.instances.set(key, { id: iotInstanceId, products: new Map() });
+    if (!this.instances.has(key))
+      this.instances.set(key, { id: iotInstanceId, products: new Map(), groups: new Map() });
   }
 
   /** Creates the product if missing; returns whether it uses dynamic registration. */
@@ -237,6 +259,7 @@ export class Registry {
       productName: opts.productName ?? productKey,
       dynamicRegistration: opts.dynamicRegistration ?? true,
       devices: new Map(),
+      order: [],
     });
   }
 
@@ -272,9 +295,17 @@ export class Registry {
       // An activated device has connected at least once; the fleet does not say when, so: at creation.
       lastOnlineAt: activated ? createdAt : NaN,
       back: undefined,
+      groups: spec.groups && spec.groups.length > 0 ? [...spec.groups] : NO_GROUPS,
     };
     product.devices.set(spec.deviceName, device);
+    product.order.push(device);
     this.byIotId.set(iotId, device);
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    for (const groupId of device.groups) {
+      const members = instance?.groups.get(groupId) ?? [];
+      if (members.length === 0) instance?.groups.set(groupId, members);
+      members.push(device);
+    }
     return snapshot(device);
   }
 
@@ -356,6 +387,49 @@ export class Registry {
       if (d) ids.push(d.iotId);
     }
     return ids;
+  }
+
+  /**
+   * A page of a product's devices, newest first as QueryDevice lists them (the reference: "sorted by creation time
+   * in descending order"). `from` is a position in creation order counting down (a NextToken's cursor; devices
+   * created after the listing began sit above it, so they never shift a page), or undefined for `offset` devices
+   * below the newest.
+   */
+  productPage(
+    iotInstanceId: string | undefined,
+    productKey: string,
+    at: { readonly from: number } | { readonly offset: number },
+    size: number,
+  ): ListingPage {
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance) throw errors.instanceNotFound();
+    const product = instance.products.get(productKey);
+    if (!product) throw errors.notExistedProduct();
+    const order = product.order;
+    const start = "from" in at ? Math.min(at.from, order.length - 1) : order.length - 1 - at.offset;
+    const iotIds: string[] = [];
+    for (let i = start; i >= 0 && iotIds.length < size; i--) iotIds.push((order[i] as Device).iotId);
+    const next = start - iotIds.length;
+    return { iotIds, total: order.length, next: next >= 0 ? next : undefined };
+  }
+
+  /** Every device of an instance (one product, when given), in creation order; throws as the listing APIs do. */
+  devicesOf(iotInstanceId: string | undefined, productKey: string | undefined): readonly { iotId: string }[] {
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance) throw errors.instanceNotFound();
+    if (productKey === undefined) return [...instance.products.values()].flatMap((p) => p.order);
+    const product = instance.products.get(productKey);
+    if (!product) throw errors.notExistedProduct();
+    return product.order;
+  }
+
+  /** The members of a device group, in the order they joined; throws when the instance has no such group. */
+  groupMembers(iotInstanceId: string | undefined, groupId: string): readonly { iotId: string }[] {
+    const instance = this.instances.get(instanceKey(iotInstanceId));
+    if (!instance) throw errors.instanceNotFound();
+    const members = instance.groups.get(groupId);
+    if (!members) throw errors.notExistedGroup();
+    return members;
   }
 
   /** Sets a device's status at `now` (a test's doing); a pending return is cancelled. */
@@ -563,6 +637,7 @@ function snapshot(d: Device): DeviceState {
     status: reportedStatus(d),
     statusChangedAt: d.statusAt,
     ...(Number.isNaN(d.lastOnlineAt) ? {} : { lastOnlineAt: d.lastOnlineAt }),
+    ...(d.groups.length > 0 ? { groups: [...d.groups] } : {}),
   };
 }
 
@@ -599,6 +674,7 @@ export function applyFleet(registry: Registry, fleet: FleetFile, source = "fleet
               ...(gen.registered !== undefined ? { registered: gen.registered } : {}),
               ...(gen.activated !== undefined ? { activated: gen.activated } : {}),
               ...(gen.status !== undefined ? { status: gen.status } : {}),
+              ...(gen.groups !== undefined ? { groups: gen.groups } : {}),
             });
           }
         }

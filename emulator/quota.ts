@@ -4,12 +4,13 @@
  * would let twice the quota through across a bucket boundary, which the real gateway does not.)
  */
 
-import { OPERATIONS } from "./api";
+import { EXTRA_QUOTAS, OPERATIONS } from "./api";
 
 /** The documented QPS quotas of IoT Platform 2018-01-20 per Alibaba Cloud account (shared by its RAM users). */
-export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = Object.fromEntries(
-  Object.entries(OPERATIONS).map(([action, operation]) => [action, operation.qps]),
-);
+export const DEFAULT_QUOTAS: Readonly<Record<string, number>> = {
+  ...Object.fromEntries(Object.entries(OPERATIONS).map(([action, operation]) => [action, operation.qps])),
+  ...EXTRA_QUOTAS,
+};
 
 /** Length of the sliding window in ms. */
 const WINDOW_MS = 1000;

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { API_VERSION, OPERATIONS } from "./api";
-import { Authenticator, type CredentialSpec, type Principal } from "./auth";
+import { Authenticator, isRpcSigned, type CredentialSpec, type Principal, type SignatureKind } from "./auth";
 import * as errors from "./errors";
 import {
   appliesOperation,
@@ -33,8 +33,12 @@ export type Outcome = "success" | "business-error" | "throttled" | "fault" | "au
 
 /** One request as the emulator saw and answered it. */
 export interface RecordedRequest {
-  /** The Action (`x-acs-action`), or "" when the request named none. */
+  /** The Action (`x-acs-action`, or the `Action` parameter of an RPC-signed call), or "" when the request named none. */
   action: string;
+  /** The HTTP method, e.g. `POST`. */
+  method: string;
+  /** How the call was signed, once the gateway checks accepted it. */
+  signature?: SignatureKind;
   /**
    * The RPC parameters (query string and form body) of an authenticated request; `{}` for one refused by the
    * gateway checks. At most 64 are kept, each value cut to 1,024 characters, so the log stays bounded.
@@ -86,6 +90,8 @@ export interface ServerConfig {
   readonly maxRecordedRequests: number;
   /** The time in ms since the epoch: quotas, signature dates, jobs and the request log read it. */
   readonly clock: () => number;
+  /** Receives each entry as it is logged. */
+  readonly onRequest?: (request: RecordedRequest) => void;
 }
 
 /** Largest request body accepted; RPC calls put their parameters in the query string. */
@@ -103,10 +109,12 @@ function bounded(text: string): string {
     : text;
 }
 
-/** The parameters as the log keeps them: the first MAX_LOGGED_PARAMS, each value bounded. */
+/** The parameters as the log keeps them: the first MAX_LOGGED_PARAMS, each value bounded, never an STS token. */
 function loggedParams(params: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
     Object.entries(params)
+      // An RPC-signed call of an STS key carries its token as a parameter: a credential, kept out of the log.
+      .filter(([k]) => k !== "SecurityToken")
       .slice(0, MAX_LOGGED_PARAMS)
       .map(([k, v]) => [bounded(k), bounded(v)]),
   );
@@ -232,6 +240,7 @@ export class EmulatorServer {
 
   private record(entry: RecordedRequest): void {
     this.log.push(entry);
+    this.config.onRequest?.({ ...entry, params: { ...entry.params } });
     const counter = counterKey(entry.action, entry.outcome);
     this.counted.set(counter, (this.counted.get(counter) ?? 0) + 1);
     if (this.log.length > this.config.maxRecordedRequests) {
@@ -270,24 +279,30 @@ export class EmulatorServer {
     if ((headers["content-type"] ?? "").startsWith("application/x-www-form-urlencoded")) {
       Object.assign(params, parseQueryString(body.toString("utf8")));
     }
-    const action = headers["x-acs-action"] ?? query["Action"] ?? "";
-    const accessKeyId = /Credential=([^,\s]+)/.exec(headers["authorization"] ?? "")?.[1];
+    const rpc = isRpcSigned({ headers, params });
+    const action = (rpc ? params["Action"] : headers["x-acs-action"]) ?? "";
+    const version = rpc ? params["Version"] : headers["x-acs-version"];
+    const accessKeyId = rpc ? params["AccessKeyId"] : /Credential=([^,\s]+)/.exec(headers["authorization"] ?? "")?.[1];
     // Until the gateway checks pass, nothing of the request is trusted: the log keeps no parameter of it, and
     // bounded names, so an unauthenticated caller cannot grow the emulator's memory.
     const unauthenticated = {
+      method: bounded(req.method ?? ""),
       action: bounded(action),
       params: {},
       requestId,
       ...(accessKeyId !== undefined ? { accessKeyId: bounded(accessKeyId) } : {}),
     };
-    const base = { ...unauthenticated, params: loggedParams(params) };
+    const base: Omit<RecordedRequest, "httpStatus" | "outcome" | "time"> = {
+      ...unauthenticated,
+      params: loggedParams(params),
+    };
 
     // ---- gateway checks
     let principal: Principal;
     try {
       if (req.method !== "GET" && req.method !== "POST") throw errors.gateway.unsupportedHttpMethod();
-      principal = this.auth.verify({ method: req.method, pathname, query, headers, body }, this.config.clock());
-      if (headers["x-acs-version"] !== API_VERSION) throw errors.gateway.invalidVersion();
+      principal = this.auth.verify({ method: req.method, pathname, query, headers, body, params }, this.config.clock());
+      if (version !== API_VERSION) throw errors.gateway.invalidVersion();
       if (!Object.prototype.hasOwnProperty.call(OPERATIONS, action)) throw errors.gateway.invalidActionNotFound();
     } catch (err) {
       if (!(err instanceof errors.GatewayError)) throw err;
@@ -302,6 +317,8 @@ export class EmulatorServer {
       return;
     }
 
+    base.signature = principal.signature;
+
     // ---- injected faults: most replace the operation; the apply-then kinds answer after it ran
     const fault = this.injector.decide(action);
     if (fault && !appliesOperation(fault.kind)) {
@@ -311,7 +328,9 @@ export class EmulatorServer {
 
     // ---- account quota, checked in the same tick as the answer so recorded times obey it
     const now = this.config.clock();
-    if (!this.quota.admit(principal.accountId, action, now)) {
+    const operation = OPERATIONS[action];
+    if (!operation) return; // unreachable: checked above
+    if (!this.quota.admit(principal.accountId, operation.quotaOf?.(params) ?? action, now)) {
       const err = errors.gateway.throttlingUser();
       this.sendGatewayError(req, res, requestId, err);
       this.record({ ...base, httpStatus: err.status, outcome: "throttled", code: err.code, time: now });
@@ -319,8 +338,6 @@ export class EmulatorServer {
     }
 
     // ---- the operation
-    const operation = OPERATIONS[action];
-    if (!operation) return; // unreachable: checked above
     this.config.registry.settle(now);
     try {
       const fields = operation.handle(params, { registry: this.config.registry, now });
@@ -421,13 +438,14 @@ function lowerHeaders(req: http.IncomingMessage): Record<string, string | undefi
   return out;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
+/** A request's body, or undefined when it is over `limit` bytes or the request broke off (the OSS side reads its own). */
+export function readBody(req: http.IncomingMessage, limit: number = MAX_BODY_BYTES): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
+      if (size > limit) {
         resolve(undefined);
         return;
       }

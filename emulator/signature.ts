@@ -168,3 +168,27 @@ function safeDecode(s: string): string {
     return spaced;
   }
 }
+
+// ---- The RPC signature (HMAC-SHA1, SignatureVersion 1.0) -------------------------------------------
+
+/** The `SignatureMethod` of an RPC-signed call: the only one the RPC signature mechanism defines. */
+export const RPC_SIGNATURE_METHOD = "HMAC-SHA1";
+
+/** The `SignatureVersion` of an RPC-signed call. */
+export const RPC_SIGNATURE_VERSION = "1.0";
+
+/**
+ * The RPC string to sign: `METHOD&%2F&` + the percent-encoded canonicalized query, which is every parameter of the
+ * call (query string and form body) but `Signature`, sorted by name, names and values percent-encoded, joined by `&`.
+ * (Alibaba Cloud, "Signature mechanism" for RPC APIs.)
+ */
+export function rpcStringToSign(method: string, params: Readonly<Record<string, string>>): string {
+  const signed: Record<string, string> = { ...params };
+  delete signed["Signature"];
+  return `${method.toUpperCase()}&${percentEncode("/")}&${percentEncode(canonicalQueryString(signed))}`;
+}
+
+/** Base64 HMAC-SHA1 of the RPC string to sign, keyed with the AccessKey secret followed by `&`. */
+export function rpcSignString(accessKeySecret: string, toSign: string): string {
+  return createHmac("sha1", `${accessKeySecret}&`).update(toSign).digest("base64");
+}

@@ -10,12 +10,11 @@
  *
  * Run alone (`npm run pulumi-cli`) it builds or finds the CLI and prints its path.
  */
-import { spawn, spawnSync } from "child_process";
-import { createHash } from "crypto";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 
+import { goBuild, goVersion, pinnedCacheDir } from "./go-build";
 import { ROOT } from "./root";
 const MODULE_DIR = path.join(ROOT, "tools", "pulumi-cli");
 const CLI_PACKAGE = "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi";
@@ -56,10 +55,7 @@ export function pinnedVersion(): string {
 
 /** The cache folder of the pinned build: its name changes with go.mod or go.sum, so a new pin builds anew. */
 function pinnedRoot(version: string): string {
-  const digest = createHash("sha256");
-  for (const file of ["go.mod", "go.sum"]) digest.update(fs.readFileSync(path.join(MODULE_DIR, file)));
-  const base = process.env.IOT_RESET_CLI_CACHE ?? path.join(os.homedir(), ".cache", "pulumi-alicloud-iot-reset");
-  return path.join(base, `pulumi-v${version}-${digest.digest("hex").slice(0, 12)}`);
+  return pinnedCacheDir(`pulumi-v${version}`, MODULE_DIR);
 }
 
 /** The version a binary reports, or undefined when it does not run. */
@@ -90,71 +86,32 @@ function onPath(): string | undefined {
   return undefined;
 }
 
-/** Runs one `go` step with a progress line every 30 s; throws a PulumiCliError with the output's tail. */
-function goStep(label: string, args: string[], log: (line: string) => void): Promise<void> {
-  const started = Date.now();
-  const seconds = () => Math.round((Date.now() - started) / 1000);
-  log(`  ${label} …`);
-  return new Promise((resolve, reject) => {
-    const child = spawn("go", args, { cwd: MODULE_DIR, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-20_000);
-    };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    const heartbeat = setInterval(() => log(`  ${label}: ${seconds()} s so far`), 30_000);
-    const fail = (why: string) => {
-      const tail = output.trim().split("\n").slice(-15).join("\n");
-      const proxy = /proxy|dial tcp|i\/o timeout|no such host|TLS handshake/i.test(tail)
-        ? ` The Go module proxy (${process.env.GOPROXY || "proxy.golang.org"}) could not be reached; check GOPROXY and the network.`
-        : "";
-      reject(new PulumiCliError(`building the Pulumi CLI failed at "go ${args.join(" ")}" (${why}).${proxy}\n${tail}`));
-    };
-    child.on("error", (err) => {
-      clearInterval(heartbeat);
-      fail(err.message);
-    });
-    child.on("close", (code, signal) => {
-      clearInterval(heartbeat);
-      if (code === 0) {
-        log(`  ${label}: done in ${seconds()} s`);
-        resolve();
-      } else fail(signal ? `killed by ${signal}` : `exit ${code}`);
-    });
-  });
-}
-
 /** Builds the pinned CLI into `root/bin/pulumi`, with progress lines; throws a PulumiCliError saying why not. */
 async function buildPinned(root: string, version: string, log: (line: string) => void): Promise<void> {
-  const go = spawnSync("go", ["version"], { encoding: "utf8" });
-  if (go.status !== 0)
+  const go = goVersion();
+  if (!go)
     throw new PulumiCliError(
       `no Pulumi CLI on PATH and no Go toolchain to build the pinned one (v${version}): install Go 1.24 or later ` +
         `(https://go.dev/dl), or Pulumi v${MINIMUM_VERSION.join(".")}+ (https://www.pulumi.com/docs/install/), then run again`,
     );
-  log(`Building the Pulumi CLI v${version} from its Go modules (${go.stdout.trim()}); this happens once per pin`);
+  log(`Building the Pulumi CLI v${version} from its Go modules (${go}); this happens once per pin`);
   log(`  and takes about 13 minutes on 2 cores the first time (4 of downloads, 9 of compiling). Cache: ${root}`);
-  // `go list -deps` fetches exactly the modules the CLI's packages need, so downloading gets its own line.
-  await goStep("downloading modules", ["list", "-deps", "-f", "{{.ImportPath}}", CLI_PACKAGE], log);
-  const partial = path.join(root, "bin", `pulumi.partial-${process.pid}`);
-  fs.mkdirSync(path.dirname(partial), { recursive: true });
-  await goStep(
-    "compiling",
-    [
-      "build",
-      "-tags",
-      "osusergo,grpcnotrace",
-      "-ldflags",
-      `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`,
-      "-o",
-      partial,
-      CLI_PACKAGE,
-    ],
+  await goBuild(
+    {
+      moduleDir: MODULE_DIR,
+      pkg: CLI_PACKAGE,
+      what: "the Pulumi CLI",
+      flags: [
+        "-tags",
+        "osusergo,grpcnotrace",
+        "-ldflags",
+        `-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v${version}`,
+      ],
+      binary: path.join(root, "bin", "pulumi"),
+      error: (message) => new PulumiCliError(message),
+    },
     log,
   );
-  // Renamed into place only when whole, so an interrupted build is never taken for a finished one.
-  fs.renameSync(partial, path.join(root, "bin", "pulumi"));
 }
 
 /**

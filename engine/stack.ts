@@ -3,10 +3,10 @@
  * `preview`, `refresh` and `destroy` run by the CLI, the program served in-process (no language host is
  * needed), and the dynamic provider run by the engine's own `pulumi-resource-pulumi-nodejs` host.
  *
- * What the engine needs, set here once: a local file backend and a passphrase (no login), a private
- * PULUMI_HOME, no update check, and the `pulumi-resource-pulumi-nodejs` script of `@pulumi/pulumi` on PATH;
- * the script and the provider host resolve modules from `modulesDir` (NODE_PATH), so the work folder can be
- * anywhere.
+ * What the engine needs, set here once: a DIY backend (a local folder, or a bucket) and a passphrase (no
+ * login), a private PULUMI_HOME, no update check, and the `pulumi-resource-pulumi-nodejs` script of
+ * `@pulumi/pulumi` on PATH; the script and the provider host resolve modules from `modulesDir` (NODE_PATH), so
+ * the work folder can be anywhere.
  */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -46,8 +46,18 @@ export interface StackOptions {
   readonly program: InlineProgram;
   /** Where the CLI keeps `Pulumi.yaml` and `Pulumi.<stack>.yaml`; created when missing. */
   readonly workDir: string;
-  /** The file backend's folder (state under `.pulumi/stacks/`); created when missing. */
+  /**
+   * The file backend's folder (state under `.pulumi/stacks/`), and the folder of the CLI's PULUMI_HOME whatever the
+   * backend; created when missing.
+   */
   readonly backendDir: string;
+  /**
+   * A DIY backend URL to keep the state in instead of `file://<backendDir>`, e.g. a bucket of a local S3 server:
+   * `s3://state?endpoint=http://127.0.0.1:41234&region=us-east-1&use_path_style=true&response_checksum_validation=when_required`
+   * (as `S3Server.backendUrl` gives it, with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in `env`); default the
+   * file backend.
+   */
+  readonly backendUrl?: string;
   /** The `node_modules` the provider host resolves `@pulumi/pulumi` and this package from; default the repository's. */
   readonly modulesDir?: string;
   /** The passphrase of the stack's secrets; default a fixed local one. */
@@ -188,7 +198,7 @@ export class EngineStack {
     private readonly previewMode: { json: boolean },
   ) {}
 
-  /** Creates (or selects) the stack with a file backend in `backendDir`. */
+  /** Creates (or selects) the stack, on `backendUrl` when given, else on a file backend in `backendDir`. */
   static async open(options: StackOptions): Promise<EngineStack> {
     fs.mkdirSync(options.workDir, { recursive: true });
     fs.mkdirSync(options.backendDir, { recursive: true });
@@ -202,8 +212,9 @@ export class EngineStack {
     const command = Object.create(base) as CommandRunner;
     command.run = (args, ...rest) =>
       runner.run(args[0] === "preview" && preview.json ? [...args, "--json"] : args, ...rest);
+    const backendUrl = options.backendUrl ?? `file://${options.backendDir}`;
     const envVars: Record<string, string> = {
-      PULUMI_BACKEND_URL: `file://${options.backendDir}`,
+      PULUMI_BACKEND_URL: backendUrl,
       PULUMI_CONFIG_PASSPHRASE: options.passphrase ?? "local-engine-passphrase",
       PULUMI_SKIP_UPDATE_CHECK: "true",
       PULUMI_HOME: pulumiHome,
@@ -223,7 +234,7 @@ export class EngineStack {
       projectSettings: {
         name: options.project,
         runtime: "nodejs",
-        backend: { url: `file://${options.backendDir}` },
+        backend: { url: backendUrl },
       },
     });
     const stack = await Stack.createOrSelect(options.stack, workspace);

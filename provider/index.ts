@@ -26,5 +26,11 @@ export type { FleetDevice } from "./shared/device-key";
 export { loadFleet, FleetFileError } from "./program/fleet-file";
 export type { LoadFleetOptions } from "./program/fleet-file";
 export { CONFIG_KEYS } from "./shared/config";
+export { readReview, renderReview, staleReview, REVIEW_OUT_ENV } from "./shared/review";
+export type { CohortReview, ReviewFile } from "./shared/review";
 // Thrown in the program's process (a constructor's checks, loadFleet, a plaintext secret), so a program can catch them.
 export { IotResetError, ConfigurationError, InputError } from "./shared/errors";
+export { listFleet, FleetListingError } from "./program/list-fleet";
+export type { ListFleetArgs, ListedStatus } from "./program/list-fleet";
+export { snapshotFleet, checkFleet, FleetChangedError } from "./program/fleet-snapshot";
+export type { CheckFleetOptions, FleetCheck } from "./program/fleet-snapshot";

@@ -12,7 +12,7 @@ const cameras = new DeviceCohortReset("cameras", {
   // A 2% canary, then a quarter of the fleet, then all of it; each promotion is a reviewed pull request.
   stages: [2, 25, 100],
   stage: config.getNumber("stage") ?? 1,
-  // Pinned, so that the batches stay the same as cameras are added.
+  // Pinned: cameras added join a batch and no device ever moves.
   batchCount: 4,
   // A stage starts only once 95% of the cameras reset before it registered again and reconnected.
   promotionGate: { minOnlineRatio: 0.95, waitMinutes: config.getNumber("gateWaitMinutes") ?? 20 },

@@ -13,7 +13,7 @@ const cameras = new DeviceCohortReset("cameras", {
   campaign,
   stages: [5, 25, 100],
   stage: config.getNumber("stage") ?? 1,
-  // Pinned, so that batches stay the same as cameras are added (a new count would re-form them).
+  // Pinned: cameras added join a batch and no device ever moves (the default splits a batch as the fleet grows).
   batchCount: 8,
   maxFailureRatio: 0.1,
   endpoint,

@@ -28,7 +28,6 @@ import {
   describeUnknown,
   journaledReset,
   journalUnknown,
-  releaseFromJournal,
   unknownFromJournal,
   unknownOutcomeAdvice,
 } from "./exactly-once";
@@ -45,8 +44,21 @@ const BATCH_UPDATE_KEYS = ["devices", "waitForJob", ...ROLLOUT_KEYS] as const;
  */
 const ECHOED = [...BATCH_REPLACE_KEYS, ...BATCH_UPDATE_KEYS.filter((k) => k !== "devices")];
 
-/** How many resets of one batch are in flight at once; the shared pacer sets the actual rate. */
-const CONCURRENCY_PER_BATCH = 64;
+/**
+ * How long a call may take before one batch alone can no longer keep the quota busy: a batch keeps up to this many
+ * seconds of the ResetThing quota in flight (245 calls at 490 a second), so 500 ms of latency still leaves the quota
+ * the limit, not the batch (150 to 250 ms across borders). The shared pacer sets the rate; below that latency the
+ * calls in flight are the rate times the latency, whatever this bound.
+ */
+const IN_FLIGHT_SECONDS = 0.5;
+
+/** How many resets of one batch are in flight at most, at a ResetThing quota of `quota` calls a second. */
+export function inFlightPerBatch(quota: number): number {
+  return Math.max(16, Math.ceil(quota * 0.98 * IN_FLIGHT_SECONDS));
+}
+
+/** How many failed devices one batch's error names before it counts the rest. */
+const FAILURES_NAMED = 100;
 
 /** The listed devices as objects (a cohort lists their keys; check has refused anything else). */
 function devicesOf(props: Props): FleetDevice[] {
@@ -89,9 +101,9 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
   const open = !isUnknown(news.devices) && pendingDevices(devicesOf(news), recordsOf(olds)).length > 0;
   // A new campaign starts a new journal scope and keeps nothing of the old records, so the old batch leaves state
   // first: the checkpoint, which the engine writes whole after every step, never holds both campaigns' records
-  // (twice the bytes for every write of a campaign change). The delete sends nothing and releases only the old
-  // campaign's journal entries, so the new batch's resets are journaled and sent exactly as before. Other replaces
-  // keep the default order.
+  // (twice the bytes for every write of a campaign change). The delete sends nothing and the journal keeps the old
+  // campaign's entries (a revert finds them), so the new batch's resets are journaled and sent exactly as before.
+  // Other replaces keep the default order.
   const deleteBeforeReplace = replaces.includes("campaign");
   return { changes: replaces.length > 0 || updates.length > 0 || open, replaces, deleteBeforeReplace };
 }
@@ -162,10 +174,10 @@ export async function update(
 }
 
 /**
- * delete: records leave state; a reset cannot be undone, so nothing is sent. The journal forgets the batch's devices
- * in its campaign, so that a new resource in the same campaign (after a destroy) resets them again, as state says.
+ * delete: records leave state; a reset cannot be undone, so nothing is sent. The journal keeps them, so that going back
+ * to the campaign (a revert, or a new cohort after a destroy) records its resets from there instead of sending again.
  */
-export async function remove(ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
+export function remove(_ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
   const n = Object.keys(recordsOf(props)).length;
   // A cohort's destroy deletes every batch, most of them empty in an early stage: only records are worth a line.
   if (n > 0) {
@@ -173,13 +185,7 @@ export async function remove(ctx: ProviderContext | undefined, _id: string, prop
       `batch of campaign "${props.campaign}": the records of ${n === 1 ? "1 device reset" : `${n} device resets`} leave state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
     );
   }
-  if (!ctx) return;
-  const keys = new Set([
-    ...devicesOf(props).map(deviceKey),
-    ...Object.keys(recordsOf(props)),
-    ...Object.keys(unknownOutcomesOf(props)),
-  ]);
-  await releaseFromJournal(ctx, () => batchScope(ctx, props), keys);
+  return Promise.resolve();
 }
 
 /** One device this update must settle, and how. */
@@ -212,7 +218,7 @@ class Settled {
   /** Devices a guardrail (or the stop switch, or the journal) kept from being sent share one reason, reported once. */
   stopped = 0;
   stopReason: string | undefined;
-  /** Devices recorded from the journal, reset by an earlier update that did not finish. */
+  /** Devices recorded from the journal: reset by an update that did not finish, or in another batch of the campaign. */
   fromJournal = 0;
 
   /** Earlier records are kept, so a device removed and added back is not reset twice in one campaign. */
@@ -255,7 +261,7 @@ async function resetPending(
   const settled = new Settled(previous, previousUnknown);
   const pending = pendingDevices(devicesOf(inputs), settled.records);
   if (pending.length > 0) {
-    const journal = ctx.journal();
+    const journal = await ctx.journal();
     const scope = batchScope(ctx, inputs);
     const tasks = planTasks(ctx, journal, scope, pending, settled);
     const api = tasks.some((t) => t.kind === "send" || inputs.waitForJob === true)
@@ -275,8 +281,10 @@ async function resetPending(
   }
   if (settled.fromJournal > 0) {
     log.info(
-      `batch of campaign "${inputs.campaign}": ${settled.fromJournal} device(s) were already reset in this campaign by an update ` +
-        `that did not finish; recorded from the reset journal, not sent again.`,
+      `batch of campaign "${inputs.campaign}": ${settled.fromJournal} device(s) were already reset in this campaign (by an ` +
+        `update that did not finish, in a batch they moved from, or before a revert or destroy); recorded from the ` +
+        `reset journal, not sent again. ` +
+        `To reset them again, name a new campaign.`,
     );
   }
   const outs: Props = {};
@@ -315,7 +323,13 @@ function planTasks(
       tasks.push({ kind: "journal", device, record });
       continue;
     }
-    const known = settled.unknown[key] ?? (journalUnknown(state) && state ? unknownFromJournal(state) : undefined);
+    // The journal is written before state, so it may know of a later attempt than state's record: a resend sent by
+    // an update that was killed before it could record it. Its record wins, and a resend either shows is final.
+    const recorded = settled.unknown[key];
+    const journaled = journalUnknown(state) && state ? unknownFromJournal(state) : undefined;
+    const known = journaled
+      ? { ...recorded, ...journaled, ...(recorded?.resent || journaled.resent ? { resent: true } : {}) }
+      : recorded;
     if (!known) {
       tasks.push({ kind: "send", device, resend: false });
       continue;
@@ -340,14 +354,15 @@ function planTasks(
   return tasks;
 }
 
-/** Runs the tasks, up to `CONCURRENCY_PER_BATCH` at a time; the journal is on disk before this returns. */
+/** Runs the tasks, up to `inFlightPerBatch` at a time; the journal is on disk before this returns. */
 async function runTasks(send: BatchSend, tasks: readonly Task[], settled: Settled): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < tasks.length) await runTask(send, tasks[next++] as Task, settled);
   };
+  const workers = Math.min(inFlightPerBatch(send.ctx.settings.quotas.ResetThing), tasks.length);
   try {
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY_PER_BATCH, tasks.length) }, worker));
+    await Promise.all(Array.from({ length: workers }, worker));
   } finally {
     await send.journal?.flush().catch((err: Error) => {
       settled.failures.push(err.message);
@@ -406,7 +421,9 @@ function partialReset(
     const key = deviceKey(d);
     return !Object.prototype.hasOwnProperty.call(records, key) && !heldSet.has(key);
   }).length;
-  const shown = failures.slice(0, 10);
+  // Every failed device is named up to this many per batch: the default batches hold thousands of devices, and an
+  // operator fixes each one (a wrong name, a missing device) before the next update.
+  const shown = failures.slice(0, FAILURES_NAMED);
   if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
   if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
   for (const key of held) shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);

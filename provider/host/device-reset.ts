@@ -153,12 +153,13 @@ export function diff(_id: string, olds: Props, news: Props, settings?: ProviderS
  * recorded answer is an unknown outcome.
  */
 export async function create(ctx: ProviderContext, inputs: Props): Promise<dynamic.CreateResult> {
-  const { device, key, api, journal, scope, state } = sending(ctx, inputs);
+  const { device, key, api, journal, scope, state } = await sending(ctx, inputs);
   try {
     if (state?.status === "reset" || state?.status === "accepted") {
       log.info(
-        `${describeDevice(device)} was already reset with these triggers by an update that did not finish; recorded ` +
-          `from the reset journal, not sent again.`,
+        `${describeDevice(device)} was already reset with these triggers (by an update that did not finish, or ` +
+          `before a revert or destroy); recorded from the reset journal, not sent again. To reset it again, change ` +
+          `its triggers.`,
       );
       const outs = fromJournal(inputs, state, {
         ...(state.hadUnknown ? { mayBeResetTwice: true } : {}),
@@ -184,10 +185,10 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
 }
 
 /** What a create or an update that may send works with: the device, its client, and what the journal knows of it. */
-function sending(ctx: ProviderContext, inputs: Props) {
+async function sending(ctx: ProviderContext, inputs: Props) {
   const device = deviceOf(inputs);
   const key = formatDeviceKey(device);
-  const journal = ctx.journal();
+  const journal = await ctx.journal();
   const scope = outcomes.deviceScope(ctx, inputs);
   const api = ctx.api(inputs as { region?: string; endpoint?: string });
   return { device, key, api, journal, scope, state: journal?.lookup(scope, key) };
@@ -317,7 +318,7 @@ async function finish(
 export const update: Lifecycle["update"] = async (ctx, id, olds, news) => {
   const unknown = unknownOf(olds);
   if (unknown !== undefined && olds.success !== true) {
-    const { api, journal, scope, state } = sending(ctx, news);
+    const { api, journal, scope, state } = await sending(ctx, news);
     try {
       if (state?.status === "reset") {
         // The resend of an update that did not finish: recorded from the journal.
@@ -337,16 +338,15 @@ export const update: Lifecycle["update"] = async (ctx, id, olds, news) => {
 };
 
 /**
- * delete: a reset cannot be undone; only the record leaves state. The journal forgets the device for these triggers,
- * so that a new resource with the same triggers (after a destroy) resets it again, as state says.
+ * delete: a reset cannot be undone; only the record leaves state. The journal keeps it, so that going back to these
+ * triggers (a revert, or a new resource after a destroy) records the reset from there instead of sending it again.
  */
-export async function remove(ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
+export function remove(_ctx: ProviderContext | undefined, _id: string, props: Props): Promise<void> {
   log.info(
     `${describeDevice(deviceOf(props))}: the record of its reset (RequestId: ${props.requestId ?? "none"}) leaves ` +
       `state; a reset cannot be undone, so nothing is sent to IoT Platform.`,
   );
-  if (ctx)
-    await outcomes.releaseFromJournal(ctx, () => outcomes.deviceScope(ctx, props), [formatDeviceKey(deviceOf(props))]);
+  return Promise.resolve();
 }
 
 /** read (refresh): the recorded reset stands; a job that was still running gets its status refreshed. */

@@ -7,7 +7,6 @@ import type { ProviderContext } from "./provider-context";
 import { canonicalJson } from "../shared/inputs";
 import { DeviceRef, IotApiError, UnknownOutcomeError } from "../shared/errors";
 import type { DeviceJournalState, Journal } from "./journal";
-import * as log from "./log";
 import type { UnknownOutcomeRecord } from "../shared/records";
 import { chooses, ProviderSettings } from "./settings";
 import { CONFIG_KEYS } from "../shared/config";
@@ -137,30 +136,4 @@ export async function journaledReset(
   } finally {
     release?.();
   }
-}
-
-/**
- * Appends "released" for `keys` in the scope; a delete must not fail for want of a journal (an older serialized
- * provider names no stack; a damaged journal is refused by the next create or update, which is where it matters).
- */
-export async function releaseFromJournal(
-  ctx: ProviderContext,
-  scopeOf: () => string,
-  keys: Iterable<string>,
-): Promise<void> {
-  let journal: Journal | undefined;
-  let scope: string;
-  try {
-    journal = ctx.journal();
-    scope = scopeOf();
-  } catch (err) {
-    log.warn(`the reset journal was not updated for this delete: ${(err as Error).message}`);
-    return;
-  }
-  if (!journal) return;
-  const at = new Date().toISOString();
-  for (const device of keys) {
-    if (journal.lookup(scope, device)) journal.append({ ev: "released", at, scope, device }).catch(() => undefined);
-  }
-  await journal.flush();
 }

@@ -6,7 +6,12 @@
  */
 import * as diagnostics from "node:diagnostics_channel";
 import type { Agent, ClientRequest } from "node:http";
-import Iot, { QueryJobRequest, ResetThingRequest } from "@alicloud/iot20180120";
+import Iot, {
+  QueryDeviceListByDeviceGroupRequest,
+  QueryDeviceRequest,
+  QueryJobRequest,
+  ResetThingRequest,
+} from "@alicloud/iot20180120";
 import * as $OpenApi from "@alicloud/openapi-client";
 import * as $Util from "@alicloud/tea-util";
 import type Credential from "@alicloud/credentials";
@@ -135,6 +140,35 @@ export interface DeviceStatus {
 /** The devices of one BatchGetDeviceState call: up to 50, by one product's DeviceNames or by IotIds. */
 export type DeviceStateQuery =
   { readonly productKey: string; readonly deviceNames: readonly string[] } | { readonly iotIds: readonly string[] };
+
+/** One page of a product's devices (QueryDevice), or of a device group's (QueryDeviceListByDeviceGroup). */
+export interface DevicePage {
+  /** The RequestId of the call. */
+  readonly requestId: string;
+  /** The devices of the page; `status` only from QueryDevice. */
+  readonly devices: ReadonlyArray<{ productKey: string; deviceName: string; iotId: string; status?: string }>;
+  /** How many devices the whole listing has, as the answer says. */
+  readonly total: number;
+  /** The token of the next page, when the answer gave one. */
+  readonly nextToken?: string;
+}
+
+/** Which page of a product's devices to read with QueryDevice. */
+export interface DevicePageQuery {
+  /** The product. */
+  readonly productKey: string;
+  /** Its instance; absent for the public instance. */
+  readonly iotInstanceId?: string;
+  /** The page, from 1. */
+  readonly currentPage: number;
+  /** Devices per page, at most 50. */
+  readonly pageSize: number;
+  /** The NextToken of the page before. */
+  readonly nextToken?: string;
+}
+
+/** From this CurrentPage × PageSize on, QueryDevice is paced at its deep-page quota (the QueryDevice reference). */
+export const QUERY_DEVICE_DEEP_FROM = 100_000;
 
 /** BatchGetDeviceState reads at most this many devices per call. */
 export const DEVICE_STATE_BATCH = 50;
@@ -322,6 +356,75 @@ export class IotApi {
   }
 
   /**
+   * Reads one page of a product's devices with QueryDevice (read-only, so retried like QueryJob). Pages from the
+   * 100,000th device on are paced at the deep-page quota, which the service counts apart.
+   */
+  async queryDevicePage(q: DevicePageQuery): Promise<DevicePage> {
+    const request = new QueryDeviceRequest({
+      productKey: q.productKey,
+      currentPage: q.currentPage,
+      pageSize: q.pageSize,
+      ...(q.nextToken !== undefined ? { nextToken: q.nextToken } : {}),
+      ...(q.iotInstanceId ? { iotInstanceId: q.iotInstanceId } : {}),
+    });
+    const who = {
+      productKey: q.productKey,
+      deviceName: "*",
+      ...(q.iotInstanceId ? { iotInstanceId: q.iotInstanceId } : {}),
+    };
+    const deep = q.currentPage * q.pageSize >= QUERY_DEVICE_DEEP_FROM;
+    const body = await this.call(
+      "QueryDevice",
+      who,
+      async () => (await this.client.queryDeviceWithOptions(request, this.runtime)).body,
+      undefined,
+      undefined,
+      deep ? "QueryDeviceDeepPage" : undefined,
+    );
+    return {
+      requestId: body.requestId ?? "",
+      devices: (body.data?.deviceInfo ?? []).map((d) => ({
+        productKey: d.productKey ?? q.productKey,
+        deviceName: d.deviceName ?? "",
+        iotId: d.iotId ?? "",
+        ...(d.deviceStatus !== undefined ? { status: d.deviceStatus } : {}),
+      })),
+      total: body.total ?? 0,
+      ...(body.nextToken ? { nextToken: body.nextToken } : {}),
+    };
+  }
+
+  /** Reads one page of a device group's members with QueryDeviceListByDeviceGroup (read-only). */
+  async deviceGroupPage(q: {
+    groupId: string;
+    iotInstanceId?: string;
+    currentPage: number;
+    pageSize: number;
+  }): Promise<DevicePage> {
+    const request = new QueryDeviceListByDeviceGroupRequest({
+      groupId: q.groupId,
+      currentPage: q.currentPage,
+      pageSize: q.pageSize,
+      ...(q.iotInstanceId ? { iotInstanceId: q.iotInstanceId } : {}),
+    });
+    const who = { iotId: `group ${q.groupId}`, ...(q.iotInstanceId ? { iotInstanceId: q.iotInstanceId } : {}) };
+    const body = await this.call(
+      "QueryDeviceListByDeviceGroup",
+      who,
+      async () => (await this.client.queryDeviceListByDeviceGroupWithOptions(request, this.runtime)).body,
+    );
+    return {
+      requestId: body.requestId ?? "",
+      devices: (body.data?.simpleDeviceInfo ?? []).map((d) => ({
+        productKey: d.productKey ?? "",
+        deviceName: d.deviceName ?? "",
+        iotId: d.iotId ?? "",
+      })),
+      total: body.total ?? 0,
+    };
+  }
+
+  /**
    * Polls a job until it is final or `timeoutMs` passes; returns the last status seen. Polls share the
    * QueryJob budget (5 calls per second per account) with every other job of the process.
    */
@@ -340,7 +443,8 @@ export class IotApi {
    * refusals other than throttling are final; throttling, failures before the request was written and 5xx
    * answers are retried with exponential backoff and full jitter, bounded by the policy's attempts and total
    * time. An attempt written without a usable answer ends a ResetThing with UnknownOutcomeError; the other actions
-   * only read, so they are tried again.
+   * only read, so they are tried again. `paceAs` names the quota the call counts against when it is not the
+   * action's own.
    */
   private async call<T extends { success?: boolean; code?: string; errorMessage?: string; requestId?: string }>(
     action: ApiActionName,
@@ -348,8 +452,9 @@ export class IotApi {
     send: () => Promise<T>,
     hooks?: SendHooks,
     order?: number,
+    paceAs?: ApiActionName,
   ): Promise<T> {
-    const pacer = this.pacers.of(action, this.settings.quotas);
+    const pacer = this.pacers.of(paceAs ?? action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
     const readOnly = API_ACTIONS[action].readOnly;
     const started = Date.now();

@@ -1,23 +1,23 @@
 /**
- * The write-ahead journal of resets: one JSON-lines file per project and stack. Before each ResetThing attempt the
- * provider appends "sending" and waits until it is on disk; after the answer it appends "reset" (RequestId, JobId),
+ * The write-ahead journal of resets: one log per project and stack, in a local file (journal-file.ts) or in an
+ * object store beside the state (journal-objects.ts). Before each ResetThing attempt the provider appends
+ * "sending" and waits until it is durable; after the answer it appends "reset" (RequestId, JobId),
  * "failed" or "unknown". The engine records a step only when the provider returns, so what a step sent before it
  * was killed is known only here: the next create or update reads the journal and records those devices instead of
  * sending them again.
  *
  * Format (version 1): a header line `{"journal":"pulumi-alicloud-iot-reset/journal","version":1,"project",
  * "stack","created"}`, then one entry per line. Entries name a scope (the campaign or triggers, the target and the
- * instance of the resource that sent them) and a device key; for each device only its latest scope counts. A file
+ * instance of the resource that sent them) and a device key; a device's latest scope and up to `EARLIER_SCOPES` before
+ * it count, so that going back to a completed campaign records its resets instead of sending them again. A file
  * whose header is missing, of another version, or of another project or stack is refused, and so is any line that
  * is not a whole entry, except the last line when it has no newline: that is a write cut short by a crash, which
  * is dropped (the "sending" line it would follow is already on disk, so nothing sent is forgotten).
  *
- * Durability: appends are written in batches, each batch followed by one fdatasync (group commit), so that many
- * concurrent resets share one disk flush. No credential is ever written: devices, scopes, RequestIds, JobIds,
- * times and error descriptions only.
+ * Durability: appends are written in batches, one durable write per batch (group commit: an fdatasync, or one
+ * object), so that many concurrent resets share one write. No credential is ever written: devices, scopes,
+ * RequestIds, JobIds, times and error descriptions only.
  */
-import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { assertNever, JournalError } from "../shared/errors";
 
@@ -98,7 +98,7 @@ const isAttempt = (v: unknown): v is number => typeof v === "number" && Number.i
 const STATUSES = new Set(["sending", "reset", "failed", "unknown", "accepted"]);
 
 /** Why a parsed line is not an entry, or undefined when it is one. */
-function entryProblem(v: unknown): string | undefined {
+export function entryProblem(v: unknown): string | undefined {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return "not a JSON object";
   const e = v as Record<string, unknown>;
   if (!isString(e.at) || !isString(e.scope) || !isString(e.device)) return "`at`, `scope` or `device` missing";
@@ -124,29 +124,46 @@ function entryProblem(v: unknown): string | undefined {
   }
 }
 
-/** Reads and checks a journal file without opening it for writing (for tests and tools). */
-export function readJournal(file: string): { header: JournalHeader; entries: JournalEntry[]; tornBytes: number } {
-  const text = fs.readFileSync(file, "utf8");
-  const parsed = parse(file, text, undefined);
-  if (!parsed.header) throw new JournalError(`The reset journal ${file} is empty.`);
-  return { header: parsed.header, entries: parsed.entries, tornBytes: parsed.tornBytes };
-}
-
-interface Parsed {
+/** A journal's text, read and checked. */
+export interface Parsed {
   header?: JournalHeader;
   entries: JournalEntry[];
   /** Bytes of a last line without a newline (dropped). */
   tornBytes: number;
 }
 
-function notAJournal(file: string): JournalError {
+function notAJournal(where: string): JournalError {
   return new JournalError(
-    `${file} is not a reset journal (its first line is not the header of pulumi-alicloud-iot-reset's journal); it is ` +
+    `${where} is not a reset journal (its first line is not the header of pulumi-alicloud-iot-reset's journal); it is ` +
       `refused and no reset is sent. Point iotReset:journal elsewhere, or move the file away.`,
   );
 }
 
-function parse(file: string, text: string, identity: JournalIdentity | undefined): Parsed {
+/**
+ * The entries of `lines` (whole lines, the first being line `first` of its journal); throws what `damaged` makes of
+ * the first line that is not an entry, since a journal read in part could forget what was sent.
+ */
+export function parseEntries(
+  lines: readonly string[],
+  first: number,
+  damaged: (line: number, problem: string) => JournalError,
+): JournalEntry[] {
+  return lines.map((text, i) => {
+    let value: unknown;
+    let problem: string | undefined;
+    try {
+      value = JSON.parse(text);
+      problem = entryProblem(value);
+    } catch (err) {
+      problem = `not JSON: ${(err as Error).message}`;
+    }
+    if (problem) throw damaged(first + i, problem);
+    return value as JournalEntry;
+  });
+}
+
+/** Parses a journal's text (a file, or a snapshot): header, entries, and a torn last line; throws JournalError. */
+export function parseJournal(where: string, text: string, identity: JournalIdentity | undefined): Parsed {
   const lines = text.split("\n");
   const last = lines.pop() as string;
   const tornBytes = Buffer.byteLength(last);
@@ -154,7 +171,7 @@ function parse(file: string, text: string, identity: JournalIdentity | undefined
     // Nothing but a header cut short by a crash (or an empty file) is started over; anything else is not ours.
     const prefix = `{"journal":${JSON.stringify(JOURNAL_FORMAT)},`;
     if (prefix.startsWith(last) || last.startsWith(prefix)) return { entries: [], tornBytes };
-    throw notAJournal(file);
+    throw notAJournal(where);
   }
   let header: unknown;
   try {
@@ -164,55 +181,67 @@ function parse(file: string, text: string, identity: JournalIdentity | undefined
   }
   const h = (header ?? {}) as Partial<JournalHeader>;
   if (h.journal !== JOURNAL_FORMAT) {
-    throw notAJournal(file);
+    throw notAJournal(where);
   }
   if (h.version !== JOURNAL_VERSION) {
     throw new JournalError(
-      `The reset journal ${file} has format version ${String(h.version)}; this version of pulumi-alicloud-iot-reset ` +
+      `The reset journal ${where} has format version ${String(h.version)}; this version of pulumi-alicloud-iot-reset ` +
         `reads version ${JOURNAL_VERSION}. It is refused and no reset is sent: upgrade the package.`,
     );
   }
   if (!isString(h.project) || !isString(h.stack) || !isString(h.created)) {
-    throw new JournalError(`The reset journal ${file} has a header without project, stack or time; it is refused.`);
+    throw new JournalError(`The reset journal ${where} has a header without project, stack or time; it is refused.`);
   }
   if (identity && (h.project !== identity.project || h.stack !== identity.stack)) {
     throw new JournalError(
-      `The reset journal ${file} belongs to project "${h.project}", stack "${h.stack}", not to this update's project ` +
+      `The reset journal ${where} belongs to project "${h.project}", stack "${h.stack}", not to this update's project ` +
         `"${identity.project}", stack "${identity.stack}"; it is refused and no reset is sent. Point iotReset:journal at ` +
         `this stack's journal, or move the file away if it was copied here by mistake.`,
     );
   }
-  const entries: JournalEntry[] = [];
-  for (let i = 1; i < lines.length; i++) {
-    let value: unknown;
-    let problem: string | undefined;
-    try {
-      value = JSON.parse(lines[i] as string);
-      problem = entryProblem(value);
-    } catch (err) {
-      problem = `not JSON: ${(err as Error).message}`;
-    }
-    if (problem) {
-      throw new JournalError(
-        `The reset journal ${file} is damaged at line ${i + 1} (${problem}); it is refused rather than read in part, ` +
-          `and no reset is sent. Restore the file from the pipeline's cache or artifact. If it cannot be restored, move ` +
-          `it aside: the next update then knows only what state records, not what an interrupted update sent.`,
-      );
-    }
-    entries.push(value as JournalEntry);
-  }
+  const entries = parseEntries(lines.slice(1), 2, (line, problem) => {
+    return new JournalError(
+      `The reset journal ${where} is damaged at line ${line} (${problem}); it is refused rather than read in part, ` +
+        `and no reset is sent. Restore the file from the pipeline's cache or artifact. If it cannot be restored, move ` +
+        `it aside: the next update then knows only what state records, not what an interrupted update sent.`,
+    );
+  });
   return { header: h as JournalHeader, entries, tornBytes };
 }
 
-/** The state of one device after one more entry; undefined when the entry releases it. */
-function apply(
-  current: { scope: string; state: DeviceJournalState } | undefined,
-  e: JournalEntry,
-): { scope: string; state: DeviceJournalState } | undefined {
-  if (e.ev === "released") return current && current.scope !== e.scope ? current : undefined;
-  if (e.ev === "state") return { scope: e.scope, state: e.state };
-  // An entry of another scope starts the device afresh: only its latest scope counts.
-  const prev: DeviceJournalState | undefined = current?.scope === e.scope ? current.state : undefined;
+/**
+ * How many scopes before its latest a device keeps: a campaign gone back to further than this is reset again. It
+ * bounds the journal at about this many lines per device once rewritten, whatever the number of campaigns.
+ */
+export const EARLIER_SCOPES = 8;
+
+/** Whether a state may be forgotten to make room: one that reset nothing, or whose reset is known. */
+const forgettable = (state: DeviceJournalState) =>
+  (state.status === "failed" && !state.hadUnknown) || state.status === "reset";
+
+/**
+ * The state of one device after one more entry; undefined when the entry releases it. A device keeps what it had in
+ * each earlier scope (a campaign gone back to finds its resets), except a failure that followed no unknown outcome
+ * (nothing was reset), up to `EARLIER_SCOPES` of them: the oldest known reset goes first, never an unknown outcome.
+ */
+function apply(current: LiveDevice | undefined, e: JournalEntry): LiveDevice | undefined {
+  // Written by earlier versions when a resource was deleted: it forgets the device in that scope.
+  if (e.ev === "released") return current && release(current, e.scope);
+  let earlier = current?.earlier;
+  let prev: DeviceJournalState | undefined = current?.state;
+  if (current && current.scope !== e.scope) {
+    earlier ??= new Map();
+    if (current.state.status !== "failed" || current.state.hadUnknown) earlier.set(current.scope, current.state);
+    prev = earlier.get(e.scope);
+    earlier.delete(e.scope);
+    if (earlier.size > EARLIER_SCOPES) {
+      const oldest = [...earlier].find(([, state]) => forgettable(state));
+      if (oldest) earlier.delete(oldest[0]);
+    }
+    if (earlier.size === 0) earlier = undefined;
+  }
+  const next = (state: DeviceJournalState): LiveDevice => ({ scope: e.scope, state, ...(earlier ? { earlier } : {}) });
+  if (e.ev === "state") return next(e.state);
   const carried = {
     ...(prev?.hadUnknown ? { hadUnknown: true } : {}),
     ...(prev?.resent ? { resent: true } : {}),
@@ -258,106 +287,125 @@ function apply(
     default:
       return assertNever(e, "journal entry");
   }
-  return { scope: e.scope, state };
+  return next(state);
 }
 
-/** Journals open in this process, by absolute path: one writer per file. */
-const openJournals = new Map<string, Journal>();
-let exitHookInstalled = false;
+/** `device` without what it had in `scope`; undefined when nothing is left. */
+function release(device: LiveDevice, scope: string): LiveDevice | undefined {
+  if (device.scope !== scope) {
+    device.earlier?.delete(scope);
+    return device;
+  }
+  const rest = [...(device.earlier ?? [])];
+  const latest = rest.pop();
+  if (!latest) return undefined;
+  return { scope: latest[0], state: latest[1], ...(rest.length > 0 ? { earlier: new Map(rest) } : {}) };
+}
+
+/** What the journal knows of one device: its latest scope and state, and its state in each earlier scope. */
+export interface LiveDevice {
+  /** The scope of the device's latest entry. */
+  readonly scope: string;
+  /** The device's state there. */
+  readonly state: DeviceJournalState;
+  /** Its state in the scopes before, oldest first; absent when there were none (or only failures). */
+  readonly earlier?: Map<string, DeviceJournalState>;
+}
+
+/** What the journal knows of each device after `entries`, in order. */
+export type LiveDevices = Map<string, LiveDevice>;
+
+/** How many `state` lines `live` takes: one per device and scope. */
+export function liveLines(live: LiveDevices): number {
+  let n = 0;
+  for (const device of live.values()) n += 1 + (device.earlier?.size ?? 0);
+  return n;
+}
+
+/** Replays `entries` onto `live` (a new map by default) and returns it. */
+export function replay(entries: Iterable<JournalEntry>, live: LiveDevices = new Map()): LiveDevices {
+  for (const e of entries) {
+    const next = apply(live.get(e.device), e);
+    if (next) live.set(e.device, next);
+    else live.delete(e.device);
+  }
+  return live;
+}
 
 /**
- * Opens (creating it when missing) the journal at `file` for `identity`, or returns the one this process already
- * has open. Throws JournalError for a file that is corrupt, foreign, or in use by another live process.
+ * One `state` line per device and scope, the latest scope last: what a rewritten file or a snapshot holds instead of
+ * the entries it replaces.
  */
-export function openJournal(file: string, identity: JournalIdentity): Journal {
-  const abs = path.resolve(file);
-  const existing = openJournals.get(abs);
-  if (existing) {
-    if (existing.identity.project !== identity.project || existing.identity.stack !== identity.stack) {
-      throw new JournalError(`The reset journal ${abs} is already open in this process for another stack.`);
-    }
-    return existing;
+export function stateLines(live: LiveDevices, at: string = new Date().toISOString()): string[] {
+  const lines: string[] = [];
+  const line = (device: string, scope: string, state: DeviceJournalState) =>
+    lines.push(JSON.stringify({ ev: "state", at, scope, device, state } satisfies JournalEntry));
+  for (const [device, { scope, state, earlier }] of live) {
+    for (const [s, st] of earlier ?? []) line(device, s, st);
+    line(device, scope, state);
   }
-  const journal = Journal.open(abs, identity);
-  openJournals.set(abs, journal);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on("exit", () => {
-      for (const j of openJournals.values()) j.releaseLockSync();
-    });
-  }
-  return journal;
+  return lines;
+}
+
+/** The header line of a journal file or snapshot. */
+export function headerLine(identity: JournalIdentity, created: string): string {
+  const header: JournalHeader = {
+    journal: JOURNAL_FORMAT,
+    version: JOURNAL_VERSION,
+    project: identity.project,
+    stack: identity.stack,
+    created,
+  };
+  return `${JSON.stringify(header)}\n`;
+}
+
+/** Where a journal's batches of lines are made durable: a file, or an object store. */
+export interface JournalSink {
+  /** Where the journal is, for messages: a file's absolute path, or `s3://bucket/prefix/…`. */
+  readonly location: string;
+  /**
+   * How long a batch waits for more lines before it is written, in ms: 0 for a file, a few for a bucket, where each
+   * write is a request that costs CPU and money.
+   */
+  readonly lingerMs?: number;
+  /** Makes `text` (whole lines) durable after everything written before; throws when it cannot. */
+  write(text: string): Promise<void>;
+  /**
+   * Releases the journal for the next writer, after the last write; `live` is what it holds by then, absent when a
+   * write failed (what is in memory may then be more than what was written).
+   */
+  close(live?: LiveDevices): Promise<void>;
 }
 
 /** A journal open for appending, with the latest state of every device it names. */
 export class Journal {
-  private readonly devices = new Map<string, { scope: string; state: DeviceJournalState }>();
   private pending: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (err: Error) => void }> = [];
   private draining = false;
-  /** Counts since the journal was opened: batches written (one fdatasync each), lines, and time spent writing them. */
+  /** Counts since the journal was opened: batches written (one durable write each), lines, and time spent writing them. */
   readonly stats = { batches: 0, lines: 0, writeMs: 0 };
   private broken: JournalError | undefined;
   private closed = false;
+  /** Called once closed (the registry of open journals forgets it). */
+  onClose: (() => void) | undefined;
 
-  private constructor(
-    /** The absolute path of the file. */
-    readonly path: string,
+  constructor(
     /** The project and stack in its header. */
     readonly identity: JournalIdentity,
-    private readonly fd: number,
-    private readonly lockPath: string,
+    private readonly sink: JournalSink,
+    private readonly devices: LiveDevices,
   ) {}
 
-  /** @internal Use openJournal. */
-  static open(file: string, identity: JournalIdentity): Journal {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const lockPath = takeLock(file);
-    try {
-      let text = "";
-      try {
-        text = fs.readFileSync(file, "utf8");
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
-      const parsed = parse(file, text, identity);
-      const live = new Map<string, { scope: string; state: DeviceJournalState }>();
-      for (const e of parsed.entries) {
-        const next = apply(live.get(e.device), e);
-        if (next) live.set(e.device, next);
-        else live.delete(e.device);
-      }
-      const created = parsed.header?.created ?? new Date().toISOString();
-      if (!parsed.header) {
-        // A new file, or one whose header line was cut short by a crash: start it over.
-        writeAtomically(file, headerLine(identity, created));
-      } else if (parsed.entries.length > 1000 && parsed.entries.length > 2 * live.size) {
-        // Mostly superseded lines: rewrite the file with one line per device it still knows of.
-        const at = new Date().toISOString();
-        const lines = [...live].map(([device, { scope, state }]) =>
-          JSON.stringify({ ev: "state", at, scope, device, state } satisfies JournalEntry),
-        );
-        writeAtomically(file, headerLine(identity, created) + lines.map((l) => `${l}\n`).join(""));
-      } else if (parsed.tornBytes > 0) {
-        fs.truncateSync(file, Buffer.byteLength(text) - parsed.tornBytes);
-      }
-      const fd = fs.openSync(file, "a");
-      const journal = new Journal(file, identity, fd, lockPath);
-      for (const [device, entry] of live) journal.devices.set(device, entry);
-      return journal;
-    } catch (err) {
-      fs.rmSync(lockPath, { force: true });
-      if (err instanceof JournalError) throw err;
-      throw new JournalError(
-        `The reset journal ${file} cannot be opened (${(err as Error).message}); no reset is sent.`,
-      );
-    }
+  /** Where the journal is: a file's absolute path, or an object store's URL. */
+  get location(): string {
+    return this.sink.location;
   }
 
-  /** What the journal says of `device` in `scope`; undefined when its latest scope is another, or it has none. */
+  /** What the journal says of `device` in `scope` (its latest, or an earlier one); undefined when it has none. */
   lookup(scope: string, device: string): DeviceJournalState | undefined {
     const entry = this.devices.get(device);
-    return entry && entry.scope === scope ? entry.state : undefined;
+    if (!entry) return undefined;
+    return entry.scope === scope ? entry.state : entry.earlier?.get(scope);
   }
 
   /** False once closed. */
@@ -371,46 +419,33 @@ export class Journal {
   }
 
   /**
-   * Appends an entry; resolves once it is on disk. The in-memory state changes at once. After a write error every
+   * Appends an entry; resolves once it is durable. The in-memory state changes at once. After a write error every
    * append rejects with the same JournalError.
    */
   append(entry: JournalEntry): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
-    if (this.closed) return Promise.reject(new JournalError(`The reset journal ${this.path} is closed.`));
-    const next = apply(this.devices.get(entry.device), entry);
-    if (next) this.devices.set(entry.device, next);
-    else this.devices.delete(entry.device);
+    if (this.closed) return Promise.reject(new JournalError(`The reset journal ${this.location} is closed.`));
+    replay([entry], this.devices);
     this.pending.push(`${JSON.stringify(entry)}\n`);
     return this.barrier();
   }
 
-  /** Resolves once everything appended so far is on disk; rejects if a write failed. */
+  /** Resolves once everything appended so far is durable; rejects if a write failed. */
   flush(): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.pending.length === 0 && !this.draining) return Promise.resolve();
     return this.barrier();
   }
 
-  /** Flushes, closes the file and releases the lock; this process may then open it again. */
+  /** Flushes, then releases the journal for the next writer; this process may then open it again. */
   async close(): Promise<void> {
     if (this.closed) return;
     try {
       await this.flush();
     } finally {
       this.closed = true;
-      openJournals.delete(this.path);
-      fs.closeSync(this.fd);
-      this.releaseLockSync();
-    }
-  }
-
-  /** @internal Removes the lock file if this process holds it (at exit). */
-  releaseLockSync(): void {
-    try {
-      const holder = JSON.parse(fs.readFileSync(this.lockPath, "utf8")) as { pid?: unknown };
-      if (holder.pid === process.pid) fs.rmSync(this.lockPath, { force: true });
-    } catch {
-      // Already gone.
+      this.onClose?.();
+      await this.sink.close(this.broken ? undefined : this.devices);
     }
   }
 
@@ -423,7 +458,7 @@ export class Journal {
     return done;
   }
 
-  /** Writes what is pending, one write and one fdatasync per batch, until nothing is left. */
+  /** Writes what is pending, one durable write per batch, until nothing is left. */
   private async drain(): Promise<void> {
     for (;;) {
       if (this.waiters.length === 0) {
@@ -431,26 +466,31 @@ export class Journal {
         this.draining = false;
         return;
       }
+      // A write that costs more than an fdatasync (an object store's PUT) waits a moment for more lines to join it.
+      if (this.sink.lingerMs) await new Promise((resolve) => setTimeout(resolve, this.sink.lingerMs));
       const lines = this.pending.length;
       const text = this.pending.join("");
       const waiters = this.waiters;
       this.pending = [];
       this.waiters = [];
       try {
+        if (this.broken) throw this.broken;
         if (text !== "") {
           const started = performance.now();
-          await writeAll(this.fd, Buffer.from(text, "utf8"));
-          await new Promise<void>((resolve, reject) => fs.fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
+          await this.sink.write(text);
           this.stats.batches++;
           this.stats.lines += lines;
           this.stats.writeMs += performance.now() - started;
         }
         for (const w of waiters) w.resolve();
       } catch (err) {
-        this.broken = new JournalError(
-          `The reset journal ${this.path} cannot be written (${(err as Error).message}); no further reset is sent in ` +
-            `this update.`,
-        );
+        this.broken ??=
+          err instanceof JournalError
+            ? err
+            : new JournalError(
+                `The reset journal ${this.location} cannot be written (${(err as Error).message}); no further reset ` +
+                  `is sent in this update.`,
+              );
         for (const w of [...waiters, ...this.waiters]) w.reject(this.broken);
         this.waiters = [];
         this.pending = [];
@@ -458,101 +498,5 @@ export class Journal {
         return;
       }
     }
-  }
-}
-
-function headerLine(identity: JournalIdentity, created: string): string {
-  const header: JournalHeader = {
-    journal: JOURNAL_FORMAT,
-    version: JOURNAL_VERSION,
-    project: identity.project,
-    stack: identity.stack,
-    created,
-  };
-  return `${JSON.stringify(header)}\n`;
-}
-
-async function writeAll(fd: number, data: Buffer): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    offset += await new Promise<number>((resolve, reject) =>
-      fs.write(fd, data, offset, data.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))),
-    );
-  }
-}
-
-/** Replaces `file` with `text`: a synced temporary file renamed over it, then the directory synced. */
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs.openSync(tmp, "w");
-  try {
-    fs.writeSync(fd, text);
-    fs.fdatasyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  syncDirectory(path.dirname(file));
-}
-
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, "r");
-    fs.fsyncSync(fd);
-  } catch {
-    // Some platforms cannot sync a directory; the rename is still atomic.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-}
-
-/**
- * Takes `<file>.lock` for this process. A lock left by a process that is gone (or on another machine: a cache
- * restored from elsewhere) is taken over; one held by a live process on this machine is refused, since two
- * writers would each send what the other is sending.
- */
-function takeLock(file: string): string {
-  const lockPath = `${file}.lock`;
-  const mine = JSON.stringify({ pid: process.pid, host: os.hostname(), since: new Date().toISOString() });
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      fs.writeFileSync(lockPath, mine, { flag: "wx" });
-      return lockPath;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") {
-        throw new JournalError(
-          `The reset journal ${file} cannot be locked (${(err as Error).message}); no reset is sent.`,
-        );
-      }
-    }
-    let holder: { pid?: unknown; host?: unknown } = {};
-    try {
-      holder = JSON.parse(fs.readFileSync(lockPath, "utf8")) as typeof holder;
-    } catch {
-      // Unreadable or just removed: stale.
-    }
-    if (
-      typeof holder.pid === "number" &&
-      holder.pid !== process.pid &&
-      holder.host === os.hostname() &&
-      isAlive(holder.pid)
-    ) {
-      throw new JournalError(
-        `The reset journal ${file} is in use by process ${holder.pid} on this machine (an update still running, or the ` +
-          `provider process of an update that was killed). Stop that process, then run the update again; no reset is sent.`,
-      );
-    }
-    fs.rmSync(lockPath, { force: true });
-  }
-  throw new JournalError(`The reset journal ${file} could not be locked; no reset is sent.`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

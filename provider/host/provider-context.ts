@@ -12,7 +12,12 @@ import { Pacers } from "./pacer";
 import { GuardClock, systemClock, UpdateGuard } from "./update-guard";
 import { ConfigurationError } from "../shared/errors";
 import type { CheckFailure } from "../shared/inputs";
-import { defaultJournalPath, Journal, JournalIdentity, openJournal } from "./journal";
+import { defaultJournalPath, Journal, JournalIdentity } from "./journal";
+import { openJournal } from "./journal-file";
+import type { BucketLocation } from "./journal-location";
+import { openObjectJournal, type ObjectBucket } from "./journal-objects";
+import { s3Bucket } from "./journal-s3";
+import { ossBucket } from "./journal-oss";
 import {
   buildCredential,
   credentialSourceProblem,
@@ -41,6 +46,8 @@ export class ProviderContext {
   private readonly apis = new Map<string, IotApi>();
   private identity: StackIdentity = {};
   private opened: Journal | undefined;
+  /** The journal being opened: every resource of the update waits for the same opening. */
+  private opening: Promise<Journal | undefined> | undefined;
   /** Stops every call not yet sent; the host flips it when the engine is gone or the update is cancelled. */
   readonly gate = new SendGate();
   /** The pacer of each API action, shared by every resource of the update: the quotas are per account. */
@@ -84,6 +91,7 @@ export class ProviderContext {
     this.apis.clear();
     this.identity = identity;
     this.opened = undefined;
+    this.opening = undefined;
     try {
       this.current = readSettings(get);
       this.configError = undefined;
@@ -147,14 +155,15 @@ export class ProviderContext {
   }
 
   /**
-   * Resolves once every attempt underway has its answer, or has been kept from leaving, and what was recorded of
-   * them is on disk: wait for it after `stopSending` before the process exits, so no journaled reset is left
-   * without the line that says how it ended.
+   * Resolves once every attempt underway has its answer, or has been kept from leaving, what was recorded of them
+   * is durable, and the journal is released for the next update: wait for it after `stopSending` before the
+   * process exits, so no journaled reset is left without the line that says how it ended.
    */
   async settle(): Promise<void> {
-    // Idle once every journaled reset has appended its outcome line (SendGate.hold); the flush writes those lines.
+    // Idle once every journaled reset has appended its outcome line (SendGate.hold); closing writes those lines.
     await this.gate.idle();
-    await this.opened?.flush();
+    const journal = await this.opening?.catch(() => undefined);
+    await journal?.close();
   }
 
   /** The client for one resource's region and endpoint; throws a ConfigurationError naming what is missing. */
@@ -192,17 +201,46 @@ export class ProviderContext {
 
   /**
    * The reset journal of this stack, opened on first use (creates and updates only; previews never touch it);
-   * undefined when `iotReset:journal` is `off`. Throws JournalError for a corrupt, foreign or busy journal.
+   * undefined when `iotReset:journal` is `off`. Rejects with a JournalError for a corrupt, foreign or busy journal,
+   * and keeps rejecting for the rest of the update: no resource sends with a journal another update holds.
    */
-  journal(): Journal | undefined {
-    if (this.opened?.isOpen) return this.opened;
-    const setting = this.settings.journal;
-    if (setting === "off") return undefined;
+  journal(): Promise<Journal | undefined> {
+    if (this.opened?.isOpen) return Promise.resolve(this.opened);
+    if (this.opening === undefined || this.opened !== undefined) {
+      this.opening = this.openStackJournal().then((journal) => {
+        this.opened = journal;
+        return journal;
+      });
+    }
+    return this.opening;
+  }
+
+  private async openStackJournal(): Promise<Journal | undefined> {
+    const location = this.settings.journal;
+    if (location.kind === "off") return undefined;
     const identity = this.journalIdentity();
-    const file =
-      setting === undefined ? defaultJournalPath(this.programDir, identity) : path.resolve(this.programDir, setting);
-    this.opened = openJournal(file, identity);
-    return this.opened;
+    if (location.kind === "file") {
+      const file =
+        location.path === undefined
+          ? defaultJournalPath(this.programDir, identity)
+          : path.resolve(this.programDir, location.path);
+      return openJournal(file, identity);
+    }
+    return openObjectJournal(this.bucket(location), location, identity);
+  }
+
+  /** The client of the journal's bucket: S3 with AWS's credential chain, OSS with this provider's Alibaba one. */
+  private bucket(location: BucketLocation): ObjectBucket {
+    if (location.kind === "s3") return s3Bucket(location, this.env);
+    return ossBucket(location, async () => {
+      this.credential ??= buildCredential(this.current, this.env);
+      const c = await this.credential.getCredential();
+      return {
+        accessKeyId: c.accessKeyId ?? "",
+        accessKeySecret: c.accessKeySecret ?? "",
+        ...(c.securityToken ? { securityToken: c.securityToken } : {}),
+      };
+    });
   }
 
   /** The journal if it is already open (for tests and the host); never opens it. */

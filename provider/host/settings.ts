@@ -3,6 +3,7 @@
  * dynamic provider's `configure` hook, so secrets stay in the provider process), then the environment and
  * the Alibaba Cloud default credential chain. Nothing here is ever written to state.
  */
+import { JournalLocation, parseJournalLocation } from "./journal-location";
 import Credential, { CLIProfileCredentialsProvider, Config as CredentialConfig } from "@alicloud/credentials";
 import * as fs from "fs";
 import * as os from "os";
@@ -48,8 +49,8 @@ export interface ProviderSettings {
   readonly readTimeoutMs: number;
   /** Connect timeout of one API call. */
   readonly connectTimeoutMs: number;
-  /** `iotReset:journal`: the reset journal's path (relative to the program directory), `off`, or unset for the default. */
-  readonly journal?: string;
+  /** `iotReset:journal`: where the reset journal is (a file, a bucket, or `off`). */
+  readonly journal: JournalLocation;
   /** `iotReset:resendUnknown`: devices with an unknown outcome to send exactly once more. */
   readonly resendUnknown: DeviceChoice;
   /** `iotReset:acceptUnknown`: devices with an unknown outcome to record as reset without sending. */
@@ -110,7 +111,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
         `a device with an unknown outcome is either sent once more or accepted as reset, not both.`,
     );
   }
-  const journal = nonEmpty(get(CONFIG_KEYS.journal))?.trim();
+  const journal = parseJournalLocation(nonEmpty(get(CONFIG_KEYS.journal))?.trim());
   return {
     region: regionSetting(get(CONFIG_KEYS.region), `Stack config ${CONFIG_KEYS.region}`),
     accessKey: nonEmpty(get(CONFIG_KEYS.accessKey)),
@@ -129,7 +130,7 @@ export function readSettings(get: (key: string) => string | undefined): Provider
     gatePollMs: numberSetting(get, CONFIG_KEYS.gatePollSeconds) * 1000,
     readTimeoutMs: numberSetting(get, CONFIG_KEYS.readTimeoutMs),
     connectTimeoutMs: 5_000,
-    ...(journal !== undefined ? { journal } : {}),
+    journal,
     resendUnknown,
     acceptUnknown,
   };

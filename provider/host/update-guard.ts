@@ -100,12 +100,19 @@ export class UpdateGuard {
   async admit(limits: RolloutControls): Promise<void> {
     const criteria = criteriaOf(limits);
     for (;;) {
-      this.checkStops(limits, criteria);
+      try {
+        this.checkStops(limits, criteria);
+      } catch (err) {
+        this.wakeNext(); // the next waiter sees the stop too
+        throw err;
+      }
       if (this.inFlight === 0 || criteria.every((c) => this.safeToSend(c))) break;
+      // Waiting again ends this round of wake-ups: the next settle starts another.
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
     this.admitted++;
     this.inFlight++;
+    this.wakeNext(); // there may be room for the next one as well
     if (!limits.ramp) return;
     const now = this.clock.now();
     const slot = Math.max(now, this.rampNext);
@@ -146,9 +153,15 @@ export class UpdateGuard {
       this.failed++;
       this.failures[outcome === false ? "businessError" : outcome]++;
     }
-    const waiting = this.waiters;
-    this.waiters = [];
-    for (const wake of waiting) wake();
+    this.wakeNext();
+  }
+
+  /**
+   * Wakes the longest waiting reset, which wakes the next once admitted: one at a time, since a batch keeps hundreds of
+   * resets waiting and waking them all at every settle costs the host more than the calls themselves.
+   */
+  private wakeNext(): void {
+    this.waiters.shift()?.();
   }
 
   /** Throws for a tripped criterion, the cap (not once admitted: `admitted`), or closed windows. */

@@ -1,22 +1,26 @@
 #!/usr/bin/env node
 /**
- * `iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]`: prints every device the planned update
- * would reset, one per line (or as JSON, or as a pull-request comment), and exits 1 when there are more than
- * `--max`, 2 when the plan or a flag cannot be read (a pipeline's guard before `pulumi up`).
+ * `iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N] [--review FILE [--reviewed FILE]]]`: prints
+ * every device the planned update would reset, one per line (or as JSON, or as a pull-request comment), and exits 1
+ * when there are more than `--max`, 2 when the plan or a flag cannot be read (a pipeline's guard before `pulumi up`).
  */
 import * as fs from "fs";
 import { parseArgs } from "util";
 import { escapeText } from "../shared/inputs";
 import { PlannedGate, PlannedReset, PlanReading, readPlan } from "./read-plan";
 import { describeRollout } from "../shared/rollout-controls";
+import { readReview, ReviewFile, staleReview } from "../shared/review";
 
 const USAGE =
-  "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N]]\n" +
+  "usage: iot-reset-plan PLAN.json [--max N] [--json | --markdown [--first N] [--review FILE [--reviewed FILE]]]\n" +
   "  PLAN.json   output of `pulumi preview --json`; - reads stdin\n" +
   "  --max N     exit 1 when the update would reset more than N devices, or devices unknown until apply\n" +
   '  --json      print {"count", "resets": [{urn, op, devices, ...}], "gates", "stepsWithoutUrn"} instead of lines\n' +
   "  --markdown  print a pull-request comment: counts per stage and per resource, the first devices\n" +
   "  --first N   with --markdown, list the first N devices (default 20)\n" +
+  "  --review F  with --markdown, show the review this preview wrote (IOT_RESET_REVIEW_OUT): per cohort its campaign,\n" +
+  "              stage, digest and what the next stage would add\n" +
+  "  --reviewed F  with --review, say whether the committed review F matches it, and how it differs\n" +
   "exit status: 0 within --max, 1 past it, 2 for a plan or flag that cannot be read\n";
 
 /** A count flag: a whole number, 0 or more. */
@@ -36,9 +40,12 @@ function md(value: string): string {
   return escapeText(value).replace(/[`|]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** The cohort of a batch: its name without `-b<count>-<bucket>` (or `-s<stage>-b<count>-<bucket>` when gated). */
+/**
+ * The cohort of a batch: its name without `-b<bucket>` (or `-s<stage>-b<bucket>` when gated), or without
+ * `-b<count>-<bucket>` when its cohort pins `batchCount`.
+ */
 function cohortOf(r: PlannedReset): string {
-  return resourceName(r).replace(/(-s\d+)?-b\d+-\d+$/, "");
+  return resourceName(r).replace(/(-s\d+)?-b\d+(-\d+)?$/, "");
 }
 
 /** One sentence per promotion gate the update would check. */
@@ -94,7 +101,7 @@ function lines(reading: PlanReading, count: number): string {
 
 /** The markdown table of devices reset per stage, and per cohort's stage; no lines when nothing is known. */
 function stageTable(resets: readonly PlannedReset[]): string[] {
-  // Per stage: batches of one cohort (named <cohort>-b<count>-<bucket>, or <cohort>-s<stage>-b<count>-<bucket> with a
+  // Per stage: batches of one cohort (named <cohort>-b<bucket>, or <cohort>-s<stage>-b<bucket> with a
   // promotion gate) share its stages.
   const stageRows = new Map<string, { label: string; share: string; devices: number }>();
   for (const r of resets) {
@@ -125,17 +132,75 @@ function stageTable(resets: readonly PlannedReset[]): string[] {
   ];
 }
 
-function markdown(reading: PlanReading, count: number, first: number, max: number | undefined): string {
+/** The first `first` of `lines` in a text block, each through `render`, then how many more; and a blank line. */
+function fencedFirst(lines: readonly string[], first: number, render: (line: string) => string): string[] {
+  return [
+    "```text",
+    ...lines.slice(0, first).map(render),
+    ...(lines.length > first ? [`… and ${lines.length - first} more`] : []),
+    "```",
+    "",
+  ];
+}
+
+/** A pull request's comment stays well under GitHub's 65,536 characters: past this many resources, one summary row. */
+const RESOURCE_ROWS = 100;
+
+/** The comment's review section: per cohort of the preview's review, and whether the committed one matches it. */
+function reviewSection(review: ReviewFile, committed: ReviewFile | undefined, first: number): string[] {
+  const out = [
+    "| cohort | campaign | stage | devices selected | next stage would add | digest |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const [name, c] of Object.entries(review.cohorts)) {
+    const next =
+      c.stage < c.stages.length
+        ? `${(c.stageCounts[c.stage] ?? 0) - (c.stageCounts[c.stage - 1] ?? 0)} (stage ${c.stage + 1}, ${c.stages[c.stage]}%)`
+        : "(last stage)";
+    const share = c.stage === 0 ? "0%" : `${c.stages[c.stage - 1]}%`;
+    out.push(
+      `| \`${md(name)}\` | \`${md(c.campaign)}\` | ${c.stage} of ${c.stages.length} (${share}) | ${c.selected} | ${next} | \`${c.digest.slice(0, 19)}…\` |`,
+    );
+  }
+  out.push("");
+  if (!committed) return out;
+  const stale = staleReview(committed, review);
+  if (stale.length === 0) {
+    out.push("> **Review:** the committed review file matches what this preview selects.", "");
+  } else {
+    out.push(
+      "> **Stale review:** the committed review file does not match what this preview selects; the merge would be " +
+        "refused. Write it anew (`npm run review`), read its diff, and push it.",
+      "",
+      ...fencedFirst(stale, first, escapeText),
+    );
+  }
+  return out;
+}
+
+function markdown(
+  reading: PlanReading,
+  count: number,
+  first: number,
+  max: number | undefined,
+  review?: { review: ReviewFile; committed?: ReviewFile },
+): string {
   const { resets } = reading;
   const out = [`### iot-reset-plan: ${count} device reset(s) in ${resets.length} resource(s)`, ""];
+  if (review) out.push(...reviewSection(review.review, review.committed, first));
   const gates = describeGates(reading.gates, (c) => `\`${md(c)}\``);
   if (gates.length > 0) out.push(...gates.map((g) => `> **Gate:** ${g}`), "");
   out.push(...stageTable(resets));
   if (resets.length > 0) {
     out.push("| resource | operation | devices reset |", "| --- | --- | --- |");
-    for (const r of resets) {
+    for (const r of resets.slice(0, RESOURCE_ROWS)) {
       const name = r.urn ? `\`${md(resourceName(r))}\`` : resourceName(r);
       out.push(`| ${name} | ${md(r.op)} | ${r.unknown ? "unknown until apply" : r.devices.length} |`);
+    }
+    if (resets.length > RESOURCE_ROWS) {
+      const rest = resets.slice(RESOURCE_ROWS);
+      const devices = rest.reduce((n, r) => n + r.devices.length, 0);
+      out.push(`| … ${rest.length} more resource(s) |  | ${devices} |`);
     }
     out.push("");
   }
@@ -168,11 +233,7 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
       `> **Unknown outcomes:** ${held.length} device(s) were sent by an earlier update and got no answer; they are not ` +
         "sent again unless `iotReset:resendUnknown` names them. Check each in the IoT console first.",
       "",
-      "```text",
-      ...held.slice(0, first).map(md),
-      ...(held.length > first ? [`… and ${held.length - first} more`] : []),
-      "```",
-      "",
+      ...fencedFirst(held, first, md),
     );
   }
   if (max !== undefined && count > max) {
@@ -181,11 +242,39 @@ function markdown(reading: PlanReading, count: number, first: number, max: numbe
   return out.join("\n");
 }
 
-function main(argv: string[]): number {
-  let values: { max?: string; json?: boolean; markdown?: boolean; first?: string; help?: boolean };
-  let positionals: string[];
+/** The reviews `--review` and `--reviewed` name, read; or why they cannot be used. */
+function reviewFlags(values: {
+  markdown?: boolean;
+  review?: string;
+  reviewed?: string;
+}): { review: ReviewFile; committed?: ReviewFile } | undefined | string {
+  if (values.review === undefined) return values.reviewed === undefined ? undefined : "--reviewed goes with --review";
+  if (!values.markdown) return "--review goes with --markdown";
   try {
-    ({ values, positionals } = parseArgs({
+    return {
+      review: readReview(values.review),
+      ...(values.reviewed !== undefined ? { committed: readReview(values.reviewed) } : {}),
+    };
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/** The flags given. */
+interface Flags {
+  max?: string;
+  json?: boolean;
+  markdown?: boolean;
+  first?: string;
+  review?: string;
+  reviewed?: string;
+  help?: boolean;
+}
+
+/** The command line, parsed; or why it cannot be. */
+function readFlags(argv: string[]): { values: Flags; positionals: string[] } | string {
+  try {
+    return parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
@@ -193,13 +282,23 @@ function main(argv: string[]): number {
         json: { type: "boolean" },
         markdown: { type: "boolean" },
         first: { type: "string" },
+        review: { type: "string" },
+        reviewed: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
-    }));
+    });
   } catch (err) {
-    process.stderr.write(`iot-reset-plan: ${(err as Error).message}\n`);
+    return (err as Error).message;
+  }
+}
+
+function main(argv: string[]): number {
+  const flags = readFlags(argv);
+  if (typeof flags === "string") {
+    process.stderr.write(`iot-reset-plan: ${flags}\n`);
     return 2;
   }
+  const { values, positionals } = flags;
   if (values.help || positionals.length !== 1) {
     (values.help ? process.stdout : process.stderr).write(USAGE);
     return values.help ? 0 : 2;
@@ -214,12 +313,19 @@ function main(argv: string[]): number {
   }
   const max = maxFlag as number | undefined;
   const first = firstFlag as number;
-  if (values.json && values.markdown) {
-    process.stderr.write("iot-reset-plan: --json and --markdown are two outputs; give one\n");
+  const together =
+    values.json && values.markdown
+      ? "--json and --markdown are two outputs; give one"
+      : values.first !== undefined && !values.markdown
+        ? "--first goes with --markdown"
+        : undefined;
+  if (together) {
+    process.stderr.write(`iot-reset-plan: ${together}\n`);
     return 2;
   }
-  if (values.first !== undefined && !values.markdown) {
-    process.stderr.write("iot-reset-plan: --first goes with --markdown\n");
+  const review = reviewFlags(values);
+  if (typeof review === "string") {
+    process.stderr.write(`iot-reset-plan: ${review}\n`);
     return 2;
   }
   const file = positionals[0] as string;
@@ -241,7 +347,7 @@ function main(argv: string[]): number {
     };
     process.stdout.write(`${JSON.stringify(json)}\n`);
   } else if (values.markdown) {
-    process.stdout.write(markdown(reading, count, first, max));
+    process.stdout.write(markdown(reading, count, first, max, review));
   } else {
     process.stdout.write(lines(reading, count));
   }

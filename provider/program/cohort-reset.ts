@@ -1,6 +1,7 @@
 /**
  * `DeviceCohortReset` and its batches: a fleet reset in stages, each stage promoted by a reviewed change.
  */
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { COHORT_TYPE, RESOURCE_MODULE, RESOURCE_NAMES } from "../shared/type-tokens";
 import { refusePlaintextSecrets } from "./plaintext-secrets";
@@ -23,6 +24,7 @@ import {
   WAIT_MINUTES_RULE,
 } from "../shared/inputs";
 import type { DeviceRecord, UnknownOutcomeRecord } from "../shared/records";
+import { readReview, REVIEW_OUT_ENV, reviewCohort, reviewDifferences, writeReviewEntry } from "../shared/review";
 
 /** Arguments of a `DeviceBatchReset`. */
 export interface DeviceBatchResetArgs extends TargetArgs, InputsOf<RolloutControls> {
@@ -97,23 +99,34 @@ export interface DeviceCohortResetArgs extends TargetArgs, RolloutControls {
    * has more than one entry, else default 1; promoting only adds devices; a plain value.
    */
   readonly stage?: number;
-  /** Target devices per batch resource (1 to 5,000), used to choose the batch count when `batchCount` is not set; default 500; a plain value. */
+  /**
+   * Devices per batch resource (1 to 5,000) while the fleet has fewer than 32 batches' worth, beyond which the 32 batches
+   * grow with the fleet; default 500; ignored when `batchCount` is set; a plain value.
+   */
   readonly batchSize?: number;
   /**
-   * How many batch resources the fleet is hashed into (1 to 4096); default `2^ceil(log2(devices / batchSize))`. A change of
-   * the count re-forms every batch and resets its devices again: pin it when the fleet will grow. A plain value.
+   * Pins the number of batch resources (1 to 4096) and the layout of 0.1 (`<name>-b<count>-<bucket>`),
+   * where a new count re-forms every batch; default: one batch per `batchSize` devices, at most 32, growing one batch at
+   * a time. A plain value.
    */
   readonly batchCount?: number;
   /**
    * Before a newly promoted stage resets any device, wait until this share of the devices reset by earlier stages
    * of the campaign came back online, or fail the update; default: no gate. With a gate the batches are formed per
-   * stage (`<name>-s<stage>-b<count>-<bucket>`), so set it when a campaign starts: turning it on or off within a
+   * stage (`<name>-s<stage>-b<bucket>`), so set it when a campaign starts: turning it on or off within a
    * campaign re-forms the batches, whose devices are then recorded from the reset journal, or reset again without it.
    * A plain value.
    */
   readonly promotionGate?: PromotionGateOptions;
   /** Accept an empty `devices` list (nothing is reset); default false, since an empty fleet is usually a mistake; a plain value. */
   readonly allowEmpty?: boolean;
+  /**
+   * The review file (JSON, relative to the working directory) whose entry for this cohort names what a merge may
+   * reset: the program declares nothing of the cohort, so sends nothing, when its selection differs from it. A preview
+   * with `IOT_RESET_REVIEW_OUT=<file>` writes the entry instead (see docs/gitops.md); `campaign` must then be a plain
+   * string. A plain value.
+   */
+  readonly reviewed?: string;
 }
 
 /** The default number of devices per batch resource. */
@@ -133,11 +146,11 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   public readonly stageCounts: pulumi.Output<number[]>;
   /** The campaign. */
   public readonly campaign: pulumi.Output<string>;
-  /** How many devices have a recorded reset in this campaign, over every batch (each batch's `resetCount` summed). */
+  /** How many devices have a recorded reset in this campaign, over every batch (each device once). */
   public readonly resetCount: pulumi.Output<number>;
   /**
-   * How many devices were sent a reset whose answer was lost, over every batch (each batch's `unknownOutcomes`
-   * counted): they are not sent again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names them.
+   * How many devices were sent a reset whose answer was lost, over every batch (each device once): they are not sent
+   * again until `iotReset:resendUnknown` or `iotReset:acceptUnknown` names them.
    */
   public readonly unknownOutcomeCount: pulumi.Output<number>;
   /** The batch resources. */
@@ -146,7 +159,8 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   public readonly gates: DevicePromotionGate[];
 
   /**
-   * @param name The unique name of the cohort; batches are named `<name>-b<buckets>-<bucket>`.
+   * @param name The unique name of the cohort; batches are named `<name>-b<bucket>` (`<name>-s<stage>-b<bucket>` with a
+   *   promotion gate), or `<name>-b<count>-<bucket>` with `batchCount`.
    * @param args The fleet, the campaign and the rollout.
    * @param opts Component resource options.
    */
@@ -154,14 +168,15 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     refusePlaintextSecrets();
     // Checked before anything is registered: the Pulumi runtime would turn some mistakes into other values.
     const { devices, stages, stage, batchSize } = validateCohort(name, args);
-    super(COHORT_TYPE, name, {}, opts);
     const plan = planCohort(devices, stages, stage, batchSize, args.batchCount);
+    // Before anything is registered: a selection that differs from the review declares nothing, so sends nothing.
+    if (args.reviewed !== undefined) checkReviewed(name, args, stages, stage, plan);
+    super(COHORT_TYPE, name, {}, opts);
     const staged = args.promotionGate ? planStages(devices, stages, stage, batchSize, args.batchCount) : undefined;
-    if (args.batchCount === undefined) {
-      // Derived from the fleet size, the count changes when the fleet crosses a power of two times batchSize,
-      // and a new count re-forms every batch: say so before it happens, where the operator reads the preview.
-      void pulumi.log.warn(batchCountWarning(plan, staged, devices.length, batchSize), this);
-    }
+    // A pinned count keeps the names it always had; the default layout's names carry no count, since it grows one
+    // batch at a time and a count in every name would rename every batch.
+    const counted = (buckets: number) => (args.batchCount === undefined ? "" : `${buckets}-`);
+    if (args.batchCount === undefined) warnWithoutJournal(this);
     const batchArgs = (devices: FleetDevice[]): DeviceBatchResetArgs => ({
       // Keys, not objects: a fraction of the engine's cost per device in every operation (see FleetEntry).
       devices: devices.map(deviceKey),
@@ -176,9 +191,15 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     });
     this.gates = [];
     if (!staged) {
+      // 0.1 named a cohort of up to `batchSize` devices' one batch `<name>-b1-0`, and kept no journal: the default
+      // layout's first batch takes it over (the same devices), so that such a cohort upgrades without a reset.
+      const takesOver01 = (bucket: number) => bucket === 0 && args.batchCount === undefined;
       this.batches = plan.batches.map(
         ({ bucket, devices }) =>
-          new DeviceBatchReset(`${name}-b${plan.buckets}-${bucket}`, batchArgs(devices), { parent: this }),
+          new DeviceBatchReset(`${name}-b${counted(plan.buckets)}${bucket}`, batchArgs(devices), {
+            parent: this,
+            ...(takesOver01(bucket) ? { aliases: [{ name: `${name}-b1-0` }] } : {}),
+          }),
       );
     } else {
       const gate = args.promotionGate as PromotionGateOptions;
@@ -194,7 +215,7 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
         }
         for (const { bucket, devices } of s.batches) {
           this.batches.push(
-            new DeviceBatchReset(`${name}-s${s.stage}-b${s.buckets}-${bucket}`, batchArgs(devices), {
+            new DeviceBatchReset(`${name}-s${s.stage}-b${counted(s.buckets)}${bucket}`, batchArgs(devices), {
               parent: this,
               dependsOn,
             }),
@@ -206,10 +227,9 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
     this.stageCounts = pulumi.output(plan.stageCounts);
     this.campaign = pulumi.output(args.campaign);
     // Failed devices have no total: a batch with a failed device fails the update and records only what succeeded.
-    this.resetCount = sumOver(this.batches, (b) => b.resetCount);
-    this.unknownOutcomeCount = sumOver(this.batches, (b) =>
-      b.unknownOutcomes.apply((u) => Object.keys(u ?? {}).length),
-    );
+    const totals = cohortTotals(this.batches);
+    this.resetCount = totals.resetCount;
+    this.unknownOutcomeCount = totals.unknownOutcomeCount;
     this.registerOutputs({
       selectedCount: this.selectedCount,
       stageCounts: this.stageCounts,
@@ -245,31 +265,28 @@ export class DeviceCohortReset extends pulumi.ComponentResource {
   }
 }
 
-/** A count over every batch: the sum of `count` of each, a batch with no count yet as 0. */
-function sumOver(batches: readonly DeviceBatchReset[], count: (b: DeviceBatchReset) => pulumi.Output<number>) {
-  return pulumi.all(batches.map(count)).apply((counts) => counts.reduce((sum, n) => sum + (n ?? 0), 0));
+/**
+ * The cohort's totals, counted by device: a batch keeps the records of devices that left it, and a device that moved to
+ * a new batch when its batch split is recorded there too.
+ */
+function cohortTotals(batches: readonly DeviceBatchReset[]) {
+  return pulumi
+    .all([pulumi.all(batches.map((b) => b.results)), pulumi.all(batches.map((b) => b.unknownOutcomes))])
+    .apply(([results, unknowns]) => {
+      const recorded = new Set(results.flatMap((r) => Object.keys(r ?? {})));
+      // An unknown outcome decided in the device's new batch may linger in the batch it left.
+      const open = new Set(unknowns.flatMap((u) => Object.keys(u ?? {})).filter((k) => !recorded.has(k)));
+      return { resetCount: recorded.size, unknownOutcomeCount: open.size };
+    });
 }
 
-/** Why the batches may re-form when `batchCount` is left out, and the count to pin. */
-function batchCountWarning(
-  plan: CohortPlan,
-  staged: readonly StagePlan[] | undefined,
-  fleetSize: number,
-  batchSize: number,
-): string {
-  if (staged) {
-    return (
-      `batchCount is not set, so each stage's batch count follows its share of the fleet ` +
-      `(${staged.map((s) => s.buckets).join(", ")} for stages 1..${staged.length} at batchSize ${batchSize}); a ` +
-      `stage whose share crosses a power of two times batchSize re-forms its batches and resets their devices ` +
-      `again. Pin \`batchCount\` to keep them.`
-    );
-  }
-  const low = plan.buckets === 1 ? 1 : (plan.buckets / 2) * batchSize + 1;
-  return (
-    `batchCount is not set, so it follows the fleet size (${plan.buckets} for ${fleetSize} devices at batchSize ` +
-    `${batchSize}); a fleet outside ${low}..${plan.buckets * batchSize} devices would re-form the batches ` +
-    `and reset their devices again. Pin \`batchCount: ${plan.buckets}\` to keep them.`
+/** Without the journal, the devices a split moves to a new batch have no record there: they would be reset again. */
+function warnWithoutJournal(cohort: pulumi.Resource): void {
+  if (new pulumi.Config("iotReset").get("journal") !== "off") return;
+  void pulumi.log.warn(
+    "iotReset:journal is off, and batchCount is not set: when the fleet grows past a batch, about half of one " +
+      "batch's devices move to a new batch and are reset again. Pin `batchCount`, or keep the journal.",
+    cohort,
   );
 }
 
@@ -306,6 +323,7 @@ const PLAIN_KEYS = [
   "batchCount",
   "promotionGate",
   "allowEmpty",
+  "reviewed",
   ...ROLLOUT_KEYS,
 ];
 
@@ -402,6 +420,67 @@ function validateCohort(name: string, args: DeviceCohortResetArgs): CheckedCohor
     } as FleetDevice;
   });
   return { devices: clean, stages: stages as number[], stage: stage as number, batchSize: batchSize as number };
+}
+
+/**
+ * Compares the cohort's selection with its entry in the review file, and refuses the cohort when they differ; in a
+ * preview with `IOT_RESET_REVIEW_OUT` set, writes the entry to that file instead (the pull request's check compares).
+ */
+function checkReviewed(
+  name: string,
+  args: DeviceCohortResetArgs,
+  stages: number[],
+  stage: number,
+  plan: CohortPlan,
+): void {
+  const subject = `DeviceCohortReset "${name}"`;
+  if (typeof args.reviewed !== "string" || args.reviewed === "") {
+    throw new InputError(
+      `${subject}: \`reviewed\` must be the path of a review file, got ${describeValue(args.reviewed)}.`,
+    );
+  }
+  if (typeof args.campaign !== "string") {
+    throw new InputError(
+      `${subject}: with \`reviewed\`, \`campaign\` must be a plain string (e.g. from stack config), since the review ` +
+        `names it; got ${known(args.campaign) === UNKNOWN ? "an Output or a promise" : describeValue(args.campaign)}.`,
+    );
+  }
+  const actual = reviewCohort(args.campaign, stages, stage, plan.stageCounts, plan.selected.map(deviceKey), {
+    ...plainString("iotInstanceId", args.iotInstanceId),
+    ...plainString("region", args.region ?? new pulumi.Config("alicloud").get("region")),
+    ...plainString("endpoint", args.endpoint),
+  });
+  const out = process.env[REVIEW_OUT_ENV];
+  if (out) {
+    // The review is written by a preview, to a file a person reads before it replaces the reviewed one: written over
+    // the reviewed file itself, or during an update, it would approve whatever the program selects.
+    const problem = !pulumi.runtime.isDryRun()
+      ? `${REVIEW_OUT_ENV} is set during an update; it is for a preview only: unset it`
+      : path.resolve(out) === path.resolve(args.reviewed)
+        ? `${REVIEW_OUT_ENV} names the reviewed file itself; write the review elsewhere (e.g. out/reset-review.json) ` +
+          `and copy it over ${args.reviewed} once read`
+        : undefined;
+    if (problem) throw new InputError(`${subject}: ${problem}. Nothing of the cohort is declared.`);
+    writeReviewEntry(out, name, actual);
+    return;
+  }
+  const reviewed = readReview(args.reviewed).cohorts[name];
+  const differences = reviewed
+    ? reviewDifferences(reviewed, actual)
+    : [`the review file has no entry for it (${actual.selected} device(s) selected)`];
+  if (differences.length === 0) return;
+  throw new InputError(
+    `${subject}: what it selects differs from the review in ${args.reviewed}: ${differences.join("; ")}. Nothing of ` +
+      `the cohort is declared, so no reset is sent. Write the review anew with a preview ` +
+      `(${REVIEW_OUT_ENV}=out/reset-review.json pulumi preview, then copy it over ${args.reviewed}), and have the ` +
+      `change reviewed in a pull request.`,
+  );
+}
+
+/** `{ [key]: value }` for a plain string, `{ [key]: "(an Output)" }` for a value known only later, else nothing. */
+function plainString(key: string, value: unknown): Record<string, string> {
+  if (typeof value === "string") return { [key]: value };
+  return known(value) === UNKNOWN ? { [key]: "(an Output)" } : {};
 }
 
 /** The reset time of every device recorded by the given batches, by device key: what a promotion gate reads. */

@@ -28,6 +28,11 @@ export const API_ACTIONS = {
   ResetThing: { quota: 500, setting: "iotReset:resetQps", maxQps: 10_000, readOnly: false },
   QueryJob: { quota: 5, setting: "iotReset:queryJobQps", maxQps: 1_000, readOnly: true },
   BatchGetDeviceState: { quota: 50, setting: "iotReset:deviceStateQps", maxQps: 1_000, readOnly: true },
+  QueryDevice: { quota: 50, setting: "iotReset:listQps", maxQps: 1_000, readOnly: true },
+  // Not an action of its own: QueryDevice calls whose CurrentPage × PageSize is 100,000 or more count against this
+  // lower quota instead (the QueryDevice reference, "QPS limits"), so they are paced apart.
+  QueryDeviceDeepPage: { quota: 2, setting: "iotReset:listDeepPageQps", maxQps: 1_000, readOnly: true },
+  QueryDeviceListByDeviceGroup: { quota: 5, setting: "iotReset:groupListQps", maxQps: 1_000, readOnly: true },
 } as const satisfies Record<string, ApiAction>;
 
 /** The name of an API action the provider calls. */
@@ -60,8 +65,14 @@ export const CONFIG_KEYS = {
   resetQps: API_ACTIONS.ResetThing.setting,
   /** QueryJob calls per second (device jobs followed with `waitForJob`). */
   queryJobQps: API_ACTIONS.QueryJob.setting,
-  /** BatchGetDeviceState calls per second (promotion gates). */
+  /** BatchGetDeviceState calls per second (promotion gates, `listFleet` with a group and a status). */
   deviceStateQps: API_ACTIONS.BatchGetDeviceState.setting,
+  /** QueryDevice calls per second (`listFleet`). */
+  listQps: API_ACTIONS.QueryDevice.setting,
+  /** QueryDevice calls per second for pages from the 100,000th device (`listFleet`). */
+  listDeepPageQps: API_ACTIONS.QueryDeviceDeepPage.setting,
+  /** QueryDeviceListByDeviceGroup calls per second (`listFleet` with a group). */
+  groupListQps: API_ACTIONS.QueryDeviceListByDeviceGroup.setting,
   /** The pause between two rounds of a promotion gate's reads. */
   gatePollSeconds: "iotReset:gatePollSeconds",
   /** How long `waitForJob` follows a device job before giving up. */

@@ -62,7 +62,8 @@ const ADVICE: ReadonlyArray<[RegExp, string]> = [
   [/Throttling/i, "The account's IoT quota was exhausted; run again later or lower iotReset:resetQps."],
 ];
 
-function adviceFor(code: string | undefined): string {
+/** What to do about an API Code, in one sentence. */
+export function adviceFor(code: string | undefined): string {
   if (code) {
     for (const [pattern, advice] of ADVICE) {
       if (pattern.test(code)) return advice;

@@ -1,7 +1,8 @@
 /**
  * Which devices a staged rollout selects, and which batch each belongs to. Pure functions of the device's
- * identity: adding or removing other devices moves no device between stages or batches, promoting a stage
- * only adds devices, and the share selected tracks the stage's percentage.
+ * identity: adding or removing other devices moves no device between stages, and between batches only when the
+ * batch count changes (one batch splits, or two merge); promoting a stage only adds devices, and the share selected
+ * tracks the stage's percentage.
  */
 import { createHash } from "crypto";
 import { deviceKey, type FleetDevice } from "./device-key";
@@ -27,15 +28,43 @@ export function rolloutPosition(key: string): number {
   return unitHash("stage", key) * 100;
 }
 
-/** How many hash buckets (batches) a fleet of `fleetSize` gets at `batchSize`: a power of two, at most 4096. */
-export function bucketCount(fleetSize: number, batchSize: number): number {
-  const wanted = Math.max(1, Math.ceil(fleetSize / batchSize));
-  return Math.min(4096, 2 ** Math.ceil(Math.log2(wanted)));
+/**
+ * Most batches the default layout forms. The engine's cost of an update grows with the number of batch resources (it
+ * rewrites the whole checkpoint after each step), so past `MAX_BATCHES × batchSize` devices the batches grow with the
+ * fleet instead of multiplying. A power of two, so that at the bound every batch holds the same share. This and the
+ * hash of `splitBatchOf` are part of every deployed stack's layout: a change moves devices between batches.
+ */
+export const MAX_BATCHES = 32;
+
+/** How many batches a fleet of `fleetSize` gets by default: one per `batchSize` devices, 1 to `MAX_BATCHES`. */
+export function defaultBatchCount(fleetSize: number, batchSize: number): number {
+  return Math.min(MAX_BATCHES, Math.max(1, Math.ceil(fleetSize / batchSize)));
 }
 
-/** The bucket of a device among `buckets` (a power of two). */
+/**
+ * The batch of a device among `count` batches of the default layout: linear hashing, after Litwin. From `count` to
+ * `count + 1` batches exactly one batch splits in two, half of its devices moving to the new one, and every other
+ * device stays where it was; so a fleet that grows by one device changes at most one existing batch.
+ */
+export function splitBatchOf(key: string, count: number): number {
+  const h = createHash("sha256").update(`split\u0000${key}`).digest().readUInt32BE(0);
+  let level = 1;
+  while (level * 2 <= count) level *= 2;
+  // Buckets below `count - level` have split already: their devices take one more bit of the hash.
+  const low = h % level;
+  return low < count - level ? h % (2 * level) : low;
+}
+
+/** The bucket of a device among a pinned `batchCount` of buckets: every bucket re-forms when the count changes. */
 export function bucketOf(key: string, buckets: number): number {
   return Math.floor(unitHash("batch", key) * buckets);
+}
+
+/** The batch count and the batch of each device: the pinned `batchCount`'s layout when given, else the default. */
+function layoutOf(fleetSize: number, batchSize: number, batchCount?: number) {
+  if (batchCount !== undefined) return { buckets: batchCount, of: (key: string) => bucketOf(key, batchCount) };
+  const buckets = defaultBatchCount(fleetSize, batchSize);
+  return { buckets, of: (key: string) => splitBatchOf(key, buckets) };
 }
 
 /**
@@ -104,7 +133,7 @@ export interface CohortPlan {
 
 /**
  * Plans a cohort: which devices the first `stage` stages select, and their batches. The bucket count is
- * `batchCount` when given, else derived from the fleet size and `batchSize`.
+ * `batchCount` when given, else derived from the fleet size and `batchSize` (`defaultBatchCount`).
  */
 export function planCohort(
   devices: readonly FleetDevice[],
@@ -117,10 +146,9 @@ export function planCohort(
   const stageCounts = stages.map((p) => positions.filter((x) => x < p).length);
   const cutoff = stage === 0 ? 0 : (stages[stage - 1] as number);
   const selected = devices.filter((_, i) => (positions[i] as number) < cutoff);
-  const buckets = batchCount ?? bucketCount(devices.length, batchSize);
+  const { buckets, of } = layoutOf(devices.length, batchSize, batchCount);
   const batches = Array.from({ length: buckets }, (_, bucket) => ({ bucket, devices: [] as FleetDevice[] }));
-  for (const device of selected)
-    (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
+  for (const device of selected) (batches[of(deviceKey(device))] as { devices: FleetDevice[] }).devices.push(device);
   return { selected, stageCounts, buckets, batches };
 }
 
@@ -155,12 +183,11 @@ export function planStages(
     if (k >= 0) (members[k] as FleetDevice[]).push(device);
   }
   return members.map((list, i) => {
-    const buckets = batchCount ?? bucketCount(list.length, batchSize);
+    const { buckets, of } = layoutOf(list.length, batchSize, batchCount);
     const promoted = i < stage;
     const batches = Array.from({ length: buckets }, (_, bucket) => ({ bucket, devices: [] as FleetDevice[] }));
     if (promoted) {
-      for (const device of list)
-        (batches[bucketOf(deviceKey(device), buckets)] as { devices: FleetDevice[] }).devices.push(device);
+      for (const device of list) (batches[of(deviceKey(device))] as { devices: FleetDevice[] }).devices.push(device);
     }
     return { stage: i + 1, promoted, buckets, batches };
   });

@@ -4,7 +4,7 @@
  */
 import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
-import { planCohort } from "../../provider/shared/selection";
+import { BucketDevices, planCohort } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
 import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { threadEmulator } from "./emulator-thread";
@@ -57,9 +57,10 @@ describe("DeviceCohortReset under the Pulumi CLI", () => {
     const first = await up({});
     expect(first.errors).toEqual([]);
     expect(first.outputs.selected).toBe(selectedAt(1).size);
-    expect(first.warnings).toContain(
-      "batchCount is not set, so it follows the fleet size (8 for 120 devices at batchSize 20); a fleet outside 81..160 devices would re-form the batches and reset their devices again. Pin `batchCount: 8` to keep them.",
-    );
+    // The default layout grows one batch at a time: nothing to warn about when `batchCount` is left out.
+    expect(first.warnings).toEqual([]);
+    const batches = first.steps.filter((s) => s.type.endsWith(":DeviceBatchReset")).map((s) => s.name);
+    expect(batches.sort()).toEqual(["fleet-b0", "fleet-b1", "fleet-b2", "fleet-b3", "fleet-b4", "fleet-b5"]);
     expect(new Set(resetKeys())).toEqual(selectedAt(1));
     expect(resetKeys()).toHaveLength(selectedAt(1).size);
 
@@ -80,6 +81,31 @@ describe("DeviceCohortReset under the Pulumi CLI", () => {
     expect((await up({ stage: "1" })).exitCode).toBe(0);
     expect((await up({ stage: "2" })).exitCode).toBe(0);
     expect(emu.requests()).toHaveLength(0);
+  });
+
+  test("a fleet that grows past a batch: one batch splits, its moved devices come from the journal, only the new one is sent", async () => {
+    expect((await up({ stage: "3" })).exitCode).toBe(0);
+    expect(emu.requests({ action: "ResetThing" })).toHaveLength(N);
+    emu.addDevices("a1Cohort", [{ deviceName: "dev-00120" }]);
+    emu.clearRequests();
+    const grown = await up({ stage: "3", devices: String(N + 1) });
+    expect(grown.exitCode).toBe(0);
+    // 120 devices at batchSize 20 make 6 batches, 121 make 7: batch 2 splits into 2 and the new 6.
+    const before = planCohort(fleet, [10, 50, 100], 3, 20);
+    const after = planCohort(cohortFleet(N + 1), [10, 50, 100], 3, 20);
+    expect([before.buckets, after.buckets]).toEqual([6, 7]);
+    // The split batch only lost devices (they keep their record there): it stays as it is. The new device's batch
+    // updates, unless the device landed in the new batch.
+    const landed = after.batches.find((b) => b.devices.some((d) => deviceKey(d) === "a1Cohort/dev-00120"));
+    const ops = grown.steps.filter((s) => s.type.endsWith(":DeviceBatchReset") && s.op !== "same");
+    expect(ops.map((s) => `${s.op} ${s.name}`).sort()).toEqual(
+      ["create fleet-b6", ...(landed?.bucket === 6 ? [] : [`update fleet-b${landed?.bucket}`])].sort(),
+    );
+    expect(resetKeys()).toEqual(["a1Cohort/dev-00120"]);
+    const moved = (after.batches[6] as BucketDevices).devices.filter((d) => deviceKey(d) !== "a1Cohort/dev-00120");
+    expect(moved.length).toBeGreaterThan(0);
+    expect(grown.infos.join("\n")).toContain(`${moved.length} device(s) were already reset in this campaign`);
+    for (const d of cohortFleet(N + 1)) expect(emu.resetCount(d)).toBe(1);
   });
 
   test("a campaign change resets every selected device again, exactly once", async () => {

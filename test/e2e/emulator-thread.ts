@@ -58,11 +58,19 @@ afterAll(async () => {
   threads.clear();
 });
 
+/** A word nobody sets: waiting on it is a synchronous 1 ms pause. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
+
 /** Waits for the thread's next answer to a call posted after `flag` was cleared. */
 function nextAnswer(flag: Int32Array, port: MessagePort, what: string): unknown {
   if (Atomics.wait(flag, 0, 0, CALL_LIMIT_MS) === "timed-out")
     throw new Error(`the emulator thread did not answer ${what} within ${CALL_LIMIT_MS / 1000} s`);
-  const received = receiveMessageOnPort(port)?.message as Answer | undefined;
+  // The flag can be seen set a moment before the message it announces is in the port's queue: look again briefly.
+  let received = receiveMessageOnPort(port)?.message as Answer | undefined;
+  for (let i = 0; !received && i < 1000; i++) {
+    Atomics.wait(PAUSE, 0, 0, 1);
+    received = receiveMessageOnPort(port)?.message as Answer | undefined;
+  }
   if (!received) throw new Error(`the emulator thread answered ${what} with nothing`);
   if (received.error) {
     const err = new Error(received.error.message);

@@ -42,6 +42,8 @@ export interface TestStackOptions {
   readonly modulesDir?: string;
   /** The folder to use instead of a new temporary one. */
   readonly dir?: string;
+  /** A DIY backend URL (e.g. a bucket of the S3 server) instead of the file backend in the test's folder. */
+  readonly backendUrl?: string;
 }
 
 /** Opens a new stack for `program`. */
@@ -56,6 +58,7 @@ export async function testStack(program: InlineProgram, options: TestStackOption
     backendDir: path.join(dir, "backend"),
     ...(options.modulesDir ? { modulesDir: options.modulesDir } : {}),
     ...(options.env ? { env: options.env } : {}),
+    ...(options.backendUrl ? { backendUrl: options.backendUrl } : {}),
   });
   return { stack, dir, dispose: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }

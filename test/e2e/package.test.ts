@@ -1,7 +1,8 @@
 /**
  * The package as users get it, under the real Pulumi CLI: `npm pack`, installed into a scratch project, with
  * the provider host resolving from that project's `node_modules`. Proves the stable entry point, a small and
- * secret-free serialized provider, and that upgrading the package replaces nothing and sends nothing.
+ * secret-free serialized provider, and that upgrading the package replaces nothing and sends nothing, a cohort of
+ * the previous default layout once its `batchCount` is pinned.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -30,8 +31,8 @@ afterEach(async () => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-/** A program of one device and one cohort of 40, using the package installed in `modules`. */
-function programUsing(modules: string) {
+/** A program of one device and one cohort of 40, using the package installed in `modules`, in the given layout. */
+function programUsing(modules: string, layout: { batchCount?: number; batchSize?: number } = { batchCount: 2 }) {
   return async () => {
     const pkg = loadInstalled(modules);
     const endpoint = new pulumi.Config().require("endpoint");
@@ -46,7 +47,7 @@ function programUsing(modules: string) {
         deviceName: `dev-${String(i).padStart(5, "0")}`,
       })),
       campaign: "c1",
-      batchCount: 2,
+      ...layout,
       endpoint,
     });
     return { requestId: device.requestId, selected: cohort.selectedCount };
@@ -82,7 +83,8 @@ test("installed from the tarball: resets once, then nothing; __provider under 4 
 
 test("state written by the previous release, then this version installed: nothing replaced, nothing sent", async () => {
   const project = path.join(work, "project");
-  const previous = scratchModules(releasedTarball(PREVIOUS_RELEASE), project);
+  // Each version in a folder of its own: the program runs in this process, where a path once required stays loaded.
+  const previous = scratchModules(releasedTarball(PREVIOUS_RELEASE), path.join(work, "previous"));
   const before = await testStack(programUsing(previous), { dir: project, modulesDir: previous });
   await before.stack.setConfig(config(emu), secrets);
   expect((await before.stack.up()).errors).toEqual([]);
@@ -99,4 +101,48 @@ test("state written by the previous release, then this version installed: nothin
   expect(emu.requests({ action: "ResetThing" })).toHaveLength(41);
   // The stored provider text stays what the stable entry point needs, whichever version wrote it.
   expect(oldProviders.length).toBeGreaterThan(0);
+}, 300_000);
+
+test("a cohort of the previous release's default layout, upgraded with batchCount pinned to its count: nothing sent", async () => {
+  const project = path.join(work, "project");
+  const previous = scratchModules(releasedTarball(PREVIOUS_RELEASE), path.join(work, "previous"));
+  const before = await testStack(programUsing(previous, { batchSize: 10 }), { dir: project, modulesDir: previous });
+  await before.stack.setConfig(config(emu), secrets);
+  expect((await before.stack.up()).errors).toEqual([]);
+  expect(emu.requests({ action: "ResetThing", outcome: "success" })).toHaveLength(41);
+  const batchNames = async (t: typeof before) =>
+    (await t.stack.resources())
+      .filter((r) => r.type.endsWith(":DeviceBatchReset"))
+      .map((r) => r.urn.split("::").pop())
+      .sort();
+  // 0.1 had no journal: the count in the batch names is what the upgrade pins (CHANGELOG, "Upgrading").
+  expect(await batchNames(before)).toEqual(["fleet-b4-0", "fleet-b4-1", "fleet-b4-2", "fleet-b4-3"]);
+
+  const current = scratchModules(packCurrent(work), project);
+  const after = await testStack(programUsing(current, { batchSize: 10, batchCount: 4 }), {
+    dir: project,
+    modulesDir: current,
+  });
+  const upgraded = await after.stack.up();
+  expect(upgraded.errors).toEqual([]);
+  expect(upgraded.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}`)).toEqual([]);
+  expect(await batchNames(after)).toEqual(["fleet-b4-0", "fleet-b4-1", "fleet-b4-2", "fleet-b4-3"]);
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(41);
+}, 300_000);
+
+test("a cohort of one batch of the previous release, upgraded without batchCount: the batch is taken over, nothing sent", async () => {
+  const project = path.join(work, "project");
+  const previous = scratchModules(releasedTarball(PREVIOUS_RELEASE), path.join(work, "previous"));
+  const before = await testStack(programUsing(previous, {}), { dir: project, modulesDir: previous });
+  await before.stack.setConfig(config(emu), secrets);
+  expect((await before.stack.up()).errors).toEqual([]);
+  expect(emu.requests({ action: "ResetThing", outcome: "success" })).toHaveLength(41);
+
+  const current = scratchModules(packCurrent(work), project);
+  const after = await testStack(programUsing(current, {}), { dir: project, modulesDir: current });
+  const upgraded = await after.stack.up();
+  expect(upgraded.errors).toEqual([]);
+  const batch = upgraded.steps.filter((s) => s.type.endsWith(":DeviceBatchReset"));
+  expect(batch.map((s) => `${s.op} ${s.name}`)).toEqual(["same fleet-b0"]);
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(41);
 }, 300_000);

@@ -149,3 +149,26 @@ test("a CLI started with --return-delay-ms keeps a reset device OFFLINE, as Batc
   }
   expect((await exited).code).toBe(0);
 });
+
+test("--verbose prints one line per request on stderr: method, action, signature kind, status, Code, RequestId", async () => {
+  const child = run(["--json", "--port", "0", "--verbose"]);
+  const exited = exitOf(child);
+  const info = JSON.parse(await firstLine(child)) as { endpoint: string; accessKeyId: string; accessKeySecret: string };
+  await sdkClient({ endpoint: info.endpoint, credentials: info }, { signatureAlgorithm: "v2" }).resetThing(
+    new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }),
+  );
+  await sdkClient({ endpoint: info.endpoint, credentials: info }, { accessKeySecret: "wrong" })
+    .resetThing(new ResetThingRequest({ productKey: "a1DemoProduct", deviceName: "sensor-001" }))
+    .catch(() => undefined);
+  child.kill("SIGTERM");
+  const { code, stderr } = await exited;
+  expect(code).toBe(0);
+  const lines = stderr.trim().split("\n");
+  const requestLine =
+    /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (\S+) (\S+) (\S+) -> (\d+) (\S+) RequestId=[0-9A-F-]{36}$/;
+  expect(lines.map((l) => requestLine.exec(l)?.slice(1))).toEqual([
+    ["POST", "ResetThing", "HMAC-SHA1", "200", "success"],
+    ["POST", "ResetThing", "-", "400", "SignatureDoesNotMatch"],
+  ]);
+  expect(stderr).not.toContain(info.accessKeySecret);
+});

@@ -33,6 +33,7 @@ function signedCall(date: number, nonce: string): IncomingCall {
     query,
     headers: { ...headers, authorization: signed.authorization },
     body: Buffer.alloc(0),
+    params: query,
   };
 }
 

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
 import { PartialResetError } from "../../provider/shared/errors";
-import { readJournal } from "../../provider/host/journal";
+import { readJournal } from "../../provider/host/journal-file";
 import { configFor, context, journalPath, programDir, TEST_STACK, slowEmulatorWith, testFleet } from "./support";
 
 const LIB = path.join(__dirname, "..", "..", "lib", "provider", "host");

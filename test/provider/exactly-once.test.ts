@@ -1,11 +1,12 @@
 // Exactly once through lost answers: resets applied by IoT Platform whose answers are lost (applyThenDrop,
 // applyThenHang) are never resent silently; they are named, kept in state, and sent exactly once more only when
 // the operator asks. Counts are the emulator's own: requests received and resets applied per device.
+import * as fs from "node:fs";
 import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
 import * as device from "../../provider/host/device-reset";
 import { PartialResetError } from "../../provider/shared/errors";
-import { readJournal } from "../../provider/host/journal";
+import { readJournal } from "../../provider/host/journal-file";
 import { configFor, context, emulator, journalPath } from "./support";
 
 const N = 300;
@@ -271,5 +272,44 @@ describe("a DeviceRegistrationReset whose answer is lost", () => {
     );
     expect(later.outs).toEqual(resent.outs);
     expect(emu.requests({ action: "ResetThing" })).toHaveLength(2);
+  });
+});
+
+describe("a resend sent by an update that was killed before state recorded it", () => {
+  beforeEach(async () => {
+    emu = await emulator();
+    emu.addDevices("a1Once", [{ deviceName: name(0) }, { deviceName: name(1) }]);
+  });
+
+  test("the journal's resend wins over state's older record: the device is held, never sent a third time", async () => {
+    const config = configFor(emu, { "iotReset:readTimeoutMs": "2000" });
+    const inputs = { campaign: "resend-kill", devices: fleet.slice(0, 2), endpoint: emu.endpoint };
+    // Both answers lost: state records two unknown outcomes, neither resent.
+    emu.scriptFaults("ResetThing", "applyThenDrop", 2);
+    const ctx = context(config);
+    const first = await batch.create(ctx, inputs).catch((e) => e);
+    expect(first).toBeInstanceOf(PartialResetError);
+    expect(first.properties.unknownOutcomes[`a1Once/${name(0)}`]).toMatchObject({ attempt: 1 });
+    expect(first.properties.unknownOutcomes[`a1Once/${name(0)}`].resent).toBeUndefined();
+    // The update's provider process ends: its journal is closed, and the next process reads the file afresh.
+    await ctx.settle();
+    // An update with the resend setting sent dev-0000 once more and was killed before its answer reached the
+    // journal or state: the journal's last line for it is that resend's "sending".
+    const file = journalPath(emu);
+    const scope = readJournal(file).entries[0]?.scope as string;
+    fs.appendFileSync(
+      file,
+      `${JSON.stringify({ ev: "sending", at: new Date().toISOString(), scope, device: `a1Once/${name(0)}`, attempt: 1, resend: true })}\n`,
+    );
+    emu.clearRequests();
+    const resendConfig = { ...config, "iotReset:resendUnknown": `a1Once/${name(0)},a1Once/${name(1)}` };
+    const next = await batch.update(context(resendConfig), first.id, first.properties, inputs).catch((e) => e);
+    // dev-0001 gets its one resend; dev-0000, whose resend the journal shows, is held for a decision.
+    expect(sentKeys()).toEqual([`a1Once/${name(1)}`]);
+    expect(next).toBeInstanceOf(PartialResetError);
+    expect(next.message).toContain(`a1Once/${name(0)}: sent at`);
+    expect(next.message).toContain("(this was its one resend; it can now only be accepted)");
+    expect(next.properties.unknownOutcomes[`a1Once/${name(0)}`]).toMatchObject({ resent: true });
+    expect(emu.resetCount({ productKey: "a1Once", deviceName: name(0) })).toBe(1);
   });
 });

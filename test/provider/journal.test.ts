@@ -1,13 +1,13 @@
 // Where the reset journal lives, which journals are refused before anything is sent, and how its records follow
-// the resources: a device reset in a campaign is recorded, not sent, by any later create in that campaign; a delete
-// forgets it there.
+// the resources: a device reset in a campaign is recorded, not sent, by any later create in that campaign, also after
+// a delete.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Emulator } from "../../emulator";
 import * as batch from "../../provider/host/batch-reset";
 import { ProviderContext } from "../../provider/host/provider-context";
 import { ConfigurationError, JournalError } from "../../provider/shared/errors";
-import { readJournal } from "../../provider/host/journal";
+import { readJournal } from "../../provider/host/journal-file";
 import { configFor, context, emulator, journalPath, programDir } from "./support";
 
 const devices = Array.from({ length: 6 }, (_, i) => ({ productKey: "a1Journal", deviceName: `dev-${i}` }));
@@ -78,13 +78,25 @@ test("devices moved to a new batch in the same campaign are recorded from the jo
   for (const d of devices) expect(emu.resetCount(d)).toBe(1);
 });
 
-test("a delete forgets the batch's devices in its campaign: a new batch after a destroy resets them again", async () => {
+test("a delete keeps the batch's resets: its campaign gone back to sends nothing; a new campaign resets again", async () => {
   const ctx = context(configFor(emu));
   const created = await batch.create(ctx, inputs());
+  const other = await batch.create(ctx, inputs("c2"));
   await batch.remove(ctx, created.id, created.outs);
+  await batch.remove(ctx, other.id, other.outs);
   emu.clearRequests();
-  await batch.create(context(configFor(emu)), inputs());
-  expect(emu.requests()).toHaveLength(6);
-  for (const d of devices) expect(emu.resetCount(d)).toBe(2);
-  expect(readJournal(journalPath(emu)).entries.filter((e) => e.ev === "released")).toHaveLength(6);
+  // Back to c1 (a revert, or a new cohort after a destroy): recorded from the journal with the RequestIds of then.
+  const back = await batch.create(context(configFor(emu)), inputs());
+  expect(emu.requests()).toEqual([]);
+  // Sorted: the results' key order follows the order answers arrived in, and state (a protobuf Struct) has none.
+  const requestIds = (results: unknown) =>
+    Object.entries(results as Record<string, { requestId: string }>)
+      .map(([key, r]) => [key, r.requestId])
+      .sort(([a], [b]) => (a as string).localeCompare(b as string));
+  expect(requestIds(back.outs.results)).toEqual(requestIds(created.outs.results));
+  expect(back.outs.resetCount).toBe(6);
+  await batch.create(context(configFor(emu)), inputs("c3"));
+  expect(emu.requests({ action: "ResetThing" })).toHaveLength(6);
+  for (const d of devices) expect(emu.resetCount(d)).toBe(3);
+  expect(readJournal(journalPath(emu)).entries.filter((e) => e.ev === "released")).toEqual([]);
 });

@@ -5,7 +5,7 @@ import * as batch from "../../provider/host/batch-reset";
 import { SendGate } from "../../provider/host/iot-api";
 import { Pacer, Pacers } from "../../provider/host/pacer";
 import { PartialResetError, SendingStoppedError } from "../../provider/shared/errors";
-import { openJournal, readJournal } from "../../provider/host/journal";
+import { openJournal, readJournal } from "../../provider/host/journal-file";
 import { journaledReset } from "../../provider/host/exactly-once";
 import * as fs from "fs";
 import * as os from "os";

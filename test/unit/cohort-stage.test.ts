@@ -5,11 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mockRegistrations } from "./program-mocks";
 import { DeviceCohortReset } from "../../provider/program/cohort-reset";
-import { InputError } from "../../provider/shared/errors";
 import { planCohort } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
 
-const { registered, settle } = mockRegistrations();
+const { registered, settle, refusal: refused } = mockRegistrations();
 
 const fleet = Array.from({ length: 200 }, (_, i) => ({
   productKey: "a1Stage",
@@ -28,19 +27,8 @@ const batchKeys = () =>
 /** The value of an output, as the mocked runtime resolves it. */
 const valueOf = <T>(output: pulumi.Output<T>) => new Promise<T>((resolve) => output.apply(resolve));
 
-/** The InputError the constructor throws, after checking that nothing was registered (not even later). */
-async function refusal(args: Record<string, unknown>): Promise<string> {
-  let error: unknown;
-  try {
-    cohort(args);
-  } catch (err) {
-    error = err;
-  }
-  await settle();
-  expect(registered).toEqual([]);
-  expect(error).toBeInstanceOf(InputError);
-  return (error as InputError).message;
-}
+/** The message of the InputError the cohort of `args` throws, nothing registered. */
+const refusal = async (args: Record<string, unknown>) => (await refused(() => cohort(args))).message;
 
 describe("DeviceCohortReset `stage`", () => {
   test("several stages and no `stage` are refused before anything is registered, saying what to write", async () => {

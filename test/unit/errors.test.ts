@@ -17,7 +17,14 @@ describe("errors", () => {
       errorsOf(api)
         .map(([name]) => name)
         .sort(),
-    ).toEqual(["ConfigurationError", "FleetFileError", "InputError", "IotResetError"]);
+    ).toEqual([
+      "ConfigurationError",
+      "FleetChangedError",
+      "FleetFileError",
+      "FleetListingError",
+      "InputError",
+      "IotResetError",
+    ]);
     expect(
       errorsOf(internals)
         .map(([name]) => name)

@@ -3,7 +3,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { JournalError } from "../../provider/shared/errors";
-import { JournalEntry, openJournal, readJournal } from "../../provider/host/journal";
+import { EARLIER_SCOPES, type JournalEntry } from "../../provider/host/journal";
+import { openJournal, readJournal } from "../../provider/host/journal-file";
 
 const ME = { project: "proj", stack: "dev" };
 const SCOPE = 'campaign "c1" at http://127.0.0.1:1|cn-shanghai';
@@ -38,7 +39,7 @@ describe("the journal file", () => {
     expect(readJournal(file).header).toMatchObject({ journal: "pulumi-alicloud-iot-reset/journal", version: 1, ...ME });
   });
 
-  test("only a device's latest scope counts, and a release forgets it there", async () => {
+  test("a device keeps each scope's state but a failure; a release (from earlier versions) forgets it there", async () => {
     fs.writeFileSync(
       file,
       HEADER +
@@ -47,14 +48,114 @@ describe("the journal file", () => {
         line({ ev: "sending", device: "a1/d1", attempt: 1, scope: "other" }) +
         line({ ev: "reset", device: "a1/d1", requestId: "R2", scope: "other" }) +
         line({ ev: "sending", device: "a1/d2", attempt: 1 }) +
-        line({ ev: "released", device: "a1/d2" }),
+        line({ ev: "released", device: "a1/d2" }) +
+        line({ ev: "sending", device: "a1/d3", attempt: 1 }) +
+        line({ ev: "failed", device: "a1/d3", code: "iot.device.NotExistedDevice" }) +
+        line({ ev: "sending", device: "a1/d3", attempt: 1, scope: "other" }) +
+        line({ ev: "sending", device: "a1/d4", attempt: 1, scope: "other" }) +
+        line({ ev: "reset", device: "a1/d4", requestId: "R4", scope: "other" }) +
+        line({ ev: "sending", device: "a1/d4", attempt: 1 }) +
+        line({ ev: "reset", device: "a1/d4", requestId: "R5" }) +
+        line({ ev: "released", device: "a1/d4" }),
     );
     const j = openJournal(file, ME);
-    expect(j.lookup(SCOPE, "a1/d1")).toBeUndefined();
+    expect(j.lookup(SCOPE, "a1/d1")).toEqual({
+      status: "unknown",
+      attempt: 1,
+      sentAt: "t",
+      error: "ECONNRESET: socket hang up",
+      hadUnknown: true,
+    });
     expect(j.lookup("other", "a1/d1")).toMatchObject({ status: "reset", requestId: "R2" });
     expect(j.lookup(SCOPE, "a1/d2")).toBeUndefined();
-    expect(j.size).toBe(1);
+    expect(j.lookup(SCOPE, "a1/d3")).toBeUndefined();
+    expect(j.lookup("other", "a1/d3")).toMatchObject({ status: "sending" });
+    expect(j.lookup(SCOPE, "a1/d4")).toBeUndefined();
+    expect(j.lookup("other", "a1/d4")).toMatchObject({ status: "reset", requestId: "R4" });
+    expect(j.size).toBe(3);
     await j.close();
+  });
+
+  test("campaign after campaign of two lines a reset: each opening rewrites what grew, every campaign kept", async () => {
+    for (const campaign of ["c1", "c2", "c3"]) {
+      const j = openJournal(file, ME);
+      for (let i = 0; i < 1500; i++) {
+        j.append({ ev: "sending", at: "t1", scope: campaign, device: `a1/d${i}`, attempt: 1 });
+        j.append({ ev: "reset", at: "t2", scope: campaign, device: `a1/d${i}`, requestId: `R-${campaign}-${i}` });
+      }
+      await j.close();
+    }
+    // Opened after c1 (3,000 lines for 1,500: rewritten to 1,500), after c2 (4,500 for 3,000: kept), then after c3
+    // (7,500 lines for 4,500): rewritten to one line per device and campaign.
+    const j = openJournal(file, ME);
+    await j.close();
+    expect(readJournal(file).entries).toHaveLength(4500);
+    const again = openJournal(file, ME);
+    expect(["c1", "c2", "c3"].map((c) => again.lookup(c, "a1/d1499")?.requestId)).toEqual([
+      "R-c1-1499",
+      "R-c2-1499",
+      "R-c3-1499",
+    ]);
+    await again.close();
+  });
+
+  test(`a device keeps ${EARLIER_SCOPES} campaigns before its latest: the oldest known reset goes first, never an unknown outcome`, async () => {
+    const j = openJournal(file, ME);
+    const campaigns = Array.from({ length: EARLIER_SCOPES + 3 }, (_, i) => `c${i}`);
+    for (const [i, scope] of campaigns.entries()) {
+      await j.append({ ev: "sending", at: "t1", scope, device: "a1/d", attempt: 1 });
+      // c1's answer was lost: it is never forgotten, however many campaigns follow.
+      if (i === 1)
+        await j.append({ ev: "unknown", at: "t2", scope, device: "a1/d", attempt: 1, sentAt: "t1", error: "E" });
+      else await j.append({ ev: "reset", at: "t2", scope, device: "a1/d", requestId: `R${i}` });
+    }
+    const kept = campaigns.filter((c) => j.lookup(c, "a1/d") !== undefined);
+    expect(kept).toEqual(["c1", ...campaigns.slice(-EARLIER_SCOPES)]);
+    expect(j.lookup("c1", "a1/d")).toMatchObject({ status: "unknown" });
+    await j.close();
+  });
+
+  test("a resend after an unknown outcome that failed is kept: a campaign gone back to does not send a third time", async () => {
+    fs.writeFileSync(
+      file,
+      HEADER +
+        line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
+        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t", error: "ECONNRESET: socket hang up" }) +
+        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true }) +
+        line({ ev: "failed", device: "a1/d1", code: "Throttling" }) +
+        line({ ev: "sending", device: "a1/d1", attempt: 1, scope: "other" }) +
+        line({ ev: "reset", device: "a1/d1", requestId: "R2", scope: "other" }),
+    );
+    const j = openJournal(file, ME);
+    expect(j.lookup(SCOPE, "a1/d1")).toEqual({ status: "failed", hadUnknown: true, resent: true });
+    await j.close();
+  });
+
+  test("a rewrite keeps every scope of a device, the latest last", async () => {
+    const j = openJournal(file, ME);
+    for (let i = 0; i < 600; i++) {
+      for (const scope of ["c1", "c2"]) {
+        await j.append({ ev: "sending", at: "t0", scope, device: `a1/d${i}`, attempt: 1 });
+        await j.append({ ev: "sending", at: "t1", scope, device: `a1/d${i}`, attempt: 2 });
+        await j.append({ ev: "reset", at: "t2", scope, device: `a1/d${i}`, requestId: `R-${scope}-${i}` });
+      }
+    }
+    await j.close();
+    // 3,600 lines for 600 devices in 2 scopes: rewritten as 1,200 state lines when opened.
+    const again = openJournal(file, ME);
+    await again.close();
+    const entries = readJournal(file).entries;
+    expect(entries).toHaveLength(1200);
+    expect(entries.slice(0, 2).map((e) => [e.ev, e.scope, e.device])).toEqual([
+      ["state", "c1", "a1/d0"],
+      ["state", "c2", "a1/d0"],
+    ]);
+    const third = openJournal(file, ME);
+    expect(third.lookup("c1", "a1/d599")).toMatchObject({ status: "reset", requestId: "R-c1-599" });
+    expect(third.lookup("c2", "a1/d599")).toMatchObject({ status: "reset", requestId: "R-c2-599" });
+    await third.append({ ev: "sending", at: "t3", scope: "c3", device: "a1/d0", attempt: 1 });
+    expect(third.lookup("c1", "a1/d0")).toMatchObject({ requestId: "R-c1-0" });
+    await third.close();
   });
 
   test("an unknown outcome and its one resend: the reset that follows is marked as possibly the second", async () => {
@@ -158,20 +259,20 @@ describe("the journal file", () => {
   test("a journal of mostly superseded lines is rewritten, one line per device, with the same meaning", async () => {
     const lines: string[] = [HEADER];
     for (let i = 0; i < 600; i++) {
-      lines.push(line({ ev: "sending", device: `a1/d${i % 20}`, attempt: 1, scope: `c${i}` }));
-      lines.push(line({ ev: "reset", device: `a1/d${i % 20}`, requestId: `R${i}`, scope: `c${i}` }));
+      lines.push(line({ ev: "sending", device: `a1/d${i % 20}`, attempt: 1 }));
+      lines.push(line({ ev: "reset", device: `a1/d${i % 20}`, requestId: `R${i}` }));
     }
     lines.push(line({ ev: "sending", device: "a1/u", attempt: 2 }));
     lines.push(line({ ev: "unknown", device: "a1/u", attempt: 2, sentAt: "t", error: "ECONNRESET: socket hang up" }));
     fs.writeFileSync(file, lines.join(""));
     const before = openJournal(file, ME);
-    const expected = Array.from({ length: 20 }, (_, d) => before.lookup(`c${580 + d}`, `a1/d${d}`));
+    const expected = Array.from({ length: 20 }, (_, d) => before.lookup(SCOPE, `a1/d${d}`));
     await before.close();
     const rewritten = readJournal(file).entries;
     expect(rewritten).toHaveLength(21);
     expect(rewritten.every((e: JournalEntry) => e.ev === "state")).toBe(true);
     const after = openJournal(file, ME);
-    expect(Array.from({ length: 20 }, (_, d) => after.lookup(`c${580 + d}`, `a1/d${d}`))).toEqual(expected);
+    expect(Array.from({ length: 20 }, (_, d) => after.lookup(SCOPE, `a1/d${d}`))).toEqual(expected);
     expect(expected[0]).toEqual({ status: "reset", attempt: 1, sentAt: "2026-11-26T00:00:01.000Z", requestId: "R580" });
     expect(after.lookup(SCOPE, "a1/u")).toMatchObject({ status: "unknown", attempt: 2, hadUnknown: true });
     await after.close();

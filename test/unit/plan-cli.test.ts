@@ -3,6 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { readPlan } from "../../provider/plan/read-plan";
+import { renderReview, REVIEW_FORMAT, REVIEW_VERSION, reviewCohort } from "../../provider/shared/review";
 
 const CLI = path.resolve(__dirname, "..", "..", "lib", "provider", "plan", "cli.js");
 const BATCH = "pulumi-nodejs:dynamic/iot:DeviceBatchReset";
@@ -310,5 +311,96 @@ describe("iot-reset-plan shows the rollout controls that apply", () => {
       ],
     });
     expect(reading.resets[0]?.rollout).toEqual({ ramp: "(unknown until apply)" });
+  });
+});
+
+describe("iot-reset-plan --review", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "plan-review-"));
+  const keys = (n: number, from = 0) =>
+    Array.from({ length: n }, (_, i) => `a1/cam-${String(from + i).padStart(6, "0")}`);
+  const entry = (campaign: string, stage: number, selected: string[]) =>
+    reviewCohort(campaign, [5, 25, 100], stage, [selected.length, 60, 240], selected);
+  const write = (name: string, cohorts: Record<string, ReturnType<typeof entry>>) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, renderReview({ review: REVIEW_FORMAT, version: REVIEW_VERSION, cohorts }));
+    return file;
+  };
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, planFile(plan), "--markdown", ...args], { encoding: "utf8" });
+
+  test("the review's cohorts, what the next stage would add, and a committed review that matches", () => {
+    const review = write("out.json", { cams: entry("rotation-2026-12", 1, keys(12)) });
+    const committed = write("committed.json", { cams: entry("rotation-2026-12", 1, keys(12)) });
+    const result = run("--review", review, "--reviewed", committed);
+    expect(result.status).toBe(0);
+    const digest = entry("rotation-2026-12", 1, keys(12)).digest;
+    expect(result.stdout).toContain(
+      [
+        "### iot-reset-plan: 2 device reset(s) in 1 resource(s)",
+        "",
+        "| cohort | campaign | stage | devices selected | next stage would add | digest |",
+        "| --- | --- | --- | --- | --- | --- |",
+        `| \`cams\` | \`rotation-2026-12\` | 1 of 3 (5%) | 12 | 48 (stage 2, 25%) | \`${digest.slice(0, 19)}…\` |`,
+        "",
+        "> **Review:** the committed review file matches what this preview selects.",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  test("a stale committed review: the comment says so, naming the difference", () => {
+    const review = write("out2.json", { cams: entry("rotation-2026-12", 1, keys(13)) });
+    const committed = write("committed2.json", { cams: entry("rotation-2026-12", 1, keys(12)) });
+    const result = run("--review", review, "--reviewed", committed);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain(
+      "> **Stale review:** the committed review file does not match what this preview selects; the merge would be " +
+        "refused. Write it anew (`npm run review`), read its diff, and push it.\n\n```text\n" +
+        'cohort "cams": 13 device(s) selected where 12 were reviewed: 1 not reviewed (a1/cam-000012), 0 reviewed and ' +
+        "no longer selected\n```\n",
+    );
+  });
+
+  test("flags: --review needs --markdown, --reviewed needs --review, a missing file exits 2", () => {
+    const file = planFile(plan);
+    const review = write("out3.json", { cams: entry("c", 1, keys(1)) });
+    expect(spawnSync(process.execPath, [CLI, file, "--review", review], { encoding: "utf8" }).stderr).toBe(
+      "iot-reset-plan: --review goes with --markdown\n",
+    );
+    expect(run("--reviewed", review).stderr).toBe("iot-reset-plan: --reviewed goes with --review\n");
+    const missing = path.join(dir, "missing.json");
+    const result = run("--review", missing);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe(
+      `iot-reset-plan: The review file ${missing} does not exist. Write it with a preview (IOT_RESET_REVIEW_OUT=` +
+        `out/reset-review.json pulumi preview, then copy it to ${missing}), commit it, and have it reviewed in the ` +
+        "pull request.\n",
+    );
+  });
+
+  test("100,000 devices in 4,096 batches with a stale review stays under GitHub's 65,536 characters", () => {
+    const all = keys(100_000);
+    const steps = Array.from({ length: 4096 }, (_, b) => ({
+      op: "create",
+      urn: `urn:pulumi:prod::fleet::iot:index:DeviceCohortReset$pulumi-nodejs:dynamic:Resource::cams-b4096-${b}`,
+      newState: { type: BATCH, inputs: { devices: all.filter((_, i) => i % 4096 === b), stages: [5, 25, 100] } },
+    }));
+    const big = planFile({ steps });
+    const review = write("big.json", { cams: reviewCohort("c2", [5, 25, 100], 3, [5000, 25000, 100000], all) });
+    const committed = write("big-committed.json", {
+      cams: reviewCohort("c1", [5, 25, 100], 2, [5000, 25000, 100000], all.slice(0, 25_000)),
+    });
+    const result = spawnSync(process.execPath, [CLI, big, "--markdown", "--review", review, "--reviewed", committed], {
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("### iot-reset-plan: 100000 device reset(s) in 4096 resource(s)");
+    expect(result.stdout).toContain(`| … 3996 more resource(s) |  | ${all.filter((_, i) => i % 4096 >= 100).length} |`);
+    expect(result.stdout).toContain(
+      'cohort "cams": campaign "c2" where "c1" was reviewed\ncohort "cams": stage 3 where stage 2 was reviewed\n' +
+        'cohort "cams": 100000 device(s) selected where 25000 were reviewed, and the device set differs',
+    );
+    expect(result.stdout.length).toBeLessThan(65_536);
   });
 });

@@ -1,5 +1,6 @@
 /** The Pulumi runtime mocked for tests of the program side: every registration is recorded, and none reaches an engine. */
 import * as pulumi from "@pulumi/pulumi";
+import { InputError } from "../../provider/shared/errors";
 
 /** What the mocked runtime recorded, emptied before each test. */
 export interface Registrations {
@@ -7,6 +8,8 @@ export interface Registrations {
   readonly registered: pulumi.runtime.MockResourceArgs[];
   /** Lets every pending registration reach the mocks. */
   settle(): Promise<void>;
+  /** The InputError `construct` throws, after checking that nothing was registered (not even later). */
+  refusal(construct: () => unknown): Promise<InputError>;
 }
 
 /**
@@ -25,5 +28,18 @@ export function mockRegistrations(
     call: () => ({}),
   });
   beforeEach(() => registered.splice(0));
-  return { registered, settle: () => new Promise((resolve) => setTimeout(resolve, 50)) };
+  const settle = () => new Promise<void>((resolve) => setTimeout(resolve, 50));
+  const refusal = async (construct: () => unknown): Promise<InputError> => {
+    let error: unknown;
+    try {
+      construct();
+    } catch (err) {
+      error = err;
+    }
+    await settle();
+    expect(registered).toEqual([]);
+    expect(error).toBeInstanceOf(InputError);
+    return error as InputError;
+  };
+  return { registered, settle, refusal };
 }

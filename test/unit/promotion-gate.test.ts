@@ -51,9 +51,7 @@ describe("planStages", () => {
         }).length,
     );
     const plan = planStages(fleet, stages, 1, 50);
-    expect(plan.map((s) => s.buckets)).toEqual(
-      sizes.map((n) => 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(n / 50))))),
-    );
+    expect(plan.map((s) => s.buckets)).toEqual(sizes.map((n) => Math.min(32, Math.max(1, Math.ceil(n / 50)))));
     expect(plan.map((s) => s.batches.length)).toEqual(plan.map((s) => s.buckets));
     expect(planStages(fleet, stages, 0, 50, 4).map((s) => s.buckets)).toEqual([4, 4, 4]);
   });
@@ -114,7 +112,7 @@ describe("DeviceCohortReset with promotionGate, in the program", () => {
     await settle();
     const names = registered.filter((r) => r.type.endsWith("DeviceBatchReset")).map((r) => r.name);
     const plan = planStages(fleet, stages, 2, 50);
-    expect(names).toEqual(plan.flatMap((s) => s.batches.map((b) => `cams-s${s.stage}-b${s.buckets}-${b.bucket}`)));
+    expect(names.sort()).toEqual(plan.flatMap((s) => s.batches.map((b) => `cams-s${s.stage}-b${b.bucket}`)).sort());
     const gates = registered.filter((r) => r.type.endsWith("DevicePromotionGate"));
     expect(
       gates.map((g) => [g.name, g.inputs.stage, g.inputs.promoted, g.inputs.minOnlineRatio, g.inputs.waitMinutes]),

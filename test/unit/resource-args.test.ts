@@ -12,21 +12,7 @@ import { InputError } from "../../provider/shared/errors";
 import { loadFleet } from "../../provider/program/fleet-file";
 import { checkProgramArgs, DeviceRegistrationReset } from "../../provider/program/device-reset";
 
-const { registered, settle } = mockRegistrations();
-
-/** The error a constructor throws, after checking that nothing was registered (not even later). */
-async function refusal(construct: () => unknown): Promise<InputError> {
-  let error: unknown;
-  try {
-    construct();
-  } catch (err) {
-    error = err;
-  }
-  await settle();
-  expect(registered).toHaveLength(0);
-  expect(error).toBeInstanceOf(InputError);
-  return error as InputError;
-}
+const { registered, settle, refusal } = mockRegistrations();
 
 const JSON_RULE = "triggers hold strings, finite numbers, booleans, null, arrays and plain objects";
 

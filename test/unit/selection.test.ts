@@ -1,5 +1,13 @@
 import fc from "fast-check";
-import { bucketCount, checkStages, planCohort } from "../../provider/shared/selection";
+import {
+  checkStages,
+  defaultBatchCount,
+  MAX_BATCHES,
+  planCohort,
+  planStages,
+  splitBatchOf,
+  unitHash,
+} from "../../provider/shared/selection";
 import { deviceKey, FleetDevice } from "../../provider/shared/device-key";
 
 const fleet = (n: number, prefix = "dev-"): FleetDevice[] =>
@@ -82,15 +90,84 @@ describe("stage selection", () => {
     expect(plan.selected).toHaveLength(20_000);
   });
 
-  test("batches split the selection into buckets of about batchSize", () => {
+  test("the default layout: one batch per batchSize devices, at most 32, then the batches grow with the fleet", () => {
+    expect(
+      [1, 500, 501, 1000, 1001, 15_500, 15_501, 16_000, 100_000, 300_000].map((n) => defaultBatchCount(n, 500)),
+    ).toEqual([1, 1, 2, 2, 3, 31, 32, 32, 32, 32]);
+    expect(MAX_BATCHES).toBe(32);
     const plan = planCohort(fleet(5000), [100], 1, 500);
-    expect(plan.buckets).toBe(16);
+    expect(plan.buckets).toBe(10);
     expect(plan.batches.reduce((n, b) => n + b.devices.length, 0)).toBe(5000);
-    for (const b of plan.batches) expect(b.devices.length).toBeLessThan(500);
-    expect(bucketCount(1, 500)).toBe(1);
-    expect(bucketCount(500, 500)).toBe(1);
-    expect(bucketCount(501, 500)).toBe(2);
-    expect(bucketCount(100_000, 500)).toBe(256);
+    // Ten batches: four hold a sixteenth of the fleet (split), six an eighth; none reaches twice the average.
+    const sizes = plan.batches.map((b) => b.devices.length);
+    for (const bucket of [0, 1, 8, 9]) expect(Math.abs((sizes[bucket] as number) - 5000 / 16)).toBeLessThan(80);
+    for (const bucket of [2, 3, 4, 5, 6, 7]) expect(Math.abs((sizes[bucket] as number) - 5000 / 8)).toBeLessThan(110);
+    const large = planCohort(fleet(100_000), [100], 1, 500);
+    expect(large.buckets).toBe(32);
+    for (const b of large.batches) expect(Math.abs(b.devices.length - 3125)).toBeLessThan(250);
+  });
+
+  test("from count to count + 1 batches, one batch splits: half its devices move to the new one, no other moves", () => {
+    const keysOf = fleet(2000).map(deviceKey);
+    let was = keysOf.map((k) => splitBatchOf(k, 1));
+    for (let count = 1; count <= 40; count++) {
+      const now = keysOf.map((k) => splitBatchOf(k, count + 1));
+      let level = 1;
+      while (level * 2 <= count) level *= 2;
+      const moved = keysOf.map((_, i) => i).filter((i) => now[i] !== was[i]);
+      for (const i of moved) expect([was[i], now[i]]).toEqual([count - level, count]);
+      // Half of the split batch moves: within 4 standard deviations of a fair coin per device.
+      const inSplit = was.filter((b) => b === count - level).length;
+      expect(Math.abs(moved.length - inSplit / 2)).toBeLessThan(2 * Math.sqrt(inSplit));
+      expect(Math.max(...now)).toBe(count);
+      was = now;
+    }
+  });
+
+  test("the default layout is fixed: these devices keep these batches in every version (deployed stacks rely on it)", () => {
+    const of = (key: string) => [1, 3, 17, 32].map((count) => splitBatchOf(key, count));
+    expect(of("a1Cohort/dev-00000")).toEqual([0, 0, 12, 28]);
+    expect(of("a1Cohort/dev-00001")).toEqual([0, 1, 13, 13]);
+    expect(of("iotId:Q7u0001")).toEqual([0, 2, 2, 18]);
+    expect(of("a1Bench/cam-42")).toEqual([0, 1, 5, 21]);
+  });
+
+  test("a growing fleet: one device added changes at most one existing batch, and adds at most one", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 17_000 }), fc.integer({ min: 1, max: 3 }), (n, added) => {
+        const before = planCohort(fleet(n), [100], 1, 500);
+        const after = planCohort([...fleet(n), ...fleet(added, "new-")], [100], 1, 500);
+        expect(after.buckets - before.buckets).toBeLessThanOrEqual(1);
+        const old = new Set(fleet(n).map(deviceKey));
+        const changed = after.batches.filter((b) => {
+          const was = before.batches[b.bucket]?.devices.map(deviceKey) ?? [];
+          return JSON.stringify(b.devices.map(deviceKey).filter((k) => old.has(k))) !== JSON.stringify(was);
+        });
+        // The split batch loses devices and the new batch takes them: nothing else re-forms.
+        expect(changed.length).toBeLessThanOrEqual(after.buckets > before.buckets ? 2 : 0);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  test("each stage of a gated cohort grows the same way, from its own share of the fleet", () => {
+    const before = planStages(fleet(3000), [10, 100], 2, 100);
+    const after = planStages([...fleet(3000), ...fleet(1, "new-")], [10, 100], 2, 100);
+    expect(before.map((s) => s.buckets)).toEqual(after.map((s) => s.buckets));
+    const changed = after.flatMap((s, i) =>
+      s.batches.filter(
+        (b) =>
+          JSON.stringify(b.devices.map(deviceKey)) !==
+          JSON.stringify(before[i]?.batches[b.bucket]?.devices.map(deviceKey)),
+      ),
+    );
+    expect(changed).toHaveLength(1);
+  });
+
+  test("a pinned batchCount keeps the layout of 0.1: the device's batch hash times the count", () => {
+    const plan = planCohort(fleet(500), [100], 1, 10, 8);
+    for (const b of plan.batches)
+      for (const d of b.devices) expect(b.bucket).toBe(Math.floor(unitHash("batch", deviceKey(d)) * 8));
   });
 
   test("stage 0 selects nothing", () => {

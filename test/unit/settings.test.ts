@@ -82,11 +82,61 @@ describe("exactly-once settings", () => {
     );
   });
 
-  test("iotReset:journal: a path, or `off`; unset means the default beside the program", () => {
-    expect(settings({}).journal).toBeUndefined();
-    expect(settings({ "iotReset:journal": "off" }).journal).toBe("off");
-    expect(settings({ "iotReset:journal": "/var/cache/iot/journal.jsonl" }).journal).toBe(
-      "/var/cache/iot/journal.jsonl",
-    );
+  test("iotReset:journal: a path, a bucket, or `off`; unset means the default file beside the program", () => {
+    expect(settings({}).journal).toEqual({ kind: "file" });
+    expect(settings({ "iotReset:journal": "off" }).journal).toEqual({ kind: "off" });
+    expect(settings({ "iotReset:journal": "/var/cache/iot/journal.jsonl" }).journal).toEqual({
+      kind: "file",
+      path: "/var/cache/iot/journal.jsonl",
+    });
+    const s3 =
+      "s3://fleet-state/journals/prod?region=eu-central-1&endpoint=http://127.0.0.1:8333&forcePathStyle=true&lease=5";
+    expect(settings({ "iotReset:journal": s3 }).journal).toEqual({
+      kind: "s3",
+      bucket: "fleet-state",
+      prefix: "journals/prod",
+      region: "eu-central-1",
+      endpoint: "http://127.0.0.1:8333",
+      pathStyle: true,
+      leaseMs: 5_000,
+      url: s3,
+    });
+    expect(settings({ "iotReset:journal": "oss://fleet-state?region=cn-shanghai" }).journal).toEqual({
+      kind: "oss",
+      bucket: "fleet-state",
+      prefix: "",
+      region: "cn-shanghai",
+      pathStyle: false,
+      leaseMs: 30_000,
+      url: "oss://fleet-state?region=cn-shanghai",
+    });
+  });
+
+  test.each([
+    ["gs://b/p", `has the scheme gs://; use a file path, s3://bucket/prefix, oss://bucket/prefix or off.`],
+    [
+      "s3://AKID:secret@fleet-state/p",
+      "holds credentials; remove them: the journal's bucket is reached with the default credential chain " +
+        "(AWS_ACCESS_KEY_ID, a profile, or a role).",
+    ],
+    [
+      "s3://Fleet_State/p",
+      `names the bucket "Fleet_State", which is not a bucket name (3–63 lowercase letters, digits, . or -).`,
+    ],
+    [
+      "oss://fleet-state/p?forcePathStyle=true",
+      `has the unknown parameter "forcePathStyle"; oss:// takes region, endpoint, lease.`,
+    ],
+    [
+      "s3://fleet-state/p?accessKeyId=AKID",
+      `has the unknown parameter "accessKeyId"; s3:// takes region, endpoint, forcePathStyle, lease.`,
+    ],
+    ["s3://fleet-state/p?lease=0", "has lease=0; give the lease in seconds, from 1 to 600 (default 30)."],
+    [
+      "s3://fleet-state/p?endpoint=127.0.0.1:9000",
+      "has endpoint=127.0.0.1:9000; give a URL of scheme and host, e.g. https://oss-cn-shanghai.aliyuncs.com.",
+    ],
+  ])("iotReset:journal %s is refused: %s", (value, why) => {
+    expect(() => settings({ "iotReset:journal": value })).toThrow(`Stack config iotReset:journal "${value}" ${why}`);
   });
 });

@@ -70,7 +70,7 @@ class EngineFloor extends pulumi.ComponentResource {
     super("iot-reset-bench:index:EngineFloor", name);
     for (const { bucket, devices: members } of plan.batches) {
       new FloorBatch(
-        `${name}-b${plan.buckets}-${bucket}`,
+        `${name}-b${bucket}`, // named as the default layout names its batches
         { devices: members.map(deviceKey), campaign, results: undefined, resetCount: undefined },
         { parent: this },
       );
