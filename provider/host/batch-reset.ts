@@ -31,7 +31,7 @@ import {
   unknownFromJournal,
   unknownOutcomeAdvice,
 } from "./exactly-once";
-import { DeviceRecord, pendingDevices, UnknownOutcomeRecord } from "../shared/records";
+import { DeviceRecord, pendingDevices, resendMarks, resendsOf, UnknownOutcomeRecord } from "../shared/records";
 import { deviceKey, FleetDevice, FleetEntry, fleetDevice, identityForm } from "../shared/device-key";
 
 /** Arguments whose change replaces the batch, resetting every device in it again. */
@@ -190,7 +190,7 @@ export function remove(_ctx: ProviderContext | undefined, _id: string, props: Pr
 
 /** One device this update must settle, and how. */
 type Task =
-  | { readonly kind: "send"; readonly device: FleetDevice; readonly resend: boolean }
+  | { readonly kind: "send"; readonly device: FleetDevice; readonly resend: number }
   | { readonly kind: "journal"; readonly device: FleetDevice; readonly record: DeviceRecord };
 
 /** What every reset of a batch shares in one update: where it goes, how it is journaled, what limits it. */
@@ -328,10 +328,10 @@ function planTasks(
     const recorded = settled.unknown[key];
     const journaled = journalUnknown(state) && state ? unknownFromJournal(state) : undefined;
     const known = journaled
-      ? { ...recorded, ...journaled, ...(recorded?.resent || journaled.resent ? { resent: true } : {}) }
+      ? { ...recorded, ...journaled, ...resendMarks(Math.max(resendsOf(recorded ?? {}), resendsOf(journaled))) }
       : recorded;
     if (!known) {
-      tasks.push({ kind: "send", device, resend: false });
+      tasks.push({ kind: "send", device, resend: 0 });
       continue;
     }
     const decision = decideUnknown(ctx.settings, key, known);
@@ -342,7 +342,7 @@ function planTasks(
         log.info(`${key}: its unknown outcome is accepted as a reset (iotReset:acceptUnknown); nothing is sent.`);
         break;
       case "resend":
-        tasks.push({ kind: "send", device, resend: true });
+        tasks.push({ kind: "send", device, resend: resendsOf(known) + 1 });
         break;
       case "hold":
         settled.hold(key, known);
@@ -396,7 +396,7 @@ async function runTask(send: BatchSend, task: Task, settled: Settled): Promise<v
         sentAt: err.sentAt,
         attempt: err.attempt,
         error: err.failure,
-        ...(task.kind === "send" && task.resend ? { resent: true } : {}),
+        ...resendMarks(task.kind === "send" ? task.resend : 0),
       });
     } else if (err instanceof GuardrailError || err instanceof SendingStoppedError || err instanceof JournalError) {
       settled.stopped++;
@@ -427,7 +427,7 @@ function partialReset(
   if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
   if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
   for (const key of held) shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);
-  if (held.length > 0) shown.push(unknownOutcomeAdvice(held));
+  if (held.length > 0) shown.push(unknownOutcomeAdvice(held, unknown));
   const done = pending.length - left - held.length;
   return new PartialResetError(
     `${done} of ${pending.length} devices of this batch reset and recorded; ${left} left for the next update` +
@@ -468,7 +468,7 @@ function jobStatusOf(
 async function resetOne(
   send: BatchSend,
   device: FleetDevice & { iotInstanceId?: string },
-  resend: boolean,
+  resend: number,
 ): Promise<DeviceRecord> {
   const { ctx, journal, scope, limits, waitForJob } = send;
   const api = send.api as IotApi;
@@ -487,7 +487,7 @@ async function resetOne(
     );
     throw err;
   }
-  const twice = resend ? { mayBeResetTwice: true } : {};
+  const twice = resend > 0 ? { mayBeResetTwice: true } : {};
   if (!result.jobId || !waitForJob) {
     guard.settle(true);
     return { requestId: result.requestId, resetAt, ...(result.jobId ? { jobId: result.jobId } : {}), ...twice };

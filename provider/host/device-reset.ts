@@ -23,7 +23,7 @@ import type { DeviceJournalState, Journal } from "./journal";
 import type { Lifecycle, Props } from "./lifecycle";
 import * as log from "./log";
 import * as outcomes from "./exactly-once";
-import type { UnknownOutcomeRecord } from "../shared/records";
+import { resendMarks, resendsOf, type UnknownOutcomeRecord } from "../shared/records";
 
 export type { Props } from "./lifecycle";
 
@@ -175,7 +175,7 @@ export async function create(ctx: ProviderContext, inputs: Props): Promise<dynam
     if (outcomes.journalUnknown(state) && state) {
       return await settleUnknown(ctx, api, journal, scope, inputs, outcomes.unknownFromJournal(state), undefined);
     }
-    return await send(ctx, api, journal, scope, inputs, false, undefined);
+    return await send(ctx, api, journal, scope, inputs, 0, undefined);
   } finally {
     // Not awaited: the answer reaches state through the engine, and a crash before its line is on disk only makes
     // the journal call a later create of this device with these triggers an unknown outcome. The "sending" line,
@@ -205,14 +205,14 @@ function fromJournal(inputs: Props, state: DeviceJournalState, marks: Props): Pr
   };
 }
 
-/** Sends the reset (once; `resend` marks the one resend of an unknown outcome) and records what came back. */
+/** Sends the reset (once; `resend` numbers a resend of an unknown outcome, 0 a first send) and records what came back. */
 async function send(
   ctx: ProviderContext,
   api: IotApi,
   journal: Journal | undefined,
   scope: string,
   inputs: Props,
-  resend: boolean,
+  resend: number,
   id: string | undefined,
 ): Promise<{ id: string; outs: Props }> {
   const device = deviceOf(inputs);
@@ -227,7 +227,7 @@ async function send(
       sentAt: err.sentAt,
       attempt: err.attempt,
       error: err.failure,
-      ...(resend ? { resent: true } : {}),
+      ...resendMarks(resend),
     };
     throw unknownError(inputs, record, id ?? `unknown:${key}@${err.sentAt}`);
   }
@@ -236,7 +236,7 @@ async function send(
     success: true,
     requestId: result.requestId,
     resetAt,
-    ...(resend ? { mayBeResetTwice: true } : {}),
+    ...(resend > 0 ? { mayBeResetTwice: true } : {}),
   };
   const recordId = id ?? (result.requestId || `${describeDevice(device)}@${resetAt}`);
   return finish(ctx, api, { inputs, outs, id: recordId, jobId: result.jobId });
@@ -247,7 +247,7 @@ function unknownError(inputs: Props, record: UnknownOutcomeRecord, id: string): 
   const key = formatDeviceKey(deviceOf(inputs));
   const reason =
     `The reset of ${describeDevice(deviceOf(inputs))} has an unknown outcome: ${outcomes.describeUnknown(key, record)}. ` +
-    outcomes.unknownOutcomeAdvice([key]);
+    outcomes.unknownOutcomeAdvice([key], { [key]: record });
   const outs: Props = { ...echo(inputs), success: false, unknownOutcome: record };
   return new PartialResetError(reason, id, partialOutputs(outs, inputs), [reason]);
 }
@@ -272,7 +272,7 @@ async function settleUnknown(
       return { id: id ?? `${key}@${record.sentAt}`, outs };
     }
     case "resend":
-      return send(ctx, api, journal, scope, inputs, true, id);
+      return send(ctx, api, journal, scope, inputs, resendsOf(record) + 1, id);
     case "hold":
       throw unknownError(inputs, record, id ?? `unknown:${key}@${record.sentAt}`);
     default:

@@ -7,8 +7,8 @@ import type { ProviderContext } from "./provider-context";
 import { canonicalJson } from "../shared/inputs";
 import { DeviceRef, IotApiError, UnknownOutcomeError } from "../shared/errors";
 import type { DeviceJournalState, Journal } from "./journal";
-import type { UnknownOutcomeRecord } from "../shared/records";
-import { chooses, ProviderSettings } from "./settings";
+import { resendMarks, resendsOf, type UnknownOutcomeRecord } from "../shared/records";
+import { chooses, ProviderSettings, resendAllowed } from "./settings";
 import { CONFIG_KEYS } from "../shared/config";
 
 /** What happens to a device with an unknown outcome in this update. */
@@ -17,7 +17,8 @@ export type UnknownDecision = "accept" | "resend" | "hold";
 /** The operator's decision for one device, from `iotReset:acceptUnknown` and `iotReset:resendUnknown`. */
 export function decideUnknown(settings: ProviderSettings, key: string, record: UnknownOutcomeRecord): UnknownDecision {
   if (chooses(settings.acceptUnknown, key)) return "accept";
-  if (chooses(settings.resendUnknown, key) && !record.resent) return "resend";
+  // Each resend needs a decision of its own: a setting left in place never sends a device again.
+  if (resendAllowed(settings.resendUnknown, key) === resendsOf(record) + 1) return "resend";
   return "hold";
 }
 
@@ -30,7 +31,7 @@ export function unknownFromJournal(state: DeviceJournalState): UnknownOutcomeRec
       state.status === "sending"
         ? "the provider process stopped before the answer arrived (found in the reset journal)"
         : (state.error ?? "no answer"),
-    ...(state.resent ? { resent: true } : {}),
+    ...resendMarks(resendsOf(state)),
   };
 }
 
@@ -41,21 +42,32 @@ export function journalUnknown(state: DeviceJournalState | undefined): boolean {
 
 /** One line naming a device with an unknown outcome and what was seen. */
 export function describeUnknown(key: string, record: UnknownOutcomeRecord): string {
+  const resends = resendsOf(record);
   return (
     `${key}: sent at ${record.sentAt} (attempt ${record.attempt}), no answer: ${record.error}` +
-    (record.resent ? " (this was its one resend; it can now only be accepted)" : "")
+    (resends > 0 ? ` (this was resend ${resends}; another is named ${key}#${resends + 1})` : "")
   );
 }
 
-/** What the operator does about devices with an unknown outcome: the end of every error that names them. */
-export function unknownOutcomeAdvice(keys: readonly string[]): string {
+/**
+ * What the operator does about devices with an unknown outcome: the end of every error that names them. A device
+ * already resent is named with the next resend's number (`key#2`), so that each resend is a decision of its own.
+ */
+export function unknownOutcomeAdvice(
+  keys: readonly string[],
+  records: Readonly<Record<string, UnknownOutcomeRecord | undefined>>,
+): string {
   const list = keys.join(",");
+  const next = keys.map((k) => {
+    const resends = resendsOf(records[k] ?? {});
+    return resends > 0 ? `${k}#${resends + 1}` : k;
+  });
   return (
     `IoT Platform may have reset ${keys.length === 1 ? "it, so it is not" : "each of them, so none of them is"} ` +
     `sent again. Check ${keys.length === 1 ? "the device" : "each device"} in the IoT console (or with ` +
     `QueryDeviceDetail; for a gateway, its device jobs), then either accept it as reset: ` +
     `\`pulumi config set ${CONFIG_KEYS.acceptUnknown} "${list}"\`, or send it exactly once more (its record then says ` +
-    `it may have been reset twice): \`pulumi config set ${CONFIG_KEYS.resendUnknown} "${list}"\`; and run \`pulumi up\` ` +
+    `it may have been reset twice): \`pulumi config set ${CONFIG_KEYS.resendUnknown} "${next.join(",")}"\`; and run \`pulumi up\` ` +
     `again.`
   );
 }
@@ -80,8 +92,8 @@ const ignore = (): void => undefined;
 
 /**
  * One ResetThing, journaled: "sending" is on disk before each attempt goes out; the answer ("reset", "failed") or
- * its loss ("unknown") follows without waiting (the caller flushes before it returns). `resend` marks the one
- * resend of a device whose outcome was unknown; `order` ranks the call at the shared pacer (see `Pacer.acquire`).
+ * its loss ("unknown") follows without waiting (the caller flushes before it returns). `resend` numbers a
+ * resend of a device whose outcome was unknown (0: a first send); `order` ranks the call at the shared pacer (see `Pacer.acquire`).
  */
 export async function journaledReset(
   api: IotApi,
@@ -89,11 +101,11 @@ export async function journaledReset(
   scope: string,
   key: string,
   device: DeviceRef & { iotInstanceId?: string },
-  resend: boolean,
+  resend: number,
   order?: number,
 ): Promise<ResetResult> {
   if (!journal) return api.resetThing(device, undefined, order);
-  const mark = resend ? { resend: true as const } : {};
+  const mark = resend > 0 ? { resend } : {};
   let sent = false;
   // From the first "sending" line to the outcome's, a shutdown waits: the outcome line must reach the journal.
   let release: (() => void) | undefined;

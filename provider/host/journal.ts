@@ -20,6 +20,7 @@
  */
 import * as path from "node:path";
 import { assertNever, JournalError } from "../shared/errors";
+import { resendMarks, resendsOf } from "../shared/records";
 
 /** The `journal` field of the header line. */
 export const JOURNAL_FORMAT = "pulumi-alicloud-iot-reset/journal";
@@ -58,9 +59,16 @@ export interface DeviceJournalState {
   readonly error?: string;
   /** An attempt in this scope had an unknown outcome, so a later reset may be the device's second. */
   readonly hadUnknown?: boolean;
-  /** The one resend after an unknown outcome was sent. */
+  /** A resend after an unknown outcome was sent. */
   readonly resent?: boolean;
+  /** How many resends were sent (a journal of 0.1 holds `resent` alone: one). */
+  readonly resends?: number;
 }
+
+/** Which resend a "sending" or "unknown" line is: its number, or `true` for the first (as 0.1 wrote it). */
+type Resend = number | true;
+
+const resendNumber = (resend: Resend): number => (resend === true ? 1 : resend);
 
 interface Common {
   /** When the line was written, ISO-8601. */
@@ -73,7 +81,7 @@ interface Common {
 
 /** One line after the header. */
 export type JournalEntry =
-  | (Common & { readonly ev: "sending"; readonly attempt: number; readonly resend?: true })
+  | (Common & { readonly ev: "sending"; readonly attempt: number; readonly resend?: Resend })
   | (Common & { readonly ev: "reset"; readonly requestId: string; readonly jobId?: string })
   | (Common & { readonly ev: "failed"; readonly code?: string })
   | (Common & {
@@ -81,7 +89,7 @@ export type JournalEntry =
       readonly attempt: number;
       readonly sentAt: string;
       readonly error: string;
-      readonly resend?: true;
+      readonly resend?: Resend;
     })
   | (Common & { readonly ev: "accepted" })
   | (Common & { readonly ev: "released" })
@@ -244,7 +252,7 @@ function apply(current: LiveDevice | undefined, e: JournalEntry): LiveDevice | u
   if (e.ev === "state") return next(e.state);
   const carried = {
     ...(prev?.hadUnknown ? { hadUnknown: true } : {}),
-    ...(prev?.resent ? { resent: true } : {}),
+    ...resendMarks(prev ? resendsOf(prev) : 0),
   };
   let state: DeviceJournalState;
   switch (e.ev) {
@@ -254,7 +262,7 @@ function apply(current: LiveDevice | undefined, e: JournalEntry): LiveDevice | u
         status: "sending",
         attempt: e.attempt,
         sentAt: e.at,
-        ...(e.resend ? { resent: true, hadUnknown: true } : {}),
+        ...(e.resend ? { ...resendMarks(resendNumber(e.resend)), hadUnknown: true } : {}),
       };
       break;
     case "reset":
@@ -278,7 +286,7 @@ function apply(current: LiveDevice | undefined, e: JournalEntry): LiveDevice | u
         sentAt: e.sentAt,
         error: e.error,
         hadUnknown: true,
-        ...(e.resend ? { resent: true } : {}),
+        ...(e.resend ? resendMarks(resendNumber(e.resend)) : {}),
       };
       break;
     case "accepted":

@@ -13,12 +13,20 @@ import { API_ACTIONS, CONFIG_KEYS, mapActions, NUMERIC_SETTINGS, NumericSetting,
 import { describeRule, isRegionId, numberProblem, parseEndpoint, quote } from "../shared/inputs";
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
 
-/** Devices named by a setting: every one (`all`), or a set of device keys (`productKey/deviceName`, `iotId:<IotId>`). */
-export type DeviceChoice = "all" | ReadonlySet<string>;
+/**
+ * Devices named by a setting: every one (`all`), or device keys (`productKey/deviceName`, `iotId:<IotId>`), each with
+ * the resend it allows: `key#2` in `iotReset:resendUnknown` allows the second, a bare key (and `all`) the first.
+ */
+export type DeviceChoice = "all" | ReadonlyMap<string, number>;
 
 /** Whether a choice names a device. */
 export function chooses(choice: DeviceChoice, key: string): boolean {
   return choice === "all" || choice.has(key);
+}
+
+/** Which resend of a device a choice allows (1 for the first); undefined when it does not name the device. */
+export function resendAllowed(choice: DeviceChoice, key: string): number | undefined {
+  return choice === "all" ? 1 : choice.get(key);
 }
 
 /** Everything the provider process knows before it sees a resource. */
@@ -51,7 +59,7 @@ export interface ProviderSettings {
   readonly connectTimeoutMs: number;
   /** `iotReset:journal`: where the reset journal is (a file, a bucket, or `off`). */
   readonly journal: JournalLocation;
-  /** `iotReset:resendUnknown`: devices with an unknown outcome to send exactly once more. */
+  /** `iotReset:resendUnknown`: devices with an unknown outcome to send once more, each with the resend it allows. */
   readonly resendUnknown: DeviceChoice;
   /** `iotReset:acceptUnknown`: devices with an unknown outcome to record as reset without sending. */
   readonly acceptUnknown: DeviceChoice;
@@ -59,15 +67,34 @@ export interface ProviderSettings {
 
 /** The devices two choices both name (`all` when both are `all`). */
 function overlap(a: DeviceChoice, b: DeviceChoice): string[] {
-  if (a === "all") return b === "all" ? ["all"] : [...b];
-  return b === "all" ? [...a] : [...a].filter((k) => b.has(k));
+  if (a === "all") return b === "all" ? ["all"] : [...b.keys()];
+  return b === "all" ? [...a.keys()] : [...a.keys()].filter((k) => b.has(k));
 }
 
-/** Parses `all`, or device keys separated by commas, spaces or new lines. */
-function deviceChoice(get: (key: string) => string | undefined, key: string): DeviceChoice {
+/**
+ * Parses `all`, or device keys separated by commas, spaces or new lines; with `numbered`, a key may end in `#<n>`
+ * (no DeviceName, ProductKey or IotId holds a `#`).
+ */
+function deviceChoice(get: (key: string) => string | undefined, key: string, numbered: boolean): DeviceChoice {
   const raw = (get(key) ?? "").trim();
   if (raw === "all") return "all";
-  return new Set(raw.split(/[\s,]+/).filter((k) => k !== ""));
+  const choice = new Map<string, number>();
+  for (const entry of raw.split(/[\s,]+/).filter((k) => k !== "")) {
+    const hash = entry.lastIndexOf("#");
+    const n = hash < 0 ? 1 : /^[1-9]\d{0,5}$/.test(entry.slice(hash + 1)) ? Number(entry.slice(hash + 1)) : 0;
+    if (n === 0 || (hash >= 0 && !numbered)) throw badEntry(key, entry, numbered);
+    choice.set(hash < 0 ? entry : entry.slice(0, hash), n);
+  }
+  return choice;
+}
+
+function badEntry(key: string, entry: string, numbered: boolean): ConfigurationError {
+  const rule = numbered
+    ? "after a device key, `#` takes the resend it allows, a whole number from 1 (`a1Cam/cam-0008#2` allows the second)"
+    : `a device key holds no \`#\` (a resend number goes with ${CONFIG_KEYS.resendUnknown} only)`;
+  return new ConfigurationError(
+    `Stack config ${key} names ${quote(entry)}: ${rule}. Fix it with \`pulumi config set ${key} <devices>\`.`,
+  );
 }
 
 /** A numeric stack setting: a plain decimal (no sign, exponent or hex) within its range, else its default. */
@@ -102,8 +129,8 @@ function regionSetting(value: string | undefined, source: string): string | unde
 
 /** Reads the provider settings from stack config (`get` returns a key's string value, or undefined). */
 export function readSettings(get: (key: string) => string | undefined): ProviderSettings {
-  const resendUnknown = deviceChoice(get, CONFIG_KEYS.resendUnknown);
-  const acceptUnknown = deviceChoice(get, CONFIG_KEYS.acceptUnknown);
+  const resendUnknown = deviceChoice(get, CONFIG_KEYS.resendUnknown, true);
+  const acceptUnknown = deviceChoice(get, CONFIG_KEYS.acceptUnknown, false);
   const both = overlap(resendUnknown, acceptUnknown);
   if (both.length > 0) {
     throw new ConfigurationError(

@@ -87,7 +87,7 @@ export const CONFIG_KEYS = {
   maxRetrySeconds: "iotReset:maxRetrySeconds",
   /** The reset journal's path (relative to the program directory), or `off`. */
   journal: "iotReset:journal",
-  /** Devices with an unknown outcome to send exactly once more (`all`, or device keys). */
+  /** Devices with an unknown outcome to send exactly once more (`all`, or device keys; `key#2` allows a second resend). */
   resendUnknown: "iotReset:resendUnknown",
   /** Devices with an unknown outcome to record as reset without sending (`all`, or device keys). */
   acceptUnknown: "iotReset:acceptUnknown",

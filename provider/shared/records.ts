@@ -31,8 +31,20 @@ export interface UnknownOutcomeRecord {
   readonly attempt: number;
   /** What came instead of an answer (a read timeout, a reset connection, a page that is not JSON, …). */
   readonly error: string;
-  /** True when this was the one resend the operator asked for: it can now only be accepted. */
+  /** True when this was a resend the operator asked for (`iotReset:resendUnknown`). */
   readonly resent?: boolean;
+  /** How many resends the operator has had sent; the next one is named `<key>#<resends + 1>`. */
+  readonly resends?: number;
+}
+
+/** How many resends a record counts: `resends`, or one where only `resent` is set (as 0.1 recorded it). */
+export function resendsOf(record: { readonly resent?: boolean; readonly resends?: number }): number {
+  return record.resends ?? (record.resent ? 1 : 0);
+}
+
+/** The marks of a record whose latest send was resend `n` (nothing when `n` is 0, a first send). */
+export function resendMarks(n: number): { resent?: true; resends?: number } {
+  return n > 0 ? { resent: true, resends: n } : {};
 }
 
 const has = (record: Record<string, unknown>, key: string): boolean =>

@@ -132,32 +132,36 @@ function resetCounts(): Map<string, number> {
 
 /**
  * What an operator does about the devices an update names as unknown outcomes: checks each in the console (here,
- * the emulator), then accepts the ones that were reset and resends the others, in the config both clones share.
+ * the emulator), then accepts the ones that were reset and resends the others, each under the resend number the
+ * error gives (`key#2` for a device whose resend was lost too), in the config both clones share.
  */
 class Decisions {
   private readonly accept = new Set<string>();
-  private readonly resend = new Set<string>();
+  /** The resend entry of each device to send again, by device key. */
+  private readonly resend = new Map<string, string>();
 
   /** Takes the devices `result` names; returns how many it named. */
   async decide(result: RunResult, runners: readonly TestStack[]): Promise<number> {
-    const named = [...result.errors.join("\n").matchAll(/iotReset:acceptUnknown "([^"]+)"/g)].flatMap((m) =>
+    const named = [...result.errors.join("\n").matchAll(/iotReset:resendUnknown "([^"]+)"/g)].flatMap((m) =>
       (m[1] as string).split(","),
     );
     const reset = resetCounts();
-    for (const key of new Set(named)) {
-      // A device resent once (and named again, its resend's answer lost with the runner) can now only be accepted.
+    const keys = new Set<string>();
+    for (const entry of named) {
+      const key = entry.replace(/#\d+$/, "");
+      keys.add(key);
       if ((reset.get(key) ?? 0) > 0) {
         this.resend.delete(key);
         this.accept.add(key);
-      } else this.resend.add(key);
+      } else this.resend.set(key, entry);
     }
     for (const t of runners) {
       await t.stack.mergeConfig({
         "iotReset:acceptUnknown": [...this.accept].join(","),
-        "iotReset:resendUnknown": [...this.resend].join(","),
+        "iotReset:resendUnknown": [...this.resend.values()].join(","),
       });
     }
-    return new Set(named).size;
+    return keys.size;
   }
 }
 

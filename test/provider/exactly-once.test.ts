@@ -121,7 +121,9 @@ describe("a batch through lost answers (2% applyThenDrop, 1% applyThenHang)", ()
       .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`)
       .sort();
     expect(Object.keys(third.properties.unknownOutcomes ?? {}).sort()).toEqual(lostAgain);
-    for (const key of lostAgain) expect(third.properties.unknownOutcomes[key].resent).toBe(true);
+    for (const key of lostAgain) {
+      expect(third.properties.unknownOutcomes[key]).toMatchObject({ resent: true, resends: 1 });
+    }
     for (const key of lost.filter((k) => !lostAgain.includes(k))) {
       expect(third.properties.results[key]).toEqual({
         requestId: expect.any(String),
@@ -131,13 +133,17 @@ describe("a batch through lost answers (2% applyThenDrop, 1% applyThenHang)", ()
     }
     expect(third.properties.resetCount).toBe(N - lostAgain.length);
 
-    // Run 4, the setting still there: a device already resent is never sent a third time; accepting settles it.
+    // Run 4, the setting still there: a device already resent is not sent again without a decision of its own (`#2`);
+    // accepting settles it.
     emu.clearRequests();
     freshGuard();
     if (third.error) {
       const fourth = await batch.update(context(resendConfig), first.id, third.properties, inputs).catch((e) => e);
       expect(fourth).toBeInstanceOf(PartialResetError);
-      expect(fourth.message).toContain("(this was its one resend; it can now only be accepted)");
+      for (const key of lostAgain) expect(fourth.message).toContain(`(this was resend 1; another is named ${key}#2)`);
+      expect(fourth.message).toContain(
+        `\`pulumi config set iotReset:resendUnknown "${lostAgain.map((k) => `${k}#2`).join(",")}"\``,
+      );
       const accepted = await batch.update(
         context({ ...config, "iotReset:acceptUnknown": lostAgain.join(",") }),
         first.id,
@@ -281,7 +287,7 @@ describe("a resend sent by an update that was killed before state recorded it", 
     emu.addDevices("a1Once", [{ deviceName: name(0) }, { deviceName: name(1) }]);
   });
 
-  test("the journal's resend wins over state's older record: the device is held, never sent a third time", async () => {
+  test("the journal's resend wins over state's older record: the device is held until a second resend is named, then sent once", async () => {
     const config = configFor(emu, { "iotReset:readTimeoutMs": "2000" });
     const inputs = { campaign: "resend-kill", devices: fleet.slice(0, 2), endpoint: emu.endpoint };
     // Both answers lost: state records two unknown outcomes, neither resent.
@@ -308,8 +314,30 @@ describe("a resend sent by an update that was killed before state recorded it", 
     expect(sentKeys()).toEqual([`a1Once/${name(1)}`]);
     expect(next).toBeInstanceOf(PartialResetError);
     expect(next.message).toContain(`a1Once/${name(0)}: sent at`);
-    expect(next.message).toContain("(this was its one resend; it can now only be accepted)");
-    expect(next.properties.unknownOutcomes[`a1Once/${name(0)}`]).toMatchObject({ resent: true });
+    expect(next.message).toContain(`(this was resend 1; another is named a1Once/${name(0)}#2)`);
+    expect(next.message).toContain(`\`pulumi config set iotReset:resendUnknown "a1Once/${name(0)}#2"\``);
+    expect(next.properties.unknownOutcomes[`a1Once/${name(0)}`]).toMatchObject({ resent: true, resends: 1 });
     expect(emu.resetCount({ productKey: "a1Once", deviceName: name(0) })).toBe(1);
+
+    // The console shows it reset once, as the killed resend never left. A resend number that skips the second is
+    // held; the second is sent exactly once; left in place, it sends nothing more.
+    const withResend = (value: string) => context({ ...config, "iotReset:resendUnknown": value });
+    emu.clearRequests();
+    const skipped = await batch
+      .update(withResend(`a1Once/${name(0)}#3`), first.id, next.properties, inputs)
+      .catch((e) => e);
+    expect(skipped).toBeInstanceOf(PartialResetError);
+    expect(emu.requests()).toHaveLength(0);
+    const second = await batch.update(withResend(`a1Once/${name(0)}#2`), first.id, skipped.properties, inputs);
+    expect(sentKeys()).toEqual([`a1Once/${name(0)}`]);
+    expect(second.outs?.results[`a1Once/${name(0)}`]).toEqual({
+      requestId: expect.any(String),
+      resetAt: expect.any(String),
+      mayBeResetTwice: true,
+    });
+    expect(second.outs?.unknownOutcomes).toBeUndefined();
+    const again = await batch.update(withResend(`a1Once/${name(0)}#2`), first.id, second.outs ?? {}, inputs);
+    expect(again.outs).toEqual(second.outs);
+    expect(emu.resetCount({ productKey: "a1Once", deviceName: name(0) })).toBe(2);
   });
 });

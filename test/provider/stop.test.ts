@@ -108,7 +108,7 @@ test("a journaled reset stopped in its backoff after a throttled answer: the shu
     const api = directApi(emu.endpoint, { gate, settings: { retry } });
     const file = path.join(dir, "journal.jsonl");
     const journal = openJournal(file, { project: "p", stack: "s" });
-    const call = journaledReset(api, journal, "c", "a1Stop/dev-0000", fleet[0]!, false).catch((e) => e);
+    const call = journaledReset(api, journal, "c", "a1Stop/dev-0000", fleet[0]!, 0).catch((e) => e);
     while (emu.requests({ action: "ResetThing" }).length === 0) await new Promise((r) => setTimeout(r, 5));
     // The throttled answer is in; the call now waits out its backoff with only "sending" in the journal.
     await new Promise((r) => setTimeout(r, 50));

@@ -127,7 +127,7 @@ describe("the journal file", () => {
         line({ ev: "reset", device: "a1/d1", requestId: "R2", scope: "other" }),
     );
     const j = openJournal(file, ME);
-    expect(j.lookup(SCOPE, "a1/d1")).toEqual({ status: "failed", hadUnknown: true, resent: true });
+    expect(j.lookup(SCOPE, "a1/d1")).toEqual({ status: "failed", hadUnknown: true, resent: true, resends: 1 });
     await j.close();
   });
 
@@ -158,7 +158,7 @@ describe("the journal file", () => {
     await third.close();
   });
 
-  test("an unknown outcome and its one resend: the reset that follows is marked as possibly the second", async () => {
+  test("an unknown outcome and its resend: the reset that follows is marked as possibly the second", async () => {
     fs.writeFileSync(
       file,
       HEADER +
@@ -175,6 +175,29 @@ describe("the journal file", () => {
       requestId: "R9",
       hadUnknown: true,
       resent: true,
+      resends: 1,
+    });
+    await j.close();
+  });
+
+  test("resends are counted: a resend written as `true` (0.1) is the first, a number names its own", async () => {
+    fs.writeFileSync(
+      file,
+      HEADER +
+        line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
+        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t0", error: "ECONNRESET: socket hang up" }) +
+        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true }) +
+        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t1", error: "ECONNRESET", resend: true }) +
+        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: 2 }),
+    );
+    const j = openJournal(file, ME);
+    expect(j.lookup(SCOPE, "a1/d1")).toEqual({
+      status: "sending",
+      attempt: 1,
+      sentAt: "2026-11-26T00:00:01.000Z",
+      hadUnknown: true,
+      resent: true,
+      resends: 2,
     });
     await j.close();
   });

@@ -64,10 +64,35 @@ describe("resolveTarget", () => {
 
 describe("exactly-once settings", () => {
   test("iotReset:resendUnknown and iotReset:acceptUnknown take `all` or device keys; none by default", () => {
-    expect(settings({}).resendUnknown).toEqual(new Set());
+    expect(settings({}).resendUnknown).toEqual(new Map());
     expect(settings({ "iotReset:resendUnknown": "all" }).resendUnknown).toBe("all");
     expect(settings({ "iotReset:acceptUnknown": " a1/dev-1, iotId:XyZ\na1/dev-2 " }).acceptUnknown).toEqual(
-      new Set(["a1/dev-1", "iotId:XyZ", "a1/dev-2"]),
+      new Map([
+        ["a1/dev-1", 1],
+        ["iotId:XyZ", 1],
+        ["a1/dev-2", 1],
+      ]),
+    );
+  });
+
+  test("iotReset:resendUnknown names the resend it allows after `#`; anything else after `#` is refused", () => {
+    expect(settings({ "iotReset:resendUnknown": "a1/dev-1#2, a1/dev-2 iotId:XyZ#12" }).resendUnknown).toEqual(
+      new Map([
+        ["a1/dev-1", 2],
+        ["a1/dev-2", 1],
+        ["iotId:XyZ", 12],
+      ]),
+    );
+    const tail = "Fix it with `pulumi config set iotReset:resendUnknown <devices>`.";
+    for (const bad of ["a1/dev-1#0", "a1/dev-1#", "a1/dev-1#2x", "a1/dev-1#-1"]) {
+      expect(() => settings({ "iotReset:resendUnknown": `a1/dev-2,${bad}` })).toThrow(
+        `Stack config iotReset:resendUnknown names "${bad}": after a device key, \`#\` takes the resend it allows, ` +
+          `a whole number from 1 (\`a1Cam/cam-0008#2\` allows the second). ${tail}`,
+      );
+    }
+    expect(() => settings({ "iotReset:acceptUnknown": "a1/dev-1#2" })).toThrow(
+      'Stack config iotReset:acceptUnknown names "a1/dev-1#2": a device key holds no `#` (a resend number goes with ' +
+        "iotReset:resendUnknown only). Fix it with `pulumi config set iotReset:acceptUnknown <devices>`.",
     );
   });
 
