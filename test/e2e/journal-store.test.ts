@@ -254,16 +254,29 @@ test(`two updates of one stack started within 50 ms, the stack lock out of play,
     // 300 resets at 50 a second take 6 s, longer than two CLIs' start-up can differ on a busy machine: the updates
     // overlap, rather than one finishing before the other opens the journal.
     for (const t of pair) await t.stack.mergeConfig({ "iotReset:resetQps": "50" });
+    const t0 = Date.now();
+    const spans: string[] = [];
     const results = await Promise.all(
-      pair.map((t, i) => new Promise((r) => setTimeout(r, i * 25)).then(() => t.stack.up())),
+      pair.map(async (t, i) => {
+        await new Promise((r) => setTimeout(r, i * 25));
+        const start = Date.now() - t0;
+        const result = await t.stack.up();
+        spans.push(`update ${i}: ${start}-${Date.now() - t0} ms, exit ${result.exitCode}`);
+        return result;
+      }),
     );
     const refused = results.filter((r) => r.exitCode !== 0);
-    expect(refused).toHaveLength(1);
+    // One outcome in one assertion: a failure shows the writers, the calls and when each update ran.
+    expect({ race, refused: refused.length, writers: await entryWriters(`${prefix}/`), spans }).toEqual({
+      race,
+      refused: 1,
+      writers: [expect.any(String)],
+      spans: expect.any(Array),
+    });
     expect(refused[0]?.errors.join("\n")).toMatch(
       /The reset journal s3:\/\/journals\/race-\d+\/journal-iot-reset-e2e-test\/ is in use by another update of this stack: writer [0-9a-f-]{36} \(host [^,]+, process \d+, open since [^)]+\) wrote its segment \d+ at \S+\. This update stops before sending any reset/,
     );
     expect(results.find((r) => r.exitCode === 0)?.errors).toEqual([]);
-    expect(await entryWriters(`${prefix}/`)).toHaveLength(1);
     // The winner reset the whole selection (stage 3 of [10, 50, 100]), once each.
     expect(executed() - before).toBe(devices);
     for (const t of runners.splice(0)) t.dispose();
