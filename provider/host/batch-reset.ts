@@ -473,7 +473,7 @@ async function resetOne(
   const { ctx, journal, scope, limits, waitForJob } = send;
   const api = send.api as IotApi;
   const guard = ctx.guard;
-  await guard.admit(limits);
+  await guard.admit(limits, (wait) => ctx.gate.unlessStopped(wait));
   const resetAt = new Date().toISOString();
   let result;
   try {
@@ -481,10 +481,9 @@ async function resetOne(
     const sender = limits.notAfter !== undefined || limits.maintenanceWindows ? windowChecked(api, guard, limits) : api;
     result = await journaledReset(sender, journal, scope, deviceKey(device), device, resend, send.order);
   } catch (err) {
-    // A reset the window stopped before the wire was not executed; one with a lost answer counts as unknown.
-    guard.settle(
-      err instanceof GuardrailError ? "unsent" : err instanceof UnknownOutcomeError ? "unknownOutcome" : false,
-    );
+    // A reset a window or a stop kept from the wire was not executed; one with a lost answer counts as unknown.
+    const unsent = err instanceof GuardrailError || err instanceof SendingStoppedError;
+    guard.settle(unsent ? "unsent" : err instanceof UnknownOutcomeError ? "unknownOutcome" : false);
     throw err;
   }
   const twice = resend > 0 ? { mayBeResetTwice: true } : {};

@@ -95,9 +95,14 @@ export class UpdateGuard {
    * With a failure criterion, a reset is sent only if the criterion would still hold were it and every reset in
    * flight to fail its way: the first `minExecuted` go out together, then the window grows with the successes
    * (a quarter of the finished ones at 20%). So once a criterion trips, no further call has gone out. Outside the
-   * rollout windows it throws; with a ramp it waits for the ramp's next slot (counted as in flight meanwhile).
+   * rollout windows it throws; with a ramp it waits for the ramp's next slot (counted as in flight meanwhile), or
+   * less: `unlessStopped` ends the wait when sending stops, since each waiting reset holds a slot further ahead and a
+   * Ctrl-C must not wait for them all.
    */
-  async admit(limits: RolloutControls): Promise<void> {
+  async admit(
+    limits: RolloutControls,
+    unlessStopped: (wait: Promise<void>) => Promise<void> = (wait) => wait,
+  ): Promise<void> {
     const criteria = criteriaOf(limits);
     for (;;) {
       try {
@@ -117,7 +122,7 @@ export class UpdateGuard {
     const now = this.clock.now();
     const slot = Math.max(now, this.rampNext);
     this.rampNext = slot + rampInterval(limits.ramp, ++this.rampSent);
-    if (slot > now) await this.clock.sleep(slot - now);
+    if (slot > now) await unlessStopped(this.clock.sleep(slot - now));
     try {
       // A criterion or a window may have closed while this reset waited for its slot.
       this.checkStops(limits, criteria, true);

@@ -56,6 +56,28 @@ test("after stopSending nothing more is sent; what was in flight is recorded; th
   for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
 });
 
+test("resets waiting for their ramp slots when sending stops end at once: a stopped update does not wait out the ramp", async () => {
+  const config = configFor(emu);
+  // 60 a minute: each waiting reset holds a slot a second after the one before, 29 seconds ahead for the last.
+  const ramp = { baseRatePerMinute: 60, incrementFactor: 1, increaseEveryResets: 1000 };
+  const inputs = { campaign: "c", devices: fleet.slice(0, 30), endpoint: emu.endpoint, ramp };
+  const ctx = context(config);
+  const running = batch.create(ctx, inputs).catch((e) => e);
+  while (emu.totalResets() < 2) await new Promise((r) => setTimeout(r, 5));
+  const stoppedAt = Date.now();
+  ctx.stopSending("the update was cancelled");
+  const error = await running;
+  const ended = Date.now() - stoppedAt;
+  const sent = emu.requests({ action: "ResetThing" }).length;
+  // The next slot was at most a second away: well under the 27 s the last waiting reset would have slept.
+  expect(ended).toBeLessThan(5_000);
+  expect(error).toBeInstanceOf(PartialResetError);
+  expect(Object.keys(error.properties.results)).toHaveLength(sent);
+  expect(error.reasons).toEqual([`${30 - sent} device(s) not sent: sending stopped: the update was cancelled`]);
+  // The stopped resets are not failures: the guardrails count only what was sent.
+  expect({ succeeded: ctx.guard.succeeded, failed: ctx.guard.failed }).toEqual({ succeeded: sent, failed: 0 });
+});
+
 test("a call journaled and waiting to leave when sending stops does not leave, and a shutdown waits for it to end", async () => {
   // The pacer holds the call after its journal line was written, as it does while a backlog drains.
   let parked!: () => void;
