@@ -13,11 +13,14 @@ import { API_ACTIONS, CONFIG_KEYS, mapActions, NUMERIC_SETTINGS, NumericSetting,
 import { describeRule, isRegionId, numberProblem, parseEndpoint, quote } from "../shared/inputs";
 import { DEFAULT_RETRY_POLICY, RetryPolicy } from "./retry";
 
+/** Devices named by a setting: every one (`all`), or a set of device keys (`productKey/deviceName`, `iotId:<IotId>`). */
+export type DeviceChoice = "all" | ReadonlySet<string>;
+
 /**
- * Devices named by a setting: every one (`all`), or device keys (`productKey/deviceName`, `iotId:<IotId>`), each with
- * the resend it allows: `key#2` in `iotReset:resendUnknown` allows the second, a bare key (and `all`) the first.
+ * The devices `iotReset:resendUnknown` names, each with the resend it allows: `key#2` the second, a bare key (and
+ * `all`) the first.
  */
-export type DeviceChoice = "all" | ReadonlyMap<string, number>;
+export type ResendChoice = "all" | ReadonlyMap<string, number>;
 
 /** Whether a choice names a device. */
 export function chooses(choice: DeviceChoice, key: string): boolean {
@@ -25,7 +28,7 @@ export function chooses(choice: DeviceChoice, key: string): boolean {
 }
 
 /** Which resend of a device a choice allows (1 for the first); undefined when it does not name the device. */
-export function resendAllowed(choice: DeviceChoice, key: string): number | undefined {
+export function resendAllowed(choice: ResendChoice, key: string): number | undefined {
   return choice === "all" ? 1 : choice.get(key);
 }
 
@@ -60,13 +63,13 @@ export interface ProviderSettings {
   /** `iotReset:journal`: where the reset journal is (a file, a bucket, or `off`). */
   readonly journal: JournalLocation;
   /** `iotReset:resendUnknown`: devices with an unknown outcome to send once more, each with the resend it allows. */
-  readonly resendUnknown: DeviceChoice;
+  readonly resendUnknown: ResendChoice;
   /** `iotReset:acceptUnknown`: devices with an unknown outcome to record as reset without sending. */
   readonly acceptUnknown: DeviceChoice;
 }
 
 /** The devices two choices both name (`all` when both are `all`). */
-function overlap(a: DeviceChoice, b: DeviceChoice): string[] {
+function overlap(a: ResendChoice, b: DeviceChoice): string[] {
   if (a === "all") return b === "all" ? ["all"] : [...b.keys()];
   return b === "all" ? [...a.keys()] : [...a.keys()].filter((k) => b.has(k));
 }
@@ -75,7 +78,7 @@ function overlap(a: DeviceChoice, b: DeviceChoice): string[] {
  * Parses `all`, or device keys separated by commas, spaces or new lines; with `numbered`, a key may end in `#<n>`
  * (no DeviceName, ProductKey or IotId holds a `#`).
  */
-function deviceChoice(get: (key: string) => string | undefined, key: string, numbered: boolean): DeviceChoice {
+function deviceChoice(get: (key: string) => string | undefined, key: string, numbered: boolean): ResendChoice {
   const raw = (get(key) ?? "").trim();
   if (raw === "all") return "all";
   const choice = new Map<string, number>();
@@ -130,7 +133,8 @@ function regionSetting(value: string | undefined, source: string): string | unde
 /** Reads the provider settings from stack config (`get` returns a key's string value, or undefined). */
 export function readSettings(get: (key: string) => string | undefined): ProviderSettings {
   const resendUnknown = deviceChoice(get, CONFIG_KEYS.resendUnknown, true);
-  const acceptUnknown = deviceChoice(get, CONFIG_KEYS.acceptUnknown, false);
+  const accepted = deviceChoice(get, CONFIG_KEYS.acceptUnknown, false);
+  const acceptUnknown: DeviceChoice = accepted === "all" ? "all" : new Set(accepted.keys());
   const both = overlap(resendUnknown, acceptUnknown);
   if (both.length > 0) {
     throw new ConfigurationError(

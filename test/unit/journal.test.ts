@@ -115,13 +115,17 @@ describe("the journal file", () => {
     await j.close();
   });
 
+  /** A device of `SCOPE` sent, its answer lost, then resent (as 0.1 marked a resend: `true`). */
+  const lostThenResent = () =>
+    line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
+    line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t0", error: "ECONNRESET: socket hang up" }) +
+    line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true });
+
   test("a resend after an unknown outcome that failed is kept: a campaign gone back to does not send a third time", async () => {
     fs.writeFileSync(
       file,
       HEADER +
-        line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
-        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t", error: "ECONNRESET: socket hang up" }) +
-        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true }) +
+        lostThenResent() +
         line({ ev: "failed", device: "a1/d1", code: "Throttling" }) +
         line({ ev: "sending", device: "a1/d1", attempt: 1, scope: "other" }) +
         line({ ev: "reset", device: "a1/d1", requestId: "R2", scope: "other" }),
@@ -159,14 +163,7 @@ describe("the journal file", () => {
   });
 
   test("an unknown outcome and its resend: the reset that follows is marked as possibly the second", async () => {
-    fs.writeFileSync(
-      file,
-      HEADER +
-        line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
-        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t0", error: "ECONNRESET: socket hang up" }) +
-        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true }) +
-        line({ ev: "reset", device: "a1/d1", requestId: "R9" }),
-    );
+    fs.writeFileSync(file, HEADER + lostThenResent() + line({ ev: "reset", device: "a1/d1", requestId: "R9" }));
     const j = openJournal(file, ME);
     expect(j.lookup(SCOPE, "a1/d1")).toEqual({
       status: "reset",
@@ -184,9 +181,7 @@ describe("the journal file", () => {
     fs.writeFileSync(
       file,
       HEADER +
-        line({ ev: "sending", device: "a1/d1", attempt: 1 }) +
-        line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t0", error: "ECONNRESET: socket hang up" }) +
-        line({ ev: "sending", device: "a1/d1", attempt: 1, resend: true }) +
+        lostThenResent() +
         line({ ev: "unknown", device: "a1/d1", attempt: 1, sentAt: "t1", error: "ECONNRESET", resend: true }) +
         line({ ev: "sending", device: "a1/d1", attempt: 1, resend: 2 }),
     );
