@@ -194,8 +194,8 @@ export class EngineStack {
     private readonly envVars: Readonly<Record<string, string>>,
     /** The Automation API stack, for what this class does not wrap. */
     readonly stack: Stack,
-    /** Whether the preview under way prints JSON; read by the command wrapper. */
-    private readonly previewMode: { json: boolean },
+    /** Whether the preview under way prints JSON, and its unchanged resources too; read by the command wrapper. */
+    private readonly previewMode: { json: boolean; showSames: boolean },
   ) {}
 
   /** Creates (or selects) the stack, on `backendUrl` when given, else on a file backend in `backendDir`. */
@@ -206,12 +206,16 @@ export class EngineStack {
     const pulumiHome = path.join(options.backendDir, ".pulumi-home");
     fs.mkdirSync(pulumiHome, { recursive: true });
     const base = await PulumiCommand.get({ root: options.cli.root, skipVersionCheck: true });
-    const preview = { json: false };
-    // A pass-through that adds `--json` to a JSON preview, so a test reads the same plan as `pulumi preview --json`.
+    const preview = { json: false, showSames: false };
+    // A pass-through that adds `--json` (and `--show-sames`) to a JSON preview, so a test reads the same plan as
+    // `pulumi preview --json [--show-sames]`.
     const runner = base as unknown as CommandRunner;
     const command = Object.create(base) as CommandRunner;
-    command.run = (args, ...rest) =>
-      runner.run(args[0] === "preview" && preview.json ? [...args, "--json"] : args, ...rest);
+    command.run = (args, ...rest) => {
+      const flags =
+        args[0] !== "preview" || !preview.json ? [] : ["--json", ...(preview.showSames ? ["--show-sames"] : [])];
+      return runner.run([...args, ...flags], ...rest);
+    };
     const backendUrl = options.backendUrl ?? `file://${options.backendDir}`;
     const envVars: Record<string, string> = {
       PULUMI_BACKEND_URL: backendUrl,
@@ -271,15 +275,22 @@ export class EngineStack {
     return this.operate((common) => this.stack.up(common), options, true);
   }
 
-  /** `pulumi preview`; with `json`, stdout is the plan as `pulumi preview --json` prints it. */
-  preview(options: OperationOptions & { readonly json?: boolean } = {}): Promise<RunResult> {
+  /**
+   * `pulumi preview`; with `json`, stdout is the plan as `pulumi preview --json` prints it, with `showSames` as
+   * `--show-sames` adds the unchanged resources to it.
+   */
+  preview(
+    options: OperationOptions & { readonly json?: boolean; readonly showSames?: boolean } = {},
+  ): Promise<RunResult> {
     return this.operate(
       async (common) => {
         this.previewMode.json = options.json ?? false;
+        this.previewMode.showSames = options.showSames ?? false;
         try {
           return await this.stack.preview({ ...common, diff: !options.json });
         } finally {
           this.previewMode.json = false;
+          this.previewMode.showSames = false;
         }
       },
       options,

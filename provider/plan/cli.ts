@@ -73,19 +73,57 @@ function rolloutByCohort(resets: readonly PlannedReset[]): Array<{ cohort: strin
   return [...seen.values()];
 }
 
+/** The devices of `r` with an unknown outcome, each with the name that sends it once more when it differs. */
+function heldDevices(r: PlannedReset): Array<{ key: string; name: string }> {
+  return (r.unknownOutcome ?? []).map((key, i) => ({ key, name: r.resendAs?.[i] ?? key }));
+}
+
+/** Why devices a split moved are counted: what the journal setting makes of them. */
+function movedCountedBecause(reading: PlanReading): string {
+  switch (reading.journal) {
+    case "off":
+      return "iotReset:journal is off: every update sends them again";
+    case "secret":
+      return "iotReset:journal is a secret the plan cannot read: unless it is a bucket, a runner without it sends them again";
+    default:
+      return "iotReset:journal is a file, not a bucket: a runner without that file sends them again";
+  }
+}
+
+/** The comment lines of one resource's devices moved by a split. */
+function movedLines(r: PlannedReset, reading: PlanReading): string[] {
+  const from = escapeText((r.movedFrom ?? []).join(", "));
+  const out = (r.moved ?? []).map(
+    (d) => `# moved from ${from}, which records its reset (the journal records it without a call): ${escapeText(d)}`,
+  );
+  if (r.movedCounted) {
+    out.push(
+      `# ${r.movedCounted} of these device(s) moved here from ${from}, which records their reset; counted, since ` +
+        movedCountedBecause(reading),
+    );
+  }
+  return out;
+}
+
 function lines(reading: PlanReading, count: number): string {
   const out: string[] = describeGates(reading.gates, (c) => `"${escapeText(c)}"`).map((l) => `# ${l}`);
   for (const r of reading.resets) {
     const title = r.urn ? escapeText(r.urn) : `(no URN: steps[${r.step}])`;
     out.push(`# ${r.op} ${title}${r.unknown ? " (devices unknown until apply)" : ""}`);
     for (const d of r.devices) out.push(escapeText(d));
-    for (const d of r.unknownOutcome ?? [])
-      out.push(
-        `# unknown outcome (sent, no answer; sent again only if iotReset:resendUnknown names it): ${escapeText(d)}`,
-      );
+    out.push(...movedLines(r, reading));
+    for (const { key, name } of heldDevices(r)) {
+      const decision =
+        name === key
+          ? "sent again only if iotReset:resendUnknown names it"
+          : `resent before; sent again only if iotReset:resendUnknown names ${escapeText(name)}`;
+      out.push(`# unknown outcome (sent, no answer; ${decision}): ${escapeText(key)}`);
+    }
   }
   const resetting = reading.resets.filter((r) => r.devices.length > 0 || r.unknown).length;
   out.push(`${count} device(s) would be reset by ${resetting} resource(s).`);
+  const moved = reading.resets.reduce((n, r) => n + (r.moved?.length ?? 0), 0);
+  if (moved > 0) out.push(`${moved} device(s) moved to another batch are recorded from the journal, not sent.`);
   const held = reading.resets.reduce((n, r) => n + (r.unknownOutcome?.length ?? 0), 0);
   if (held > 0) out.push(`${held} device(s) have an unknown outcome and wait for a decision.`);
   if (reading.stepsWithoutUrn > 0) {
@@ -227,19 +265,42 @@ function markdown(
       "",
     );
   }
-  const held = resets.flatMap((r) => r.unknownOutcome ?? []);
+  out.push(...movedNotes(reading));
+  const held = resets.flatMap(heldDevices);
   if (held.length > 0) {
     out.push(
       `> **Unknown outcomes:** ${held.length} device(s) were sent by an earlier update and got no answer; they are not ` +
-        "sent again unless `iotReset:resendUnknown` names them. Check each in the IoT console first.",
+        "sent again unless `iotReset:resendUnknown` names them as listed. Check each in the IoT console first.",
       "",
-      ...fencedFirst(held, first, md),
+      ...fencedFirst(
+        held.map(({ key, name }) => (name === key ? key : `${key} (resent before: name it ${name})`)),
+        first,
+        md,
+      ),
     );
   }
   if (max !== undefined && count > max) {
     out.push(`> **Over the limit:** ${count} device resets, more than \`--max ${max}\`.`, "");
   }
   return out.join("\n");
+}
+
+/** The comment's notes on devices a split moved to another batch, recorded or counted. */
+function movedNotes(reading: PlanReading): string[] {
+  const moved = reading.resets.filter((r) => r.moved || r.movedCounted);
+  if (moved.length === 0) return [];
+  const from = [...new Set(moved.flatMap((r) => r.movedFrom ?? []))].map((n) => `\`${md(n)}\``).join(", ");
+  const recorded = moved.reduce((n, r) => n + (r.moved?.length ?? 0), 0);
+  const counted = moved.reduce((n, r) => n + (r.movedCounted ?? 0), 0);
+  return [
+    recorded > 0
+      ? `> **Moved:** ${recorded} device(s) moved to another batch from ${from}, which records their reset; the ` +
+        "journal in a bucket records them at apply without a call, so they are not counted."
+      : `> **Moved:** ${counted} of the devices counted moved to another batch from ${from}, which records their ` +
+        `reset; they are counted because ${movedCountedBecause(reading)}. Keep the journal in a bucket ` +
+        "(`iotReset:journal` at `s3://…` or `oss://…`).",
+    "",
+  ];
 }
 
 /** The reviews `--review` and `--reviewed` name, read; or why they cannot be used. */

@@ -3,7 +3,7 @@
  * devices the update would reset: the list a pull request shows before anything is applied. A plan that cannot
  * be read completely is refused rather than read in part, so that no reset goes missing from the list.
  */
-import { pendingDevices, unknownOutcomeDevices } from "../shared/records";
+import { pendingDevices, resendsOf, unknownOutcomeDevices } from "../shared/records";
 import { IotResetError } from "../shared/errors";
 import { deviceKey, FleetDevice, fleetDevice, parseDeviceKey } from "../shared/device-key";
 import { containsUnknown, describeValue } from "../shared/inputs";
@@ -39,6 +39,23 @@ export interface PlannedReset {
    * `iotReset:resendUnknown` names them (then exactly once), not counted in `devices`.
    */
   readonly unknownOutcome?: string[];
+  /**
+   * The names `iotReset:resendUnknown` takes to send each of `unknownOutcome` once more, in the same order: the key
+   * for a first resend, `<key>#<n>` for the n-th.
+   */
+  readonly resendAs?: string[];
+  /**
+   * Devices a split moved to this batch from one whose outputs record their reset in the same campaign and target
+   * (seen with `--show-sames`): recorded from the journal in a bucket at apply, without a call; not in `devices`.
+   */
+  readonly moved?: string[];
+  /**
+   * How many of `devices` moved here from a batch that records their reset, and are counted as resets because
+   * `iotReset:journal` is not a bucket: a runner without that journal file (or with the journal off) sends them again.
+   */
+  readonly movedCounted?: number;
+  /** The names of the batches the devices of `moved` or `movedCounted` left. */
+  readonly movedFrom?: string[];
   /** For a batch of a cohort: the guardrails and rollout controls its update applies, as set. */
   readonly rollout?: RolloutControls;
 }
@@ -58,6 +75,33 @@ interface NormalizedStep {
   readonly type: string;
   readonly inputs: unknown;
   readonly oldOutputs: Record<string, unknown>;
+}
+
+/**
+ * Where the plan's stack keeps its reset journal (`iotReset:journal` in the plan's `config`): a bucket, a file (the
+ * default), off, or `secret` when the plan shows the setting as `[secret]`.
+ */
+export type JournalKind = "bucket" | "file" | "off" | "secret";
+
+/** How `pulumi preview --json` shows a secret value. */
+const SECRET_MASK = "[secret]";
+
+/** The journal's kind from the plan's config, read as the provider reads the setting. */
+function journalKind(plan: Record<string, unknown>): JournalKind {
+  const value = text(asRecord(plan.config)["iotReset:journal"]).trim();
+  if (value === SECRET_MASK) return "secret";
+  if (value === "off") return "off";
+  return /^(s3|oss):\/\//i.test(value) ? "bucket" : "file";
+}
+
+/**
+ * The journal scope of a batch (campaign, target, instance) as given, or undefined when a value is a secret or
+ * unknown at preview: such scopes are never taken to match.
+ */
+function scopeOf(values: Record<string, unknown>): string | undefined {
+  const scope = ["campaign", "iotInstanceId", "region", "endpoint"].map((k) => values[k] ?? null);
+  if (scope.some((v) => v === SECRET_MASK || containsUnknown(v))) return undefined;
+  return JSON.stringify(scope);
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -124,26 +168,34 @@ export interface PlanReading {
   readonly gates: PlannedGate[];
   /** How many reset steps had no URN; each is listed on its own, named by its index. */
   readonly stepsWithoutUrn: number;
+  /** Where the stack keeps its journal, which decides whether devices moved by a split are sent again. */
+  readonly journal: JournalKind;
 }
 
 /** What one reset step would reset. */
 interface StepDevices {
   /** Devices the step resets. */
   readonly keys: readonly string[];
-  /** Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision. */
-  readonly held: readonly string[];
+  /**
+   * Devices sent by an earlier update with no answer: not resets of this plan, listed apart for a decision; each with
+   * the name `iotReset:resendUnknown` takes for its next resend.
+   */
+  readonly held: ReadonlyMap<string, string>;
   /** Whether the devices are unknown until apply. */
   readonly unknown: boolean;
   readonly stages?: number[];
+  /** For a batch: its journal scope. */
+  readonly scope?: string;
 }
 
 /** The resets of one resource: the union of its steps. */
 interface PlannedResource {
   op: string;
   devices: Set<string>;
-  held: Set<string>;
+  held: Map<string, string>;
   unknown: boolean;
   step: number;
+  scope?: string;
   stages?: number[];
   rollout?: RolloutControls;
 }
@@ -185,16 +237,48 @@ export function readPlan(plan: unknown): PlanReading {
     if (!planned) return;
     const id = step.urn || `#${i}`;
     if (!step.urn) stepsWithoutUrn++;
-    const entry = byUrn.get(id) ?? { op, devices: new Set<string>(), held: new Set<string>(), unknown: false, step: i };
+    const entry: PlannedResource = byUrn.get(id) ?? {
+      op,
+      devices: new Set(),
+      held: new Map(),
+      unknown: false,
+      step: i,
+    };
     if (op === "replace") entry.op = "replace";
     for (const k of planned.keys) entry.devices.add(k);
-    for (const k of planned.held) entry.held.add(k);
+    for (const [k, name] of planned.held) entry.held.set(k, name);
     entry.unknown ||= planned.unknown;
     entry.stages ??= planned.stages;
+    entry.scope ??= planned.scope;
     entry.rollout ??= rollout;
     byUrn.set(id, entry);
   });
-  return { resets: resetsOf(byUrn), gates, stepsWithoutUrn };
+  const journal = journalKind(plan as Record<string, unknown>);
+  return { resets: resetsOf(byUrn, recordedBatches(steps), journal), gates, stepsWithoutUrn, journal };
+}
+
+/**
+ * The devices whose reset a batch's recorded outputs hold, by journal scope: each with the name of that batch. Read
+ * from the batches the update keeps in their scope (`same`, shown with `--show-sames`, and `update`: the engine found
+ * no change of campaign or resolved target there, so their planned inputs give the scope) and from deleted ones (a
+ * merge), so that a device a split moved to another batch, or a merge moved back, is known as reset. A replaced
+ * batch changes scope: its records count for nothing.
+ */
+function recordedBatches(steps: readonly unknown[]): Map<string, Map<string, string>> {
+  const byScope = new Map<string, Map<string, string>>();
+  for (const raw of steps) {
+    if (!isRecord(raw)) continue;
+    const step = normalize(raw);
+    if (step.type !== BATCH_TYPE || !isRecord(step.oldOutputs.results)) continue;
+    if (!["same", "update", "delete"].includes(step.op)) continue;
+    const scope = scopeOf(step.op === "delete" ? step.oldOutputs : asRecord(step.inputs));
+    if (scope === undefined) continue;
+    const recorded = byScope.get(scope) ?? new Map<string, string>();
+    const name = step.urn.split("::").pop() ?? step.urn;
+    for (const key of Object.keys(step.oldOutputs.results)) recorded.set(key, name);
+    byScope.set(scope, recorded);
+  }
+  return byScope;
 }
 
 /** The gate a step would check: when its stage is promoted and it is not open yet (a replace is a new campaign's). */
@@ -223,20 +307,26 @@ function deviceStep(
     // An update of one device sends nothing, except the one resend of an unknown outcome the operator asks for.
     const lost = step.oldOutputs.unknownOutcome;
     const key = plannedDevice(inputs);
-    if (lost === null || typeof lost !== "object" || typeof key !== "string") return undefined;
-    return { keys: [], held: [key], unknown: false };
+    if (!isRecord(lost) || typeof key !== "string") return undefined;
+    return { keys: [], held: new Map([[key, resendName(key, lost)]]), unknown: false };
   }
   if (["iotId", "productKey", "deviceName"].some((k) => containsUnknown(inputs[k]))) {
-    return { keys: [], held: [], unknown: true };
+    return { keys: [], held: new Map(), unknown: true };
   }
   const key = plannedDevice(inputs);
   if (typeof key !== "string") throw new PlanError(`${where}: the device has no iotId or productKey/deviceName`);
-  return { keys: [key], held: [], unknown: false };
+  return { keys: [key], held: new Map(), unknown: false };
+}
+
+/** The name `iotReset:resendUnknown` takes for a device's next resend: its key for the first, `<key>#<n>` after. */
+function resendName(key: string, record: Record<string, unknown>): string {
+  const next = resendsOf(record as { resent?: boolean; resends?: number }) + 1;
+  return next > 1 ? `${key}#${next}` : key;
 }
 
 /** What a step of a batch would reset: its devices without a record, and those with an unknown outcome apart. */
 function batchStep(step: NormalizedStep, op: string, inputs: Record<string, unknown>, where: string): StepDevices {
-  if (containsUnknown(inputs.devices)) return { keys: [], held: [], unknown: true };
+  if (containsUnknown(inputs.devices)) return { keys: [], held: new Map(), unknown: true };
   if (!Array.isArray(inputs.devices)) {
     throw new PlanError(`${where}: \`devices\` is ${describeValue(inputs.devices)}, not a list of devices`);
   }
@@ -255,24 +345,41 @@ function batchStep(step: NormalizedStep, op: string, inputs: Record<string, unkn
     Array.isArray(s) && s.length > 0 && s.every((p) => typeof p === "number") ? (s as number[]) : undefined;
   return {
     keys: all.map((a) => a.key).filter((k) => pending.has(k)),
-    held: all.map((a) => a.key).filter((k) => waiting.has(k)),
+    held: new Map(all.filter((a) => waiting.has(a.key)).map((a) => [a.key, resendName(a.key, asRecord(lost[a.key]))])),
     unknown: false,
+    scope: scopeOf(inputs),
     ...(stages ? { stages } : {}),
   };
 }
 
-/** One entry per resource that would reset a device (or might: unknown until apply), in plan order. */
-function resetsOf(byUrn: ReadonlyMap<string, PlannedResource>): PlannedReset[] {
+/**
+ * One entry per resource that would reset a device (or might: unknown until apply), in plan order. A batch's devices
+ * that another batch records as reset in the same scope moved there by a split (or back by a merge): with the journal
+ * in a bucket the provider records them from it without a call, so they are listed apart; otherwise they stay resets.
+ */
+function resetsOf(
+  byUrn: ReadonlyMap<string, PlannedResource>,
+  recorded: ReadonlyMap<string, ReadonlyMap<string, string>>,
+  journal: JournalKind,
+): PlannedReset[] {
   const resets: PlannedReset[] = [];
   for (const [id, e] of byUrn) {
-    if (e.devices.size === 0 && e.held.size === 0 && !e.unknown) continue;
+    // A replace resets every device of the batch: nothing of it moved in.
+    const elsewhere = e.scope === undefined || e.op === "replace" ? undefined : recorded.get(e.scope);
+    const moved = elsewhere ? [...e.devices].filter((k) => elsewhere.has(k)) : [];
+    const movedFrom = [...new Set(moved.map((k) => elsewhere?.get(k) as string))];
+    if (journal === "bucket") for (const k of moved) e.devices.delete(k);
+    if (e.devices.size === 0 && e.held.size === 0 && !e.unknown && moved.length === 0) continue;
     const devices = [...e.devices];
     resets.push({
       urn: id.startsWith("#") ? "" : id,
       op: e.op,
       devices,
       ...(e.unknown ? { unknown: true } : {}),
-      ...(e.held.size > 0 ? { unknownOutcome: [...e.held] } : {}),
+      ...(e.held.size > 0 ? { unknownOutcome: [...e.held.keys()], resendAs: [...e.held.values()] } : {}),
+      ...(moved.length > 0 && journal === "bucket" ? { moved } : {}),
+      ...(moved.length > 0 && journal !== "bucket" ? { movedCounted: moved.length } : {}),
+      ...(moved.length > 0 ? { movedFrom } : {}),
       ...(id.startsWith("#") ? { step: e.step } : {}),
       ...(e.stages ? { stages: e.stages, byStage: countByStage(devices, e.stages) } : {}),
       ...(e.rollout ? { rollout: e.rollout } : {}),

@@ -6,6 +6,7 @@ import { Emulator } from "../../emulator";
 import { RunResult } from "../../engine/stack";
 import { BucketDevices, planCohort } from "../../provider/shared/selection";
 import { deviceKey } from "../../provider/shared/device-key";
+import { readPlan } from "../../provider/plan/read-plan";
 import { TEST_KEY_ID, TEST_SECRET } from "../provider/support";
 import { threadEmulator } from "./emulator-thread";
 import { testStack, TestStack } from "./engine";
@@ -30,7 +31,7 @@ afterEach(async () => {
   t.dispose();
 });
 
-async function up(config: Record<string, string>): Promise<RunResult> {
+async function configure(config: Record<string, string>): Promise<void> {
   await t.stack.setConfig(
     {
       "alicloud:region": "cn-shanghai",
@@ -42,6 +43,10 @@ async function up(config: Record<string, string>): Promise<RunResult> {
     },
     { "alicloud:accessKey": TEST_KEY_ID, "alicloud:secretKey": TEST_SECRET },
   );
+}
+
+async function up(config: Record<string, string>): Promise<RunResult> {
+  await configure(config);
   return t.stack.up();
 }
 
@@ -87,13 +92,43 @@ describe("DeviceCohortReset under the Pulumi CLI", () => {
     expect((await up({ stage: "3" })).exitCode).toBe(0);
     expect(emu.requests({ action: "ResetThing" })).toHaveLength(N);
     emu.addDevices("a1Cohort", [{ deviceName: "dev-00120" }]);
-    emu.clearRequests();
-    const grown = await up({ stage: "3", devices: String(N + 1) });
-    expect(grown.exitCode).toBe(0);
     // 120 devices at batchSize 20 make 6 batches, 121 make 7: batch 2 splits into 2 and the new 6.
     const before = planCohort(fleet, [10, 50, 100], 3, 20);
     const after = planCohort(cohortFleet(N + 1), [10, 50, 100], 3, 20);
     expect([before.buckets, after.buckets]).toEqual([6, 7]);
+    // The plan of the change, with the unchanged batches (`--show-sames`): the devices that move to fleet-b6 are
+    // known as reset in fleet-b2. The journal is a file here, so they are counted, and said to have moved.
+    await configure({ stage: "3", devices: String(N + 1) });
+    const preview = await t.stack.preview({ json: true, showSames: true });
+    expect(preview.exitCode).toBe(0);
+    const plan = readPlan(JSON.parse(preview.stdout));
+    const newBatch = (after.batches[6] as BucketDevices).devices.map(deviceKey);
+    const toNew = newBatch.filter((k) => k !== "a1Cohort/dev-00120");
+    expect(plan.journal).toBe("file");
+    const created = plan.resets.find((r) => r.urn.endsWith("::fleet-b6"));
+    const { urn, byStage, ...rest } = created ?? { urn: "", byStage: [] };
+    expect(rest).toEqual({
+      op: "create",
+      devices: newBatch,
+      stages: [10, 50, 100],
+      movedCounted: toNew.length,
+      movedFrom: ["fleet-b2"],
+    });
+    expect(byStage?.reduce((a, b) => a + b, 0)).toBe(newBatch.length);
+    expect(plan.resets.filter((r) => r.urn !== urn).flatMap((r) => r.devices)).toEqual(
+      newBatch.includes("a1Cohort/dev-00120") ? [] : ["a1Cohort/dev-00120"],
+    );
+    // With the journal in a bucket (a preview opens no journal, so no server is needed) they are not counted: the
+    // plan's resets are the added device alone, as the update below sends.
+    // (`up` below sets the whole config again, without it.)
+    await t.stack.mergeConfig({ "iotReset:journal": "s3://journal/stacks?region=us-east-1" });
+    const inBucket = readPlan(JSON.parse((await t.stack.preview({ json: true, showSames: true })).stdout));
+    expect(inBucket.journal).toBe("bucket");
+    expect(inBucket.resets.flatMap((r) => r.devices)).toEqual(["a1Cohort/dev-00120"]);
+    expect(inBucket.resets.flatMap((r) => r.moved ?? []).sort()).toEqual([...toNew].sort());
+    emu.clearRequests();
+    const grown = await up({ stage: "3", devices: String(N + 1) });
+    expect(grown.exitCode).toBe(0);
     // The split batch only lost devices (they keep their record there): it stays as it is. The new device's batch
     // updates, unless the device landed in the new batch.
     const landed = after.batches.find((b) => b.devices.some((d) => deviceKey(d) === "a1Cohort/dev-00120"));

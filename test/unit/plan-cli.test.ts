@@ -84,6 +84,96 @@ describe("iot-reset-plan", () => {
   });
 });
 
+describe("iot-reset-plan: devices a split moved, and the name of a second resend", () => {
+  const urn = (name: string) => `urn:pulumi:s::p::iot:DeviceCohortReset$${BATCH}::${name}`;
+  const grown = (journal?: string) => ({
+    ...(journal ? { config: { "iotReset:journal": journal } } : {}),
+    steps: [
+      {
+        op: "same",
+        urn: urn("fleet-b2"),
+        newState: { type: BATCH, inputs: { campaign: "c1", devices: ["a1/cam-0001"] } },
+        oldState: {
+          type: BATCH,
+          outputs: { campaign: "c1", results: { "a1/cam-0001": { resetAt: "t" }, "a1/cam-0002": { resetAt: "t" } } },
+        },
+      },
+      {
+        op: "create",
+        urn: urn("fleet-b6"),
+        newState: { type: BATCH, inputs: { campaign: "c1", devices: ["a1/cam-0002", "a1/cam-0009"] } },
+      },
+    ],
+  });
+
+  test("the journal in a bucket: moved devices on comment lines, not counted, so --max holds for the one reset", () => {
+    const file = planFile(grown("s3://journal/stacks"));
+    const run = spawnSync(process.execPath, [CLI, file, "--max", "1"], { encoding: "utf8" });
+    expect([run.status, run.stderr]).toEqual([0, ""]);
+    expect(run.stdout).toBe(
+      `# create ${urn("fleet-b6")}\na1/cam-0009\n` +
+        "# moved from fleet-b2, which records its reset (the journal records it without a call): a1/cam-0002\n" +
+        "1 device(s) would be reset by 1 resource(s).\n" +
+        "1 device(s) moved to another batch are recorded from the journal, not sent.\n",
+    );
+    const comment = execFileSync(process.execPath, [CLI, file, "--markdown"], { encoding: "utf8" });
+    expect(comment).toContain(
+      "> **Moved:** 1 device(s) moved to another batch from `fleet-b2`, which records their reset; the journal in a " +
+        "bucket records them at apply without a call, so they are not counted.",
+    );
+  });
+
+  test("the journal in a file: moved devices are counted, and the plan says why", () => {
+    const file = planFile(grown());
+    const run = spawnSync(process.execPath, [CLI, file, "--max", "1"], { encoding: "utf8" });
+    expect(run.status).toBe(1);
+    expect(run.stdout).toBe(
+      `# create ${urn("fleet-b6")}\na1/cam-0002\na1/cam-0009\n` +
+        "# 1 of these device(s) moved here from fleet-b2, which records their reset; counted, since " +
+        "iotReset:journal is a file, not a bucket: a runner without that file sends them again\n" +
+        "2 device(s) would be reset by 1 resource(s).\n",
+    );
+    expect(execFileSync(process.execPath, [CLI, planFile(grown("off")), "--markdown"], { encoding: "utf8" })).toContain(
+      "> **Moved:** 1 of the devices counted moved to another batch from `fleet-b2`, which records their reset; they " +
+        "are counted because iotReset:journal is off: every update sends them again. Keep the journal in a bucket " +
+        "(`iotReset:journal` at `s3://…` or `oss://…`).",
+    );
+  });
+
+  test("an unknown outcome already resent once is named <key>#2, on its line and in the comment", () => {
+    const lost = {
+      steps: [
+        {
+          op: "update",
+          urn: "urn:b2",
+          newState: { type: BATCH, inputs: { devices: ["a1/cam-0001", "a1/cam-0002"] } },
+          oldState: {
+            type: BATCH,
+            outputs: {
+              results: {},
+              unknownOutcomes: {
+                "a1/cam-0001": { sentAt: "t", attempt: 1, error: "x" },
+                "a1/cam-0002": { sentAt: "t", attempt: 1, error: "x", resent: true, resends: 1 },
+              },
+            },
+          },
+        },
+      ],
+    };
+    const file = planFile(lost);
+    expect(execFileSync(process.execPath, [CLI, file], { encoding: "utf8" })).toBe(
+      "# update urn:b2\n" +
+        "# unknown outcome (sent, no answer; sent again only if iotReset:resendUnknown names it): a1/cam-0001\n" +
+        "# unknown outcome (sent, no answer; resent before; sent again only if iotReset:resendUnknown names " +
+        "a1/cam-0002#2): a1/cam-0002\n" +
+        "0 device(s) would be reset by 0 resource(s).\n2 device(s) have an unknown outcome and wait for a decision.\n",
+    );
+    expect(execFileSync(process.execPath, [CLI, file, "--markdown"], { encoding: "utf8" })).toContain(
+      "```text\na1/cam-0001\na1/cam-0002 (resent before: name it a1/cam-0002#2)\n```",
+    );
+  });
+});
+
 describe("iot-reset-plan: plans that cannot be misread", () => {
   const DEVICE = "pulumi-nodejs:dynamic/iot:DeviceRegistrationReset";
   const cam = (n: number) => ({ productKey: "a1", deviceName: `cam-${String(n).padStart(4, "0")}` });

@@ -180,8 +180,153 @@ describe("unknown outcomes in a plan", () => {
       ],
     };
     expect(plannedResets(plan)).toEqual([
-      { urn: "u:b", op: "update", devices: ["a1/cam-0003", "a1/cam-0004"], unknownOutcome: ["a1/cam-0002"] },
-      { urn: "u:dev", op: "update", devices: [], unknownOutcome: ["a1/gw-01"] },
+      {
+        urn: "u:b",
+        op: "update",
+        devices: ["a1/cam-0003", "a1/cam-0004"],
+        unknownOutcome: ["a1/cam-0002"],
+        resendAs: ["a1/cam-0002"],
+      },
+      { urn: "u:dev", op: "update", devices: [], unknownOutcome: ["a1/gw-01"], resendAs: ["a1/gw-01"] },
+    ]);
+  });
+});
+
+describe("devices a split moved to a new batch", () => {
+  const key = (n: number) => deviceKey(d(n));
+  const record = { requestId: "R", resetAt: "2026-12-01T00:00:00.000Z" };
+  const results = (...ns: number[]) => Object.fromEntries(ns.map((n) => [key(n), record]));
+  // The batch that split: `same` (seen with --show-sames), its records of the devices that left it kept.
+  const split = (campaign: string, op = "same") => ({
+    op,
+    urn: "urn:pulumi:s::p::iot:DeviceCohortReset$pulumi-nodejs:dynamic/iot:DeviceBatchReset::fleet-b2",
+    newState: { type: BATCH, inputs: { campaign, devices: [key(1), key(2)] } },
+    oldState: { type: BATCH, outputs: { campaign, results: results(1, 2, 3, 4) } },
+  });
+  const created = (campaign: string) => ({
+    op: "create",
+    urn: "urn:pulumi:s::p::iot:DeviceCohortReset$pulumi-nodejs:dynamic/iot:DeviceBatchReset::fleet-b6",
+    newState: { type: BATCH, inputs: { campaign, devices: [key(3), key(4), key(5)] } },
+  });
+  const journal = (value?: string) => (value === undefined ? {} : { config: { "iotReset:journal": value } });
+
+  test("with the journal in a bucket they are listed apart, not counted: only the new device is a reset", () => {
+    for (const location of ["s3://bucket/stacks?region=x", "oss://bucket/stacks", " S3://Bucket/stacks"]) {
+      const reading = readPlan({ ...journal(location), steps: [split("c1"), created("c1")] });
+      expect(reading.journal).toBe("bucket");
+      expect(reading.resets).toEqual([
+        {
+          urn: created("c1").urn,
+          op: "create",
+          devices: [key(5)],
+          moved: [key(3), key(4)],
+          movedFrom: ["fleet-b2"],
+        },
+      ]);
+    }
+  });
+
+  test("with the journal in a file (the default) or off they are counted, and said to have moved", () => {
+    for (const [config, kind] of [
+      [journal(), "file"],
+      [journal(".iot-reset/j.jsonl"), "file"],
+      [journal("off"), "off"],
+      [journal("[secret]"), "secret"],
+    ] as const) {
+      const reading = readPlan({ ...config, steps: [split("c1"), created("c1")] });
+      expect(reading.journal).toBe(kind);
+      expect(reading.resets).toEqual([
+        {
+          urn: created("c1").urn,
+          op: "create",
+          devices: [key(3), key(4), key(5)],
+          movedCounted: 2,
+          movedFrom: ["fleet-b2"],
+        },
+      ]);
+    }
+  });
+
+  test("a merge back: the devices of a deleted batch that records them are moved too", () => {
+    const deleted = { ...split("c1", "delete"), newState: undefined };
+    const back = {
+      ...created("c1"),
+      op: "update",
+      oldState: { type: BATCH, outputs: { campaign: "c1", results: {} } },
+    };
+    const reading = readPlan({ ...journal("s3://b/p"), steps: [back, deleted] });
+    expect(reading.resets.map((r) => [r.devices, r.moved])).toEqual([[[key(5)], [key(3), key(4)]]]);
+  });
+
+  test("records of another scope, a replaced batch or a secret are not this campaign's resets: every device counts", () => {
+    const withInputs = (extra: object) => {
+      const s = split("c1");
+      return { ...s, newState: { ...s.newState, inputs: { ...s.newState.inputs, ...extra } } };
+    };
+    const secret = (step: ReturnType<typeof split>) => ({
+      ...step,
+      newState: { ...step.newState, inputs: { ...step.newState.inputs, campaign: "[secret]" } },
+    });
+    const createdSecret = {
+      ...created("c1"),
+      newState: { type: BATCH, inputs: { campaign: "[secret]", devices: [key(3), key(4), key(5)] } },
+    };
+    for (const steps of [
+      [split("c0"), created("c1")],
+      [withInputs({ region: "cn-beijing" }), created("c1")],
+      [withInputs({ iotInstanceId: "iot-06z00" }), created("c1")],
+      [withInputs({ endpoint: "iot.cn-beijing.aliyuncs.com" }), created("c1")],
+      // A campaign change: the old batch is replaced, its records are the old scope's whatever its outputs say.
+      [split("c1", "replace"), split("c1", "delete-replaced"), created("c1")],
+      // `[secret]` is how the plan shows any secret: two masks are not the same campaign.
+      [secret(split("c1")), createdSecret],
+      [created("c1")], // a preview without --show-sames: the batch that split is not in the plan
+    ]) {
+      const reading = readPlan({ ...journal("s3://b/p"), steps });
+      expect(reading.resets.find((r) => r.urn === created("c1").urn)).toEqual({
+        urn: created("c1").urn,
+        op: "create",
+        devices: [key(3), key(4), key(5)],
+      });
+    }
+  });
+});
+
+describe("the name of an unknown outcome's next resend", () => {
+  test("the key for a first resend, <key>#<n> after n - 1 resends (0.1's `resent: true` is one)", () => {
+    const lost = (extra: object) => ({ sentAt: "t", attempt: 1, error: "x", ...extra });
+    const reading = readPlan({
+      steps: [
+        {
+          op: "update",
+          urn: "u:b",
+          newState: { type: BATCH, inputs: { devices: [d(1), d(2), d(3)] } },
+          oldState: {
+            type: BATCH,
+            outputs: {
+              results: {},
+              unknownOutcomes: {
+                "a1/cam-0001": lost({}),
+                "a1/cam-0002": lost({ resent: true }),
+                "a1/cam-0003": lost({ resent: true, resends: 2 }),
+              },
+            },
+          },
+        },
+        {
+          op: "update",
+          urn: "u:dev",
+          newState: { type: DEVICE, inputs: { iotId: "Q1" } },
+          oldState: { type: DEVICE, outputs: { unknownOutcome: lost({ resent: true, resends: 1 }) } },
+        },
+      ],
+    });
+    expect(reading.resets.map((r) => [r.unknownOutcome, r.resendAs])).toEqual([
+      [
+        ["a1/cam-0001", "a1/cam-0002", "a1/cam-0003"],
+        ["a1/cam-0001", "a1/cam-0002#2", "a1/cam-0003#3"],
+      ],
+      [["iotId:Q1"], ["iotId:Q1#2"]],
     ]);
   });
 });

@@ -36,13 +36,16 @@ interface PlanStep {
 }
 
 /**
- * Previews the update and returns its plan as `pulumi preview --json` has it, built from the engine's events (the
- * Automation API's preview has no JSON output).
+ * Previews the update and returns its plan as `pulumi preview --json --show-sames` has it, built from the engine's
+ * events (the Automation API's preview has no JSON output): the config (where the journal is) and every step, the
+ * unchanged ones too, so the plan tool knows the devices a split moves to a new batch as reset.
  */
-export async function previewPlan(stack: Stack): Promise<{ steps: PlanStep[] }> {
+export async function previewPlan(stack: Stack): Promise<{ config: Record<string, string>; steps: PlanStep[] }> {
   const steps: PlanStep[] = [];
+  let config: Record<string, string> = {};
   const state = (s: StepEventStateMetadata) => ({ type: s.type, inputs: s.inputs, outputs: s.outputs });
   const onEvent = (event: EngineEvent) => {
+    if (event.preludeEvent) config = event.preludeEvent.config;
     const meta = event.resourcePreEvent?.metadata;
     // Every step, as the CLI lists them (a replace as several steps of one URN, which the plan tool joins).
     if (meta) {
@@ -55,7 +58,7 @@ export async function previewPlan(stack: Stack): Promise<{ steps: PlanStep[] }> 
     }
   };
   await stack.preview({ onEvent, onOutput: (text) => process.stdout.write(text) });
-  return { steps };
+  return { config, steps };
 }
 
 /** Writes `text` to `out/<name>`. */
