@@ -263,17 +263,17 @@ export class IotApi {
     });
   }
 
+  /** Holds the process's shutdown until the returned function is called: see `SendGate.hold`. */
+  holdShutdown(): () => void {
+    return this.gate.hold();
+  }
+
   /**
    * Calls ResetThing once, retrying only what was not applied or was answered with a retryable error; throws
    * IotApiError for `Success: false` and gateway refusals, UnknownOutcomeError when an attempt was written and
    * got no usable answer, and SendingStoppedError when the gate closed before an attempt was sent. `order` ranks
    * the call at the shared pacer (lower first; a cohort batch passes the order it started in).
    */
-  /** Holds the process's shutdown until the returned function is called: see `SendGate.hold`. */
-  holdShutdown(): () => void {
-    return this.gate.hold();
-  }
-
   async resetThing(
     device: DeviceRef & { iotInstanceId?: string },
     hooks?: SendHooks,
@@ -457,16 +457,20 @@ export class IotApi {
     const pacer = this.pacers.of(paceAs ?? action, this.settings.quotas);
     const policy: RetryPolicy = this.settings.retry;
     const readOnly = API_ACTIONS[action].readOnly;
-    const started = Date.now();
+    // The retry budget counts the time spent trying, not the time queued for a turn at the shared pacer: a call of a
+    // late batch can wait minutes there behind earlier batches, and its first throttling answer must still be retried.
+    let trying = 0;
     for (let attempt = 1; ; attempt++) {
       this.gate.check();
       await this.gate.unlessStopped(pacer.acquire(order));
       this.gate.check();
+      let attemptStarted = Date.now();
       const sentAt = new Date().toISOString();
       const wire: WireProgress = { started: false, written: false };
       const answer = await this.gate.underway(async () => {
         if (hooks) await hooks.beforeAttempt(attempt, sentAt);
         await pacer.respace();
+        attemptStarted = Date.now();
         // Stopped while the journal was written or the call waited to leave: the attempt does not leave (the
         // journal's caller records that).
         this.gate.check();
@@ -483,13 +487,14 @@ export class IotApi {
           throw new UnknownOutcomeError(action, device, attempt, sentAt, describeFailure(err));
         }
         if (!kind.retryable && !(kind.outcome === "unknown" && readOnly)) throw toApiError(action, device, err);
-        const elapsed = Date.now() - started;
+        trying += Date.now() - attemptStarted;
         const delay = backoffDelay(attempt, policy);
-        if (attempt >= policy.maxAttempts || elapsed + delay >= policy.maxElapsedMs) {
-          throw new RetriesExhaustedError(action, device, attempt, elapsed, describeFailure(err));
+        if (attempt >= policy.maxAttempts || trying + delay >= policy.maxElapsedMs) {
+          throw new RetriesExhaustedError(action, device, attempt, trying, describeFailure(err));
         }
         // Sending stopped during the backoff: the next turn's check ends the call at once.
         await this.gate.sleep(delay);
+        trying += delay;
         continue;
       }
       const body = answer.body;

@@ -10,7 +10,10 @@ import type { WireProgress } from "./wire-progress";
 export interface RetryPolicy {
   /** Attempts in all, the first included. */
   readonly maxAttempts: number;
-  /** No new attempt starts once this much time has passed since the first. */
+  /**
+   * No new attempt starts once the attempts and the backoffs between them have taken this long; the time a call waits
+   * for its turn at the shared pacer does not count.
+   */
   readonly maxElapsedMs: number;
   /** The backoff before the second attempt, doubled each time (full jitter). */
   readonly baseDelayMs: number;

@@ -54,6 +54,46 @@ describe("not applied: refused before the service acted, retried", () => {
     expect(emu.resetCount(pair)).toBe(0);
   });
 
+  test("the time a call waits for its turn at the pacer is not retry time: throttled after a long wait, it is retried", async () => {
+    // At 2 calls a second, the sixth of six calls leaves after about 2.5 s at the pacer, past a 1 s retry budget: the
+    // budget counts from its first attempt (a cohort batch's call can wait minutes behind earlier batches at the quota).
+    let n = 0;
+    const server = await fakeServer((_req, res) => {
+      n++;
+      if (n === 6) {
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            Code: "Throttling.User",
+            Message: "Request was denied due to user flow control.",
+            RequestId: "T6",
+          }),
+        );
+      } else {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ RequestId: `R${n}`, Success: true }));
+      }
+    });
+    try {
+      const api = client(server.endpoint, { "iotReset:resetQps": "2", "iotReset:maxRetrySeconds": "1" });
+      const devices = Array.from({ length: 6 }, (_, i) => ({ productKey: "a1DemoProduct", deviceName: `s-${i}` }));
+      const started = Date.now();
+      const answers = await Promise.all(
+        devices.map((d) =>
+          api.resetThing(d).then(
+            (b) => b.requestId,
+            (e: Error) => e.message,
+          ),
+        ),
+      );
+      expect(Date.now() - started).toBeGreaterThan(2000);
+      expect(answers.sort()).toEqual(["R1", "R2", "R3", "R4", "R5", "R7"]);
+      expect(server.count()).toBe(7);
+    } finally {
+      await server.close();
+    }
+  });
+
   test("a signature error (HTTP 400 JSON) is final: one call, an error naming the Code", async () => {
     const ctx = context(configFor(emu, { "alicloud:secretKey": "wrong-secret" }));
     const error = await ctx
