@@ -192,7 +192,8 @@ function statusKb(status: string, field: string): number {
 export class MemorySampler {
   readonly peaks: MemoryPeaks = { cpuSeconds: {}, processes: [], samples: 0 };
   private timer: NodeJS.Timeout | undefined;
-  private readonly byPid = new Map<number, SampledProcess>();
+  /** The processes seen, by pid and start time (a pid is reused once the pids wrap). */
+  private readonly byPid = new Map<string, SampledProcess>();
 
   constructor(
     /** The workload's pid, which is also its session id. */
@@ -219,7 +220,7 @@ export class MemorySampler {
   private sample(): void {
     this.peaks.samples++;
     const now = Date.now();
-    for (const { pid, argv, status, cpuSeconds } of sessionProcesses(this.sid)) {
+    for (const { pid, argv, status, cpuSeconds, startTicks } of sessionProcesses(this.sid)) {
       const bytes = Math.max(statusKb(status, "VmHWM"), statusKb(status, "VmRSS")) * 1024;
       const role: ProcessRole = argv.some((a) => a.includes("cmd/dynamic-provider"))
         ? "provider"
@@ -229,7 +230,8 @@ export class MemorySampler {
             ? "workload"
             : "other";
       this.peaks[role] = Math.max(this.peaks[role] ?? 0, bytes);
-      const seen = this.byPid.get(pid);
+      const key = `${pid}:${startTicks}`;
+      const seen = this.byPid.get(key);
       if (seen) {
         // A process seen between fork and exec still shows its parent's command line: the role is the last one seen.
         seen.role = role;
@@ -237,7 +239,7 @@ export class MemorySampler {
         seen.cpuSeconds = cpuSeconds;
         seen.peakBytes = Math.max(seen.peakBytes, bytes);
       } else {
-        this.byPid.set(pid, { pid, role, firstSeenAt: now, lastSeenAt: now, cpuSeconds, peakBytes: bytes });
+        this.byPid.set(key, { pid, role, firstSeenAt: now, lastSeenAt: now, cpuSeconds, peakBytes: bytes });
       }
     }
   }

@@ -13,6 +13,11 @@ export interface SessionProcess {
   readonly status: string;
   /** User + system CPU time, in seconds (clock ticks of 10 ms, Linux's USER_HZ). */
   readonly cpuSeconds: number;
+  /**
+   * When the process started, in clock ticks since boot: with the pid, what tells one process from a later one that
+   * reuses its pid (pids wrap at 32,768 here, and the CLI's threads use them up within a long run).
+   */
+  readonly startTicks: string;
 }
 
 /** The `stat` fields after the command name: state, ppid, pgrp, session, … */
@@ -56,10 +61,14 @@ export function sessionProcesses(sid: number): SessionProcess[] {
   for (const { pid, fields } of members(sid)) {
     try {
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      // A process that exited after its stat was read has an empty command line: it is not sampled again, so that
+      // its last sample does not take the CLI for something else.
+      if (argv[0] === "") continue;
       const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
       // utime and stime are fields 14 and 15 of stat, 12th and 13th after the command name.
       const cpuSeconds = (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-      found.push({ pid, argv, status, cpuSeconds });
+      // starttime is field 22 of stat, the 20th after the command name.
+      found.push({ pid, argv, status, cpuSeconds, startTicks: fields[19] ?? "" });
     } catch {
       // The process ended between the reads.
     }
