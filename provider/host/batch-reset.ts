@@ -424,7 +424,11 @@ function partialReset(
   // Every failed device is named up to this many per batch: the default batches hold thousands of devices, and an
   // operator fixes each one (a wrong name, a missing device) before the next update.
   const shown = failures.slice(0, FAILURES_NAMED);
-  if (failures.length > shown.length) shown.push(`… and ${failures.length - shown.length} more failed`);
+  if (failures.length > shown.length)
+    shown.push(
+      `… and ${failures.length - shown.length} more failed; the next update sends every device left, and ` +
+        "`iot-reset-plan` lists them all from `pulumi preview --json`",
+    );
   if (stopReason) shown.push(`${stopped} device(s) not sent: ${stopReason}`);
   for (const key of held) shown.push(`unknown outcome: ${describeUnknown(key, unknown[key] as UnknownOutcomeRecord)}`);
   if (held.length > 0) shown.push(unknownOutcomeAdvice(held, unknown));

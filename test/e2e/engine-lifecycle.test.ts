@@ -104,44 +104,64 @@ test("refresh keeps every recorded reset and sends no ResetThing", async () => {
   expect(emu.requests({ action: "ResetThing" })).toHaveLength(0);
 });
 
-test("5,000 devices with 1% failing: every failure named; the next update resets exactly what is left, the third nothing", async () => {
-  const fleet = cohortFleet(5000);
-  const stack = (await cohortStack(5000, { stage: "3", batchSize: "500" })).stack;
-  const failing = new Set(fleet.filter((_, i) => i % 100 === 37).map(deviceKey));
-  for (const d of fleet) if (failing.has(deviceKey(d))) emu.failDevice(d, "iot.device.NotExistedDevice");
-  const first = await stack.up();
-  expect(first.exitCode).not.toBe(0);
-  const sentKeys = (outcome?: "success") =>
-    emu
-      .requests({ action: "ResetThing", ...(outcome ? { outcome } : {}) })
-      .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
-  const reset = new Set(sentKeys("success"));
-  // The engine starts no new step after the first failure, so batches not yet started send nothing; every
-  // failing device that was sent is named, with its Code.
-  const errors = first.errors.join("\n");
-  const failedSent = new Set(sentKeys().filter((k) => failing.has(k)));
-  expect(failedSent.size).toBeGreaterThan(0);
-  for (const key of failedSent)
-    expect(errors).toContain(`ResetThing failed for device "${key}": iot.device.NotExistedDevice`);
-  expect([...reset].filter((k) => failing.has(k))).toEqual([]);
+test.each([
+  ["5,000 devices in batches of 500", 5000, { batchSize: "500" }],
+  // The default layout keeps 32 batches past 16,000 devices: at 1,000,000 each holds 31,250.
+  ["one batch of 31,250 devices, as the default layout forms at 1,000,000,", 31250, { batchCount: "1" }],
+])(
+  "%s with 1%% failing: failures named, 100 a batch, the rest counted; the next update resets exactly what is left, the third nothing",
+  async (_, n, layout) => {
+    const fleet = cohortFleet(n);
+    const stack = (await cohortStack(n, { stage: "3", ...layout })).stack;
+    const failing = new Set(fleet.filter((_, i) => i % 100 === 37).map(deviceKey));
+    for (const d of fleet) if (failing.has(deviceKey(d))) emu.failDevice(d, "iot.device.NotExistedDevice");
+    const first = await stack.up();
+    expect(first.exitCode).not.toBe(0);
+    const sentKeys = (outcome?: "success") =>
+      emu
+        .requests({ action: "ResetThing", ...(outcome ? { outcome } : {}) })
+        .map((r) => `${r.params.ProductKey}/${r.params.DeviceName}`);
+    const reset = new Set(sentKeys("success"));
+    // The engine starts no new step after the first failure, so batches not yet started send nothing; every
+    // failing device that was sent is named, with its Code.
+    const errors = first.errors.join("\n");
+    const failedSent = new Set(sentKeys().filter((k) => failing.has(k)));
+    expect(failedSent.size).toBeGreaterThan(0);
+    const named = new Set(
+      [...errors.matchAll(/ResetThing failed for device "([^"]+)": iot\.device\.NotExistedDevice/g)].map((m) => m[1]),
+    );
+    // A batch names up to 100 of its failed devices and counts the rest: batches of 500 name every one.
+    if (n === 5000) {
+      expect(named).toEqual(failedSent);
+    } else {
+      expect([...named].filter((k) => !failedSent.has(k as string))).toEqual([]);
+      expect(named.size).toBe(100);
+      expect(errors).toContain(
+        `… and ${failedSent.size - 100} more failed; the next update sends every device left, and \`iot-reset-plan\` ` +
+          "lists them all from `pulumi preview --json`",
+      );
+    }
+    expect([...reset].filter((k) => failing.has(k))).toEqual([]);
 
-  for (const d of fleet) if (failing.has(deviceKey(d))) emu.healDevice(d);
-  emu.clearRequests();
-  const second = await stack.up();
-  expect(second.errors).toEqual([]);
-  const left = fleet.map(deviceKey).filter((k) => !reset.has(k));
-  expect(sentKeys("success").sort()).toEqual(left.sort());
-  // Any other request was refused by the quota and retried: the pacer fills the server's window to its 2% headroom,
-  // and a pause of the provider host can bunch paced calls there. A refusal resets nothing: each device is reset once.
-  const refused = emu.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
-  expect(refused.filter((r) => r.outcome !== "throttled" || r.code !== "Throttling.User")).toEqual([]);
-  for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
+    for (const d of fleet) if (failing.has(deviceKey(d))) emu.healDevice(d);
+    emu.clearRequests();
+    const second = await stack.up();
+    expect(second.errors).toEqual([]);
+    const left = fleet.map(deviceKey).filter((k) => !reset.has(k));
+    expect(sentKeys("success").sort()).toEqual(left.sort());
+    // Any other request was refused by the quota and retried: the pacer fills the server's window to its 2% headroom,
+    // and a pause of the provider host can bunch paced calls there. A refusal resets nothing: each device is reset once.
+    const refused = emu.requests({ action: "ResetThing" }).filter((r) => r.outcome !== "success");
+    expect(refused.filter((r) => r.outcome !== "throttled" || r.code !== "Throttling.User")).toEqual([]);
+    for (const d of fleet) expect(emu.resetCount(d)).toBe(1);
 
-  emu.clearRequests();
-  const third = await stack.up();
-  expect(third.exitCode).toBe(0);
-  expect(emu.requests()).toHaveLength(0);
-}, 300_000);
+    emu.clearRequests();
+    const third = await stack.up();
+    expect(third.exitCode).toBe(0);
+    expect(emu.requests()).toHaveLength(0);
+  },
+  600_000,
+);
 
 describe("credentials in stack config", () => {
   const DEVICE_PROGRAM = { file: path.join(__dirname, "programs", "device.ts"), export: "deviceProgram" };

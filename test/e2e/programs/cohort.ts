@@ -12,12 +12,14 @@ export function cohortFleet(count: number): Array<{ productKey: string; deviceNa
 
 export async function cohortProgram(): Promise<Record<string, unknown>> {
   const config = new pulumi.Config();
+  const batchCount = config.getNumber("batchCount");
   const cohort = new DeviceCohortReset("fleet", {
     devices: cohortFleet(config.requireNumber("devices")),
     campaign: config.require("campaign"),
     stages: [10, 50, 100],
     stage: config.requireNumber("stage"),
     batchSize: config.getNumber("batchSize") ?? 20,
+    ...(batchCount !== undefined ? { batchCount } : {}),
     maxFailureRatio: config.getNumber("maxFailureRatio"),
     endpoint: config.require("endpoint"),
   });
