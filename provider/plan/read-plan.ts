@@ -214,10 +214,12 @@ export function readPlan(plan: unknown): PlanReading {
   const byUrn = new Map<string, PlannedResource>();
   let stepsWithoutUrn = 0;
   const gates: PlannedGate[] = [];
+  const recorded = new Map<string, Map<string, string>>();
   steps.forEach((raw, i) => {
     if (!isRecord(raw)) throw new PlanError(`steps[${i}] is ${describeValue(raw)}, not a step`);
     const step = normalize(raw);
     if (!step.op) throw new PlanError(`steps[${i}] has no \`op\``);
+    noteRecords(recorded, step);
     // The CLI may list a replace as several steps (replace, create-replacement, delete-replaced).
     const op = step.op === "create-replacement" ? "replace" : step.op;
     if (!["create", "update", "replace"].includes(op)) return;
@@ -254,31 +256,25 @@ export function readPlan(plan: unknown): PlanReading {
     byUrn.set(id, entry);
   });
   const journal = journalKind(plan as Record<string, unknown>);
-  return { resets: resetsOf(byUrn, recordedBatches(steps), journal), gates, stepsWithoutUrn, journal };
+  return { resets: resetsOf(byUrn, recorded, journal), gates, stepsWithoutUrn, journal };
 }
 
 /**
- * The devices whose reset a batch's recorded outputs hold, by journal scope: each with the name of that batch. Read
- * from the batches the update keeps in their scope (`same`, shown with `--show-sames`, and `update`: the engine found
+ * Notes, by journal scope, the devices whose reset a batch's recorded outputs hold: each with the name of that batch.
+ * Read from the batches the update keeps in their scope (`same`, shown with `--show-sames`, and `update`: the engine found
  * no change of campaign or resolved target there, so their planned inputs give the scope) and from deleted ones (a
  * merge), so that a device a split moved to another batch, or a merge moved back, is known as reset. A replaced
  * batch changes scope: its records count for nothing.
  */
-function recordedBatches(steps: readonly unknown[]): Map<string, Map<string, string>> {
-  const byScope = new Map<string, Map<string, string>>();
-  for (const raw of steps) {
-    if (!isRecord(raw)) continue;
-    const step = normalize(raw);
-    if (step.type !== BATCH_TYPE || !isRecord(step.oldOutputs.results)) continue;
-    if (!["same", "update", "delete"].includes(step.op)) continue;
-    const scope = scopeOf(step.op === "delete" ? step.oldOutputs : asRecord(step.inputs));
-    if (scope === undefined) continue;
-    const recorded = byScope.get(scope) ?? new Map<string, string>();
-    const name = step.urn.split("::").pop() ?? step.urn;
-    for (const key of Object.keys(step.oldOutputs.results)) recorded.set(key, name);
-    byScope.set(scope, recorded);
-  }
-  return byScope;
+function noteRecords(byScope: Map<string, Map<string, string>>, step: NormalizedStep): void {
+  if (step.type !== BATCH_TYPE || !isRecord(step.oldOutputs.results)) return;
+  if (!["same", "update", "delete"].includes(step.op)) return;
+  const scope = scopeOf(step.op === "delete" ? step.oldOutputs : asRecord(step.inputs));
+  if (scope === undefined) return;
+  const recorded = byScope.get(scope) ?? new Map<string, string>();
+  const name = step.urn.split("::").pop() ?? step.urn;
+  for (const key of Object.keys(step.oldOutputs.results)) recorded.set(key, name);
+  byScope.set(scope, recorded);
 }
 
 /** The gate a step would check: when its stage is promoted and it is not open yet (a replace is a new campaign's). */
